@@ -1,0 +1,245 @@
+#include "output.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "util.hpp"
+
+namespace cased::cli {
+namespace {
+
+nlohmann::json opt(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
+const char* status_color(const std::string& status) {
+  if (status == "new") return "\033[1;33m";
+  if (status == "open") return "\033[1;36m";
+  if (status == "waiting") return "\033[35m";
+  if (status == "resolved") return "\033[32m";
+  return "\033[2m";
+}
+
+std::string colored(const TextStyle& style, const char* code, const std::string& text) {
+  return style.color ? fmt::format("{}{}\033[0m", code, text) : text;
+}
+
+// Display width of UTF-8 text, counting code points (good enough for a table).
+std::size_t width(const std::string& s) {
+  std::size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+std::string pad(const std::string& s, std::size_t w) { return s + std::string(w > width(s) ? w - width(s) : 0, ' '); }
+
+// Cuts to at most `w` code points, replacing control characters so a
+// subject cannot move the cursor or change colours of the terminal.
+std::string clip(const std::string& s, std::size_t w) {
+  std::string out;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c & 0xC0) != 0x80) {
+      if (n == w) {
+        if (w > 0) {
+          // replace the last code point with an ellipsis
+          while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
+          if (!out.empty()) out.pop_back();
+          out += "\u2026";
+        }
+        return out;
+      }
+      ++n;
+    }
+    out += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
+  }
+  return out;
+}
+
+// Strips terminal control sequences from multi-line text (keeps newlines and tabs).
+std::string safe_text(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) out += c == '\r' ? "" : "?";
+    else out += ch;
+  }
+  return out;
+}
+
+std::string when(std::int64_t t) { return format_rfc3339(t); }
+
+std::string age(std::int64_t t) {
+  std::int64_t d = now_unix() - t;
+  if (d < 3600) return fmt::format("{}m", std::max<std::int64_t>(0, d / 60));
+  if (d < 86400) return fmt::format("{}h", d / 3600);
+  return fmt::format("{}d", d / 86400);
+}
+
+}  // namespace
+
+nlohmann::json to_json(const CaseSummary& s) {
+  return {{"id", s.id},
+          {"subject", s.subject},
+          {"status", s.status},
+          {"assignee", opt(s.assignee)},
+          {"created", format_rfc3339(s.created)},
+          {"updated", format_rfc3339(s.updated)},
+          {"messages", s.messages},
+          {"participants", s.participants}};
+}
+
+nlohmann::json to_json(const CaseDetail& d) {
+  nlohmann::json j = to_json(d.summary);
+  j["message_count"] = d.summary.messages;
+  nlohmann::json msgs = nlohmann::json::array();
+  for (const auto& m : d.messages) {
+    nlohmann::json atts = nlohmann::json::array();
+    for (const auto& a : m.attachments)
+      atts.push_back({{"filename", a.filename},
+                      {"content_type", a.content_type},
+                      {"size", a.size},
+                      {"sha256", a.sha256},
+                      {"encrypted", a.encrypted},
+                      {"signed", a.is_signed}});
+    msgs.push_back({{"id", m.id},
+                    {"message_id", m.message_id},
+                    {"direction", m.direction},
+                    {"from", m.from},
+                    {"from_name", m.from_name},
+                    {"to", m.to},
+                    {"cc", m.cc},
+                    {"date", m.date ? nlohmann::json(format_rfc3339(*m.date)) : nlohmann::json(nullptr)},
+                    {"received", format_rfc3339(m.received)},
+                    {"subject", m.subject},
+                    {"encrypted", m.encrypted},
+                    {"mixed", m.mixed},
+                    {"decryption", m.decryption},
+                    {"decryption_error", opt(m.decryption_error)},
+                    {"signature", m.signature},
+                    {"signer", opt(m.signer)},
+                    {"signer_uid", opt(m.signer_uid)},
+                    {"unverified", m.unverified},
+                    {"malformed", m.malformed},
+                    {"problems", opt(m.problems)},
+                    {"body", m.body},
+                    {"attachments", atts}});
+  }
+  j["messages"] = msgs;
+  nlohmann::json comments = nlohmann::json::array();
+  for (const auto& c : d.comments)
+    comments.push_back({{"author", c.author}, {"text", c.text}, {"created", format_rfc3339(c.created)}});
+  j["comments"] = comments;
+  nlohmann::json events = nlohmann::json::array();
+  for (const auto& e : d.events)
+    events.push_back(
+        {{"kind", e.kind}, {"actor", e.actor}, {"created", format_rfc3339(e.created)}, {"detail", e.detail}});
+  j["events"] = events;
+  nlohmann::json parts = nlohmann::json::array();
+  for (const auto& p : d.participants)
+    parts.push_back({{"address", p.address},
+                     {"name", p.name},
+                     {"role", p.role},
+                     {"verified", p.verified},
+                     {"bouncing", p.bouncing}});
+  j["participant_details"] = parts;
+  return j;
+}
+
+nlohmann::json to_json(const IngestResult& r) {
+  return {{"case", r.case_id}, {"message", r.message}, {"new_case", r.new_case}, {"duplicate", r.duplicate}};
+}
+
+std::string render_list(const std::vector<CaseSummary>& cases, const TextStyle& style) {
+  if (cases.empty()) return "no cases\n";
+  std::size_t id_w = 2, st_w = 6, as_w = 8;
+  std::vector<std::string> ids;
+  for (const auto& c : cases) {
+    ids.push_back(fmt::format("{}#{}", style.tag, c.id));
+    id_w = std::max(id_w, width(ids.back()));
+    as_w = std::max(as_w, width(clip(c.assignee.value_or("-"), 16)));
+    st_w = std::max(st_w, c.status.size());
+  }
+  std::string out = fmt::format("{}  {}  {}  {:>4}  {:>5}  {}\n", pad("CASE", id_w), pad("STATUS", st_w),
+                                pad("ASSIGNEE", as_w), "MSGS", "IDLE", "SUBJECT");
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto& c = cases[i];
+    out += fmt::format("{}  {}  {}  {:>4}  {:>5}  {}\n", pad(ids[i], id_w),
+                       colored(style, status_color(c.status), pad(c.status, st_w)),
+                       pad(clip(c.assignee.value_or("-"), 16), as_w), c.messages, age(c.updated), clip(c.subject, 70));
+  }
+  return out;
+}
+
+std::string render_case(const CaseDetail& d, const TextStyle& style) {
+  const auto& s = d.summary;
+  std::string out;
+  out += colored(style, "\033[1m", fmt::format("[{}#{}] {}", style.tag, s.id, clip(s.subject, 200))) + "\n";
+  out += fmt::format("Status:       {}\n", colored(style, status_color(s.status), s.status));
+  out += fmt::format("Assignee:     {}\n", s.assignee.value_or("-"));
+  out += fmt::format("Created:      {}\n", when(s.created));
+  out += fmt::format("Last activity:{}{}\n", " ", when(s.updated));
+  for (const auto& p : d.participants)
+    out += fmt::format("Participant:  {} ({}{}{})\n", clip(p.address, 200), p.role, p.verified ? "" : ", unverified",
+                       p.bouncing ? ", bouncing" : "");
+  for (const auto& m : d.messages) {
+    out += "\n";
+    out += colored(style, "\033[1;34m",
+                   fmt::format("--- message {} ({}) {} ---", m.id, m.direction == "in" ? "received" : "sent",
+                               when(m.received)));
+    out += "\n";
+    out += fmt::format("From:       {}{}\n", m.from_name.empty() ? "" : clip(m.from_name, 80) + " ",
+                       m.from.empty() ? "" : "<" + clip(m.from, 200) + ">");
+    if (!m.to.empty()) {
+      std::string to;
+      for (const auto& t : m.to) to += (to.empty() ? "" : ", ") + clip(t, 200);
+      out += fmt::format("To:         {}\n", to);
+    }
+    if (m.date) out += fmt::format("Date:       {}\n", when(*m.date));
+    out += fmt::format("Subject:    {}\n", clip(m.subject, 200));
+    out += fmt::format("Message-ID: {}\n", clip(m.message_id, 200));
+    std::string crypto = m.encrypted ? "encrypted" : (m.mixed ? "MIXED: only some parts were encrypted" : "not encrypted");
+    if (m.decryption == "failed")
+      crypto = "decryption FAILED" + (m.decryption_error ? ": " + *m.decryption_error : std::string());
+    std::string sig = m.signature == "none" ? "unsigned" : "signature " + m.signature;
+    if (m.signer) sig += " by " + *m.signer + (m.signer_uid ? " " + clip(*m.signer_uid, 120) : "");
+    out += fmt::format("Security:   {}, {}\n", crypto, sig);
+    if (m.unverified) out += colored(style, "\033[1;31m", "Warning:    sender is not a participant (matched by subject tag only)") + "\n";
+    if (m.malformed) out += fmt::format("Warning:    malformed message ({})\n", m.problems.value_or("stored raw"));
+    for (const auto& a : m.attachments)
+      out += fmt::format("Attachment: {} ({}, {} bytes{}{}) sha256:{}\n", a.filename.empty() ? "(unnamed)" : clip(a.filename, 120),
+                         a.content_type, a.size, a.encrypted ? ", encrypted" : "", a.is_signed ? ", signed" : "",
+                         a.sha256);
+    out += "\n" + safe_text(m.body);
+    if (!m.body.empty() && m.body.back() != '\n') out += "\n";
+  }
+  if (!d.comments.empty()) {
+    out += "\n" + colored(style, "\033[1m", "Comments") + "\n";
+    for (const auto& c : d.comments) out += fmt::format("{} {}:\n{}\n", when(c.created), c.author, safe_text(c.text));
+  }
+  out += "\n" + colored(style, "\033[1m", "History") + "\n";
+  for (const auto& e : d.events)
+    out += fmt::format("{}  {:<11} {:<10} {}\n", when(e.created), e.kind, clip(e.actor, 10), clip(e.detail, 160));
+  return out;
+}
+
+std::string render_search(const std::vector<SearchHit>& hits, const TextStyle& style) {
+  if (hits.empty()) return "no matches\n";
+  std::string out;
+  for (const auto& h : hits) {
+    out += fmt::format("{}  {}  {}\n", colored(style, "\033[1m", fmt::format("{}#{}", style.tag, h.summary.id)),
+                       colored(style, status_color(h.summary.status), h.summary.status), clip(h.summary.subject, 70));
+    std::string snip = clip(h.snippet, 300);
+    if (style.color) {
+      std::string c;
+      for (char ch : snip) c += ch == '[' ? std::string("\033[1;31m") : ch == ']' ? std::string("\033[0m") : std::string(1, ch);
+      snip = c;
+    }
+    out += "    " + snip + "\n";
+  }
+  return out;
+}
+
+}  // namespace cased::cli

@@ -1,0 +1,310 @@
+#include "daemon.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fmt/format.h>
+#include <list>
+#include <memory>
+#include <spdlog/spdlog.h>
+
+#include "crypto.hpp"
+#include "ingest_writer.hpp"
+#include "lmtp.hpp"
+#include "imap_poller.hpp"
+#include "outbox_worker.hpp"
+#include "threading.hpp"
+
+namespace cased {
+namespace {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+// Resolves a "host:port", "[v6]:port" or "unix:/path" listen address.
+struct ListenAddress {
+  bool unix_socket = false;
+  std::string path;
+  asio::ip::tcp::endpoint endpoint;
+};
+
+ListenAddress parse_listen(const std::string& spec) {
+  ListenAddress a;
+  if (spec.rfind("unix:", 0) == 0) {
+    a.unix_socket = true;
+    a.path = spec.substr(5);
+    if (a.path.empty()) throw std::runtime_error(fmt::format("lmtp.listen: '{}': no socket path", spec));
+    return a;
+  }
+  auto colon = spec.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error(fmt::format("lmtp.listen: '{}': expected host:port", spec));
+  std::string host = spec.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(spec.substr(colon + 1));
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) throw std::runtime_error(fmt::format("lmtp.listen: '{}': bad port", spec));
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) throw std::runtime_error(fmt::format("lmtp.listen: '{}': not an IP address", spec));
+  a.endpoint = asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(port));
+  return a;
+}
+
+// Everything the sessions share, owned by run_daemon.
+struct Server {
+  Server(const Config& c, asio::io_context& i, asio::thread_pool& p, IngestWriter& w, OutboxWorker& o, std::string h)
+      : config(c), io(i), parsers(p), writer(w), outbox(o), hostname(std::move(h)) {}
+  const Config& config;
+  asio::io_context& io;
+  asio::thread_pool& parsers;
+  IngestWriter& writer;
+  OutboxWorker& outbox;
+  std::string hostname;
+  std::atomic<bool> stopping{false};
+  int sessions = 0;
+  std::uint64_t next_session = 0;
+  // Closes every open session on shutdown; entries remove themselves.
+  std::list<std::function<void()>> stoppers;
+};
+
+// One GPGME context per parser thread, made on first use.
+Crypto* thread_crypto(Server& server) {
+  thread_local std::unique_ptr<Crypto> crypto;
+  thread_local bool tried = false;
+  if (!tried) {
+    tried = true;
+    try {
+      crypto = std::make_unique<Crypto>(server.config.gpg.home);
+    } catch (const std::exception& e) {
+      spdlog::warn("PGP is off on this thread: {}", e.what());
+    }
+  }
+  return crypto.get();
+}
+
+// Parses on the pool, commits on the writer, resumes on the session's
+// executor. The result comes back through a timer that is cancelled when it
+// is ready: a plain named object, since GCC 12 mishandles lambdas with
+// init-captures inside co_await expressions.
+struct PendingStore {
+  explicit PendingStore(const asio::any_io_executor& ex) : timer(ex, asio::steady_timer::time_point::max()) {}
+  asio::steady_timer timer;
+  std::optional<Result<IngestResult>> result;
+};
+
+awaitable<Result<IngestResult>> store_message(Server& server, LmtpDelivery delivery) {
+  auto executor = co_await asio::this_coro::executor;
+  auto pending = std::make_shared<PendingStore>(executor);
+  auto job = std::make_shared<LmtpDelivery>(std::move(delivery));
+  asio::post(server.parsers, [&server, pending, job] {
+    auto reply = [pending](Result<IngestResult> r) {
+      asio::post(pending->timer.get_executor(), [pending, r = std::move(r)]() mutable {
+        pending->result = std::move(r);
+        pending->timer.cancel();
+      });
+    };
+    try {
+      Envelope env{"lmtp", job->mail_from, job->recipients};
+      PreparedMessage prepared = prepare_message(std::move(job->data), std::move(env), thread_crypto(server));
+      server.writer.submit(std::move(prepared), reply);
+    } catch (const std::exception& e) {
+      // A crash in parsing must not lose the message: the MTA retries.
+      reply(Error{Errc::temporary, fmt::format("parse failed: {}", e.what())});
+    }
+  });
+  asio::error_code ec;
+  while (!pending->result) co_await pending->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  co_return std::move(*pending->result);
+}
+
+template <class Socket>
+awaitable<void> write_all(Socket& socket, std::string& out) {
+  if (out.empty()) co_return;
+  co_await asio::async_write(socket, asio::buffer(out), use_awaitable);
+  out.clear();
+}
+
+template <class Socket>
+awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
+  std::uint64_t id = ++server.next_session;
+  ++server.sessions;
+  LmtpLimits limits;
+  limits.max_message_size = server.config.lmtp.max_message_size;
+  const std::string alias = server.config.case_.alias;
+  LmtpSession session(server.hostname, limits, [&alias](std::string_view rcpt) { return match_alias(rcpt, alias).ours; });
+  asio::steady_timer idle(socket.get_executor());
+  const auto idle_limit = std::chrono::seconds(server.config.lmtp.idle_timeout_seconds);
+
+  bool stop_requested = false;
+  auto self = server.stoppers.insert(server.stoppers.end(), [&] {
+    stop_requested = true;
+    // Waiting for a read: wake it up. Waiting for a commit: it finishes first.
+    if (!session.awaiting_delivery()) idle.cancel();
+  });
+
+  std::string out;
+  std::array<char, 16384> buf;
+  int transaction = 0;
+  try {
+    if (server.sessions > server.config.lmtp.max_sessions) {
+      session.shutdown("too many sessions, try again later");
+    } else {
+      out = session.greeting();
+    }
+    for (;;) {
+      out += session.take_output();
+      while (auto delivery = session.take_delivery()) {
+        ++transaction;
+        auto started = Clock::now();
+        std::size_t size = delivery->data.size();
+        std::size_t rcpts = delivery->recipients.size();
+        co_await write_all(socket, out);  // flush replies pipelined before DATA
+        Result<IngestResult> r = co_await store_message(server, std::move(*delivery));
+        double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+        std::string queue_id = fmt::format("{}.{}", id, transaction);
+        if (r) {
+          spdlog::info("delivered queue={} case={} message={} size={} rcpts={} new_case={} duplicate={} ms={:.1f}",
+                       queue_id, r->case_id, r->message, size, rcpts, r->new_case, r->duplicate, ms);
+          session.complete_delivery({LmtpOutcome{250, "2.0.0", fmt::format("stored as message {} in case {}",
+                                                                            r->message, r->case_id)}});
+          if (r->new_case) server.outbox.wake();  // an acknowledgement may be due
+        } else {
+          spdlog::warn("deferred queue={} size={} ms={:.1f}: {}", queue_id, size, ms, r.error().message);
+          session.complete_delivery({LmtpOutcome{451, "4.3.0", "temporary failure, please try again later"}});
+        }
+        out += session.take_output();
+      }
+      if (stop_requested && !session.closed()) {
+        session.shutdown("shutting down");
+        out += session.take_output();
+      }
+      co_await write_all(socket, out);
+      if (session.closed()) break;
+
+      idle.expires_after(idle_limit);
+      // The timer also fires when stop() cancels it; either way the read is abandoned.
+      asio::error_code timer_ec;
+      auto result = co_await (socket.async_read_some(asio::buffer(buf), use_awaitable) ||
+                              idle.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
+      if (result.index() == 1) {
+        if (stop_requested) continue;  // loop top answers 421
+        spdlog::info("session {} from {}: idle timeout", id, peer);
+        session.timeout();
+        continue;
+      }
+      session.feed(std::string_view(buf.data(), std::get<0>(result)));
+    }
+  } catch (const asio::system_error& e) {
+    if (e.code() != asio::error::eof && e.code() != asio::error::operation_aborted)
+      spdlog::info("session {} from {}: {}", id, peer, e.code().message());
+    if (session.in_data()) spdlog::info("session {} from {}: client left during DATA; nothing stored", id, peer);
+  } catch (const std::exception& e) {
+    spdlog::error("session {} from {}: dropped: {}", id, peer, e.what());
+  }
+  server.stoppers.erase(self);
+  --server.sessions;
+  asio::error_code ignored;
+  socket.shutdown(Socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+template <class Acceptor>
+awaitable<void> accept_loop(Server& server, Acceptor& acceptor, std::string name) {
+  for (;;) {
+    asio::error_code ec;
+    auto socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || server.stopping) co_return;
+      spdlog::warn("accept on {}: {}", name, ec.message());
+      continue;
+    }
+    std::string peer = name;
+    if constexpr (std::is_same_v<Acceptor, asio::ip::tcp::acceptor>) {
+      asio::error_code pe;
+      auto ep = socket.remote_endpoint(pe);
+      if (!pe) peer = fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    }
+    asio::co_spawn(server.io, run_session(server, std::move(socket), peer), asio::detached);
+  }
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || !*buf) return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+int run_daemon(const Config& config) {
+  std::vector<ListenAddress> addresses;
+  for (const auto& spec : config.lmtp.listen) addresses.push_back(parse_listen(spec));
+
+  IngestWriter writer(config.case_.database, StoreOptions{config.case_.alias, config.case_.tag, config.ack.enabled});
+  OutboxWorker outbox(config);
+  asio::io_context io(1);
+  asio::thread_pool parsers(std::max(2u, std::thread::hardware_concurrency()));
+  Server server(config, io, parsers, writer, outbox, host_name());
+
+  std::list<asio::ip::tcp::acceptor> tcp_acceptors;
+  std::list<asio::local::stream_protocol::acceptor> unix_acceptors;
+  for (const auto& a : addresses) {
+    if (a.unix_socket) {
+      std::error_code fec;
+      // A stale socket from an earlier run is replaced; any other file is not.
+      if (std::filesystem::is_socket(a.path, fec)) std::filesystem::remove(a.path, fec);
+      auto& acc = unix_acceptors.emplace_back(io, asio::local::stream_protocol::endpoint(a.path));
+      // The MTA runs as another user; the directory (systemd RuntimeDirectory) guards access.
+      ::chmod(a.path.c_str(), 0666);
+      asio::co_spawn(io, accept_loop(server, acc, "unix:" + a.path), asio::detached);
+      spdlog::info("listening for LMTP on unix:{}", a.path);
+    } else {
+      auto& acc = tcp_acceptors.emplace_back(io);
+      acc.open(a.endpoint.protocol());
+      acc.set_option(asio::socket_base::reuse_address(true));
+      if (a.endpoint.address().is_v6()) acc.set_option(asio::ip::v6_only(true));
+      acc.bind(a.endpoint);
+      acc.listen(asio::socket_base::max_listen_connections);
+      asio::co_spawn(io, accept_loop(server, acc, a.endpoint.address().to_string()), asio::detached);
+      spdlog::info("listening for LMTP on {}:{}", a.endpoint.address().to_string(), a.endpoint.port());
+    }
+  }
+  std::unique_ptr<ImapPoller> imap;
+  if (config.imap) imap = std::make_unique<ImapPoller>(config, writer, outbox);
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const asio::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping; {} session(s) open", signo, server.sessions);
+    server.stopping = true;
+    asio::error_code ignored;
+    for (auto& acc : tcp_acceptors) acc.close(ignored);
+    for (auto& acc : unix_acceptors) acc.close(ignored);
+    for (auto& stop : server.stoppers) stop();
+    if (imap) imap->stop();
+  });
+  ::signal(SIGPIPE, SIG_IGN);
+
+  spdlog::info("cased {} ready: database {}", CASED_VERSION, config.case_.database);
+  io.run();
+  parsers.join();
+  writer.stop();
+  outbox.stop();
+  for (const auto& a : addresses)
+    if (a.unix_socket) ::unlink(a.path.c_str());
+  spdlog::info("stopped after {} message(s) in {} commit(s)", writer.messages(), writer.batches());
+  return 0;
+}
+
+}  // namespace cased

@@ -1,0 +1,12 @@
+// The daemon's run loop: LMTP listeners on every lmtp.listen address, a pool
+// that parses (and decrypts) messages, and the group-commit writer.
+#pragma once
+
+#include "config.hpp"
+
+namespace cased {
+
+// Runs until SIGTERM/SIGINT; returns the exit status.
+int run_daemon(const Config& config);
+
+}  // namespace cased

@@ -1,0 +1,64 @@
+// cased: the daemon. Parses arguments and configuration, then runs the
+// listeners and workers in daemon.cpp until SIGTERM/SIGINT.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "config.hpp"
+#include "daemon.hpp"
+#include "store.hpp"
+
+int main(int argc, char** argv) {
+  using namespace cased;
+  const char* env_config = std::getenv("CASED_CONFIG");
+  std::string config_path = env_config && *env_config ? env_config : "/etc/cased/cased.toml";
+  bool check_only = false;
+
+  CLI::App app{"cased - the case tracker daemon behind a security@ alias"};
+  app.set_version_flag("--version", std::string("cased ") + CASED_VERSION);
+  app.add_option("--config", config_path, "configuration file (default $CASED_CONFIG or /etc/cased/cased.toml)");
+  app.add_flag("--check", check_only, "validate the configuration and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "cased: " << e.what() << "\n";
+    return 2;
+  }
+
+  std::ifstream in(config_path, std::ios::binary);
+  if (!in) {
+    std::cerr << "cased: cannot read configuration " << config_path << "\n";
+    return 1;
+  }
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  auto config = parse_config(text, config_path);
+  if (!config) {
+    std::cerr << "cased: " << config.error().message << "\n";
+    return 1;
+  }
+  if (config->lmtp.listen.empty() && !config->imap) {
+    std::cerr << "cased: " << config_path << ": nothing to do: set lmtp.listen or an [imap] section\n";
+    return 1;
+  }
+  if (check_only) {
+    std::cout << "cased: configuration " << config_path << " is valid\n";
+    return 0;
+  }
+
+  auto logger = spdlog::stderr_color_mt("cased");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  try {
+    return run_daemon(*config);
+  } catch (const std::exception& e) {
+    std::cerr << "cased: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,82 @@
+// OpenPGP with GPGME: decrypt and verify incoming mail, import reporters'
+// keys. One Crypto owns one gpgme context: use one per thread. Plaintext
+// stays in memory (gpgme memory data objects); nothing touches a temp file.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "error.hpp"
+#include "message.hpp"
+
+namespace cased {
+
+struct KeyInfo {
+  std::string fingerprint;             // primary key, upper-case hex
+  std::vector<std::string> addresses;  // lower-case addr-specs of its user ids
+  std::string uid;                     // first user id, as written
+  std::optional<std::int64_t> expires; // Unix time, if any
+  bool can_encrypt = false;            // not expired, revoked or disabled, has an encryption subkey
+  bool secret = false;                 // we hold its secret key
+};
+
+struct ImportedKey {
+  KeyInfo key;
+  std::string source;                  // attachment | inline | autocrypt
+};
+
+class Crypto {
+ public:
+  // `home` is the GNUPGHOME holding the alias key. Throws std::runtime_error
+  // when GPGME or gpg cannot be used at all.
+  explicit Crypto(const std::string& home);
+  ~Crypto();
+  Crypto(const Crypto&) = delete;
+  Crypto& operator=(const Crypto&) = delete;
+
+  // Decrypts PGP/MIME and inline PGP, verifies multipart/signed, clearsigned
+  // and signed-inside-encrypted content, applies protected headers, imports
+  // offered keys, and re-extracts the body and attachments. Never throws on
+  // bad input; failures are recorded on the message.
+  void process(ParsedMessage& msg);
+
+  // Keys imported by the last process() call, with where they came from.
+  const std::vector<ImportedKey>& imported() const { return imported_; }
+
+  // Imports the keys in `armored` (or binary) data, never touching keys we
+  // hold a secret for. Returns what was imported.
+  std::vector<KeyInfo> import_keys(std::string_view data);
+
+  // Looks a key up by fingerprint.
+  std::optional<KeyInfo> find_key(std::string_view fingerprint);
+  // Every usable key whose user ids name `address`.
+  std::vector<KeyInfo> keys_for(std::string_view address);
+  // Every secret key in the keyring.
+  std::vector<KeyInfo> secret_keys();
+
+  // The key that signs for `alias`: `configured` (a fingerprint) when set,
+  // else the secret key whose user id names the alias.
+  Result<KeyInfo> signing_key(const std::string& configured, const std::string& alias);
+
+  // Signs with `signer` and encrypts to `recipients` (fingerprints), trusting
+  // them as given (pinning decides, not the web of trust). Returns armor.
+  Result<std::string> sign_encrypt(std::string_view plaintext, const std::string& signer,
+                                   const std::vector<std::string>& recipients);
+  // A detached armored signature over `data`, and the hash name for micalg
+  // ("pgp-sha256"...).
+  Result<std::pair<std::string, std::string>> detach_sign(std::string_view data, const std::string& signer);
+  // Clearsigns text (for security.txt).
+  Result<std::string> clearsign(std::string_view text, const std::string& signer);
+  // The armored public key.
+  Result<std::string> export_key(const std::string& fingerprint);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::vector<ImportedKey> imported_;
+};
+
+}  // namespace cased

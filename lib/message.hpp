@@ -1,0 +1,86 @@
+// The message model: what the MIME parser (and later the PGP layer) make of
+// the raw bytes. Plain values, no libetpan types leak out of mime.cpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cased {
+
+struct Attachment {
+  std::string filename;      // decoded (RFC 2047 / RFC 2231), UTF-8; may be empty
+  std::string content_type;  // "type/subtype", lower case
+  std::uint64_t size = 0;    // decoded size in bytes
+  std::string sha256;        // hex of the decoded bytes
+  bool encrypted = false;    // was inside the encryption
+  bool is_signed = false;    // was inside a valid signature
+};
+
+// One MIME entity. Bodies are transfer-decoded (base64/QP) but not
+// charset-converted; `charset` says what they are in.
+struct MimePart {
+  std::string type = "text";      // lower case
+  std::string subtype = "plain";  // lower case
+  std::vector<std::pair<std::string, std::string>> params;  // names lower case, values decoded
+  std::vector<std::pair<std::string, std::string>> headers; // this entity's own header fields, unfolded, values raw
+  std::string charset;            // lower case, empty when none given
+  std::string disposition;        // "inline" | "attachment" | ""
+  std::string filename;           // decoded, from disposition or content-type name
+  std::string raw;                // the entity exactly as in the source: headers + body (for signatures)
+  std::string raw_body;           // the body exactly as in the source, before transfer decoding
+  std::string body;               // transfer-decoded bytes (leaves only)
+  std::vector<MimePart> children; // multipart and message/rfc822 children
+  bool encrypted = false;         // set by the PGP layer
+  bool is_signed = false;         // set by the PGP layer
+  bool broken = false;            // the parser had to guess
+
+  std::string param(std::string_view name) const;
+  std::string header(std::string_view name) const;   // first field of that name, case-insensitive
+  bool is(std::string_view t, std::string_view s) const { return type == t && subtype == s; }
+};
+
+struct ParsedMessage {
+  // Header data (from the top-level header, or from protected headers).
+  std::string message_id;                  // without angle brackets; empty if absent
+  std::vector<std::string> in_reply_to;    // ids without angle brackets
+  std::vector<std::string> references;     // ids without angle brackets, in order
+  std::string from;                        // addr-spec, as written
+  std::string from_name;                   // display name, decoded
+  std::string reply_to;                    // addr-spec or empty
+  std::string sender;                      // Sender: addr-spec or empty
+  std::vector<std::string> to, cc;         // addr-specs
+  std::vector<std::string> delivered_to;   // Delivered-To: values, in order
+  std::vector<std::string> x_original_to;  // X-Original-To: values, in order
+  std::string subject;                     // decoded UTF-8 (the protected subject when there is one)
+  std::string outer_subject;               // the outer stand-in, when protected headers replaced it
+  std::optional<std::int64_t> date;        // Date: as Unix time, when parseable
+  std::string auto_submitted;              // lower case, empty if absent
+  std::string precedence;                  // lower case, empty if absent
+  std::string list_id;
+  std::string autocrypt;                   // raw Autocrypt: header value
+  std::string cased_mark;                  // X-Cased-Origin: value (our own mail)
+
+  // Content.
+  std::string body;                        // the text body, UTF-8
+  std::vector<Attachment> attachments;
+  MimePart root;                           // the full tree
+
+  // Problems found while parsing; the message is still stored.
+  bool malformed = false;
+  std::vector<std::string> problems;
+
+  // Crypto (filled by the PGP layer; defaults mean "plain mail").
+  bool encrypted = false;                  // whole content was inside the encryption
+  bool mixed = false;                      // some parts encrypted, some not
+  std::string decryption = "none";         // ok | failed | none
+  std::string decryption_error;            // why it failed
+  std::string signature = "none";          // good | bad | unknown-key | none
+  std::optional<std::string> signer;       // primary key fingerprint, upper case
+  std::string signer_uid;
+  std::vector<std::string> keys_offered;   // armored key blocks found in the mail
+};
+
+}  // namespace cased

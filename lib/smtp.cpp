@@ -1,0 +1,204 @@
+#include "smtp.hpp"
+
+#include <fmt/format.h>
+#include <libetpan/libetpan.h>
+#include <netdb.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include "tls.hpp"
+
+namespace cased {
+namespace {
+
+struct SmtpFree {
+  void operator()(mailsmtp* s) const { mailsmtp_free(s); }
+};
+
+struct Failed {
+  SmtpResult::Kind kind;
+  std::string message;
+};
+
+// A blocking socket with send/receive timeouts, connected to host:port.
+int connect_to(const std::string& host, int port, int timeout_seconds) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (rc != 0) throw Failed{SmtpResult::Kind::temporary, fmt::format("cannot resolve {}: {}", host, gai_strerror(rc))};
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> owner(res, freeaddrinfo);
+  int err = 0;
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    timeval tv{timeout_seconds, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) return fd;
+    err = errno;
+    ::close(fd);
+  }
+  throw Failed{SmtpResult::Kind::temporary, fmt::format("cannot connect to {}:{}: {}", host, port, std::strerror(err))};
+}
+
+std::string server_said(mailsmtp* s) {
+  std::string r = s->response ? s->response : "";
+  for (char& c : r)
+    if (c == '\r' || c == '\n') c = ' ';
+  return fmt::format("{} {}", s->response_code, r);
+}
+
+// 4xx and transport errors are temporary, 5xx permanent.
+void check(mailsmtp* s, int rc, const char* step, const std::string& host) {
+  if (rc == MAILSMTP_NO_ERROR) return;
+  bool permanent = s->response_code >= 500 && s->response_code < 600;
+  std::string detail = s->response_code ? server_said(s) : std::string(mailsmtp_strerror(rc));
+  throw Failed{permanent ? SmtpResult::Kind::permanent : SmtpResult::Kind::temporary,
+               fmt::format("{} at {}: {}", step, host, detail)};
+}
+
+bool is_loopback(const std::string& host) { return is_loopback_host(host); }
+
+std::string base64(std::string_view in) {
+  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); i += 3) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
+    out += table[(v >> 18) & 63];
+    out += table[(v >> 12) & 63];
+    out += i + 1 < in.size() ? table[(v >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? table[v & 63] : '=';
+  }
+  return out;
+}
+
+// One command line and its (possibly multi-line) reply code. libetpan's AUTH
+// goes through Cyrus SASL, which hangs until the timeout when the server
+// refuses the password; PLAIN and LOGIN are simple enough to speak directly.
+int command(mailsmtp* s, const std::string& line, std::string& reply) {
+  std::string out = line + "\r\n";
+  if (mailstream_write(s->stream, out.data(), out.size()) < 0 || mailstream_flush(s->stream) < 0) return -1;
+  std::unique_ptr<MMAPString, void (*)(MMAPString*)> buf(mmap_string_new(""), mmap_string_free);
+  for (;;) {
+    char* l = mailstream_read_line_remove_eol(s->stream, buf.get());
+    if (!l) return -1;
+    reply = l;
+    if (reply.size() < 4 || reply[3] != '-') break;
+  }
+  return reply.size() >= 3 ? std::atoi(reply.substr(0, 3).c_str()) : -1;
+}
+
+void authenticate(mailsmtp* s, const std::string& user, const std::string& password, const std::string& host) {
+  std::string reply;
+  int code;
+  if (s->auth & MAILSMTP_AUTH_PLAIN || !(s->auth & MAILSMTP_AUTH_LOGIN)) {
+    code = command(s, "AUTH PLAIN " + base64(std::string(1, '\0') + user + std::string(1, '\0') + password), reply);
+  } else {
+    code = command(s, "AUTH LOGIN", reply);
+    if (code == 334) code = command(s, base64(user), reply);
+    if (code == 334) code = command(s, base64(password), reply);
+  }
+  if (code == 235) return;
+  if (code < 0) throw Failed{SmtpResult::Kind::temporary, fmt::format("connection to {} lost during AUTH", host)};
+  throw Failed{code >= 500 ? SmtpResult::Kind::permanent : SmtpResult::Kind::temporary,
+               fmt::format("authentication as {} at {} failed: {}", user, host, reply)};
+}
+
+}  // namespace
+
+Result<std::string> read_password_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error{Errc::invalid, fmt::format("cannot read password file {}", path)};
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+SmtpResult smtp_send(const SmtpConfig& cfg, const std::string& password, const std::string& envelope_from,
+                     const std::vector<std::string>& recipients, std::string_view message,
+                     int timeout_seconds) {
+  SmtpResult result;
+  const std::string& host = cfg.host;
+  try {
+    if (cfg.security == "none" && !is_loopback(host))
+      throw Failed{SmtpResult::Kind::permanent, "smtp.security = \"none\" is allowed only for a loopback host"};
+    if (recipients.empty()) throw Failed{SmtpResult::Kind::permanent, "no recipients"};
+    std::unique_ptr<mailsmtp, SmtpFree> s(mailsmtp_new(0, nullptr));
+    if (!s) throw Failed{SmtpResult::Kind::temporary, "out of memory"};
+    mailsmtp_set_timeout(s.get(), timeout_seconds);
+    int fd = connect_to(host, cfg.port, timeout_seconds);
+    mailstream* stream = nullptr;
+    if (cfg.security == "tls") {
+      auto low = tls_client_low(fd, host, cfg.ca_file, timeout_seconds);
+      if (!low) {
+        ::close(fd);
+        throw Failed{SmtpResult::Kind::temporary, low.error().message};
+      }
+      stream = mailstream_new(*low, 8192);
+    } else {
+      stream = mailstream_socket_open_timeout(fd, timeout_seconds);
+    }
+    if (!stream) {
+      ::close(fd);
+      throw Failed{SmtpResult::Kind::temporary, "out of memory"};
+    }
+    check(s.get(), mailsmtp_connect(s.get(), stream), "greeting", host);
+    int rc = mailesmtp_ehlo(s.get());
+    if (rc == MAILSMTP_ERROR_NOT_IMPLEMENTED && cfg.security == "none") rc = mailsmtp_helo(s.get());
+    check(s.get(), rc, "EHLO", host);
+    if (cfg.security == "starttls") {
+      if (!(s->esmtp & MAILSMTP_ESMTP_STARTTLS))
+        throw Failed{SmtpResult::Kind::temporary, fmt::format("{} does not offer STARTTLS; nothing sent", host)};
+      check(s.get(), mailesmtp_starttls(s.get()), "STARTTLS", host);
+      if (auto up = tls_upgrade_stream(s->stream, host, cfg.ca_file, timeout_seconds); !up)
+        throw Failed{SmtpResult::Kind::temporary, up.error().message};
+      check(s.get(), mailesmtp_ehlo(s.get()), "EHLO after STARTTLS", host);
+    }
+    if (!cfg.user.empty()) {
+      if (cfg.security == "none")
+        throw Failed{SmtpResult::Kind::permanent, "refusing to send a password without TLS"};
+      authenticate(s.get(), cfg.user, password, host);
+    }
+    check(s.get(), mailsmtp_mail(s.get(), envelope_from.c_str()), "MAIL FROM", host);
+    std::size_t accepted = 0;
+    std::string first_temporary;
+    for (const auto& r : recipients) {
+      rc = mailsmtp_rcpt(s.get(), r.c_str());
+      if (rc == MAILSMTP_NO_ERROR) {
+        ++accepted;
+      } else if (s->response_code >= 500 && s->response_code < 600) {
+        result.rejected.push_back(r);
+      } else {
+        // One recipient deferred: send nothing now, so that a retry cannot send twice.
+        first_temporary = fmt::format("RCPT TO {} at {}: {}", r, host, server_said(s.get()));
+        break;
+      }
+    }
+    if (!first_temporary.empty()) throw Failed{SmtpResult::Kind::temporary, first_temporary};
+    if (accepted == 0)
+      throw Failed{SmtpResult::Kind::permanent, fmt::format("{} refused every recipient", host)};
+    check(s.get(), mailsmtp_data(s.get()), "DATA", host);
+    check(s.get(), mailsmtp_data_message(s.get(), message.data(), message.size()), "end of DATA", host);
+    mailsmtp_quit(s.get());
+    result.kind = SmtpResult::Kind::sent;
+    spdlog::info("smtp: sent to {} recipient(s) via {}:{}{}", accepted, host, cfg.port,
+                 result.rejected.empty() ? "" : fmt::format(", {} refused", result.rejected.size()));
+  } catch (const Failed& f) {
+    result.kind = f.kind;
+    result.error = f.message;
+    spdlog::warn("smtp: {}:{}: {}", host, cfg.port, f.message);
+  }
+  return result;
+}
+
+}  // namespace cased

@@ -1,0 +1,761 @@
+#include "store.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "migrations.hpp"
+#include "mime.hpp"
+#include "outbox.hpp"
+#include "threading.hpp"
+#include "util.hpp"
+
+namespace cased {
+namespace {
+
+template <class F>
+auto guarded(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const StoreError& e) {
+    return Error{e.code(), e.what()};
+  } catch (const std::bad_alloc&) {
+    return Error{Errc::temporary, "out of memory"};
+  }
+}
+
+std::string json_list(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+std::vector<std::string> parse_json_list(const std::string& s) {
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (auto& e : j)
+      if (e.is_string()) out.push_back(e.get<std::string>());
+  return out;
+}
+
+std::string case_tag(const StoreOptions& o, std::int64_t id) { return fmt::format("[{}#{}]", o.tag, id); }
+
+// A delivery status notification (RFC 3464) or an obvious bounce: what it
+// quotes of the original (Message-IDs) and whom it failed to reach.
+struct BounceInfo {
+  std::vector<std::string> quoted_ids;
+  std::vector<std::string> recipients;
+};
+
+std::optional<BounceInfo> bounce_info(const PreparedMessage& msg) {
+  const ParsedMessage& pm = msg.parsed;
+  std::string from = normalize_address(pm.from);
+  std::string local = from.substr(0, from.find('@'));
+  bool report = pm.root.is("multipart", "report") && iequals(pm.root.param("report-type"), "delivery-status");
+  bool robot = local == "mailer-daemon" || local == "postmaster" || (msg.envelope.mail_from && msg.envelope.mail_from->empty());
+  if (!report && !robot) return std::nullopt;
+  BounceInfo info;
+  // Skip the bounce's own header: what follows quotes the original.
+  std::string_view raw = msg.raw;
+  auto body_start = raw.find("\n\n");
+  if (auto crlf = raw.find("\r\n\r\n"); crlf != std::string_view::npos && crlf < body_start) body_start = crlf;
+  if (body_start == std::string_view::npos) return std::nullopt;
+  std::string_view body = raw.substr(body_start);
+  std::size_t pos = 0;
+  while (pos < body.size()) {
+    auto eol = body.find('\n', pos);
+    std::string_view line = body.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+    pos = eol == std::string_view::npos ? body.size() : eol + 1;
+    std::string lower = to_lower(line.substr(0, 32));
+    if (lower.rfind("message-id:", 0) == 0) {
+      auto lt = line.find('<'), gt = line.find('>');
+      if (lt != std::string_view::npos && gt != std::string_view::npos && gt > lt)
+        info.quoted_ids.emplace_back(line.substr(lt + 1, gt - lt - 1));
+    } else if (lower.rfind("final-recipient:", 0) == 0 || lower.rfind("original-recipient:", 0) == 0) {
+      auto semi = line.find(';');
+      std::string addr = normalize_address(trim(line.substr(semi == std::string_view::npos ? line.find(':') + 1 : semi + 1)));
+      if (!addr.empty() && std::find(info.recipients.begin(), info.recipients.end(), addr) == info.recipients.end())
+        info.recipients.push_back(addr);
+    }
+  }
+  if (info.quoted_ids.empty()) return std::nullopt;
+  return info;
+}
+
+}  // namespace
+
+const std::vector<std::string>& case_states() {
+  static const std::vector<std::string> states = {"new", "open", "waiting", "resolved", "rejected"};
+  return states;
+}
+
+std::string normalized_sha256(std::string_view raw) {
+  std::string crlf;
+  crlf.reserve(raw.size() + raw.size() / 32);
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    if (c == '\n' && (i == 0 || raw[i - 1] != '\r')) crlf.push_back('\r');
+    crlf.push_back(c);
+  }
+  return sha256_hex(crlf);
+}
+
+PreparedMessage prepare_message(std::string raw, Envelope envelope, Crypto* crypto) {
+  PreparedMessage p;
+  p.sha256 = normalized_sha256(raw);
+  p.parsed = parse_message(raw);
+  if (crypto) {
+    crypto->process(p.parsed);
+    p.keys = crypto->imported();
+  }
+  p.raw = std::move(raw);
+  p.envelope = std::move(envelope);
+  return p;
+}
+
+Result<Store> Store::open(const std::string& path, StoreOptions options) {
+  return open_at_version(path, std::move(options), 1 << 30);
+}
+
+Result<Store> Store::open_at_version(const std::string& path, StoreOptions options, int version) {
+  return guarded([&]() -> Result<Store> {
+    Store s(sql::Db::open(path, true), std::move(options));
+    s.migrate(version);
+    return s;
+  });
+}
+
+int Store::schema_version() {
+  auto& st = db_.cached("PRAGMA user_version");
+  st.step();
+  int v = static_cast<int>(st.int64(0));
+  st.reset();
+  return v;
+}
+
+void Store::migrate(int up_to) {
+  if (schema_version() >= std::min<int>(up_to, migrations().empty() ? 0 : migrations().back().version)) return;
+  // IMMEDIATE: cased and casectl starting together must not both migrate.
+  sql::Transaction tx(db_);
+  int current = schema_version();
+  for (const auto& m : migrations()) {
+    if (m.version <= current || m.version > up_to) continue;
+    db_.exec(m.sql);
+    db_.exec(fmt::format("PRAGMA user_version = {}", m.version));
+  }
+  tx.commit();
+}
+
+std::optional<std::int64_t> Store::resolve_case(std::int64_t id) {
+  for (int hops = 0; hops < 64; ++hops) {
+    auto& st = db_.cached("SELECT merged_into FROM cases WHERE id = ?");
+    st.bind(1, id);
+    if (!st.step()) return std::nullopt;
+    auto next = st.opt_int64(0);
+    st.reset();
+    if (!next) return id;
+    id = *next;
+  }
+  return std::nullopt;
+}
+
+void Store::add_event(std::int64_t case_id, std::string_view kind, std::string_view actor, std::string_view detail,
+                      std::int64_t now) {
+  db_.cached("INSERT INTO events(case_id, kind, actor, created, detail) VALUES (?, ?, ?, ?, ?)")
+      .bind(1, case_id)
+      .bind(2, kind)
+      .bind(3, actor)
+      .bind(4, now)
+      .bind(5, detail)
+      .run();
+}
+
+void Store::touch(std::int64_t case_id, std::int64_t now) {
+  db_.cached("UPDATE cases SET updated = max(updated, ?) WHERE id = ?").bind(1, now).bind(2, case_id).run();
+}
+
+Result<std::vector<Result<IngestResult>>> Store::ingest(std::vector<PreparedMessage>& batch) {
+  return guarded([&]() -> Result<std::vector<Result<IngestResult>>> {
+    std::vector<Result<IngestResult>> results;
+    results.reserve(batch.size());
+    std::int64_t now = now_unix();
+    sql::Transaction tx(db_);
+    for (auto& msg : batch) {
+      try {
+        sql::Savepoint sp(db_);
+        IngestResult r = ingest_one(msg, now);
+        sp.release();
+        results.emplace_back(r);
+      } catch (const StoreError& e) {
+        // A full disk or a busy database fails the whole batch: retry later.
+        if (e.code() == Errc::temporary) throw;
+        results.emplace_back(Error{e.code(), e.what()});
+      }
+    }
+    tx.commit();
+    return results;
+  });
+}
+
+IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
+  const ParsedMessage& pm = msg.parsed;
+  IngestResult result;
+  const std::string actor = "cased";
+  std::string message_id =
+      pm.message_id.empty() ? fmt::format("no-message-id-{}@cased.invalid", msg.sha256.substr(0, 24)) : pm.message_id;
+
+  // Idempotence: same Message-ID and same normalised bytes → already stored.
+  {
+    auto& st = db_.cached("SELECT id, case_id FROM messages WHERE message_id = ? AND content_sha256 = ?");
+    st.bind(1, message_id).bind(2, msg.sha256);
+    if (st.step()) {
+      result.message = st.int64(0);
+      result.case_id = resolve_case(st.int64(1)).value_or(st.int64(1));
+      result.duplicate = true;
+      st.reset();
+      return result;
+    }
+  }
+  bool same_id_other_bytes = false;
+  {
+    auto& st = db_.cached("SELECT 1 FROM messages WHERE message_id = ? LIMIT 1");
+    st.bind(1, message_id);
+    same_id_other_bytes = st.step();
+    st.reset();
+  }
+
+  std::string sender = normalize_address(pm.from);
+  auto is_participant = [&](std::int64_t case_id) {
+    auto& st = db_.cached("SELECT 1 FROM participants WHERE case_id = ? AND address = ? AND verified = 1");
+    st.bind(1, case_id).bind(2, sender);
+    bool yes = st.step();
+    st.reset();
+    return yes;
+  };
+
+  // Rule 1: a plus-address. Over LMTP the envelope decides, else the headers.
+  std::optional<std::int64_t> target;
+  bool unverified = false;
+  std::string routed_by;
+  // Before the rules: a bounce of mail we sent goes to that mail's case.
+  std::optional<BounceInfo> bounce = bounce_info(msg);
+  std::string bounced_message;
+  if (bounce) {
+    for (const auto& id : bounce->quoted_ids) {
+      auto& st = db_.cached("SELECT case_id FROM messages WHERE message_id = ? AND direction = 'out' LIMIT 1");
+      st.bind(1, id);
+      if (st.step()) {
+        target = resolve_case(st.int64(0));
+        bounced_message = id;
+      }
+      st.reset();
+      if (target) break;
+    }
+    if (target) routed_by = "bounce";
+    else bounce.reset();
+  }
+  if (!target) {
+    std::vector<std::string> addrs;
+    if (msg.envelope.source == "lmtp") {
+      addrs = msg.envelope.recipients;
+    } else {
+      for (auto* list : {&pm.delivered_to, &pm.x_original_to, &pm.to, &pm.cc})
+        addrs.insert(addrs.end(), list->begin(), list->end());
+    }
+    if (auto id = plus_route(addrs, options_.alias)) {
+      target = resolve_case(*id);
+      if (target) routed_by = "plus-address";
+    }
+  }
+  // Rule 2: a subject tag, in the (protected) subject or the outer one.
+  if (!target) {
+    auto id = subject_tag(pm.subject, options_.tag);
+    if (!id && !pm.outer_subject.empty()) id = subject_tag(pm.outer_subject, options_.tag);
+    if (id) {
+      target = resolve_case(*id);
+      if (target) {
+        routed_by = "subject tag";
+        unverified = !sender.empty() && !match_alias(sender, options_.alias).ours && !is_participant(*target);
+      }
+    }
+  }
+  // Rule 3: References / In-Reply-To, in both directions, and shared ancestors
+  // so that the result does not depend on arrival order.
+  std::vector<std::string> refs;
+  for (auto* list : {&pm.in_reply_to, &pm.references})
+    for (const auto& r : *list)
+      if (!r.empty() && r != message_id && std::find(refs.begin(), refs.end(), r) == refs.end()) refs.push_back(r);
+  std::set<std::int64_t> related;
+  if (!target) {
+    auto collect = [&](sql::Stmt& st) {
+      while (st.step())
+        if (auto c = resolve_case(st.int64(0))) related.insert(*c);
+      st.reset();
+    };
+    for (const auto& r : refs) {
+      collect(db_.cached("SELECT case_id FROM messages WHERE message_id = ?").bind(1, r));
+      collect(db_.cached("SELECT m.case_id FROM message_refs r JOIN messages m ON m.id = r.message WHERE r.ref = ?")
+                  .bind(1, r));
+    }
+    collect(db_.cached("SELECT m.case_id FROM message_refs r JOIN messages m ON m.id = r.message WHERE r.ref = ?")
+                .bind(1, message_id));
+    // The same Message-ID with other bytes (a re-send) belongs with the first copy.
+    if (same_id_other_bytes) collect(db_.cached("SELECT case_id FROM messages WHERE message_id = ?").bind(1, message_id));
+    if (!related.empty()) {
+      target = *related.begin();
+      routed_by = "references";
+    }
+  }
+
+  // Rule 4: a new case.
+  if (!target) {
+    std::string subject = trim(pm.subject);
+    db_.cached("INSERT INTO cases(subject, status, created, updated) VALUES (?, 'new', ?, ?)")
+        .bind(1, subject.empty() ? std::string("(no subject)") : subject)
+        .bind(2, now)
+        .bind(3, now)
+        .run();
+    target = db_.last_insert_rowid();
+    result.new_case = true;
+    add_event(*target, "created", actor, fmt::format("from message {}", message_id), now);
+  }
+  result.case_id = *target;
+
+  // A late parent can join cases that were opened separately: fold them into the oldest.
+  for (std::int64_t other : related) {
+    if (other == *target) continue;
+    for (const char* q : {"UPDATE messages SET case_id = ?1 WHERE case_id = ?2",
+                          "UPDATE comments SET case_id = ?1 WHERE case_id = ?2",
+                          "UPDATE events SET case_id = ?1 WHERE case_id = ?2",
+                          "UPDATE search_index SET case_id = ?1 WHERE case_id = ?2",
+                          "INSERT OR IGNORE INTO participants(case_id, address, name, role, verified, bouncing, added) "
+                          "SELECT ?1, address, name, role, verified, bouncing, added FROM participants WHERE case_id = ?2",
+                          "DELETE FROM participants WHERE case_id = ?2",
+                          "UPDATE cases SET merged_into = ?1 WHERE id = ?2"})
+      db_.cached(q).bind(1, *target).bind(2, other).run();
+    add_event(*target, "message", actor, fmt::format("thread joined: {} merged into this case", case_tag(options_, other)),
+              now);
+  }
+
+  // The message itself.
+  auto& ins = db_.cached(
+      "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, envelope_from, from_addr, "
+      "from_name, to_json, cc_json, date, received, subject, body, encrypted, mixed, decryption, decryption_error, "
+      "signature, signer, signer_uid, unverified, malformed, problems, raw) "
+      "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  std::string problems;
+  for (const auto& p : pm.problems) problems += (problems.empty() ? "" : "; ") + p;
+  ins.bind(1, *target)
+      .bind(2, message_id)
+      .bind(3, msg.sha256)
+      .bind(4, msg.envelope.source)
+      .bind(5, msg.envelope.mail_from)
+      .bind(6, pm.from)
+      .bind(7, pm.from_name)
+      .bind(8, json_list(pm.to))
+      .bind(9, json_list(pm.cc))
+      .bind(10, pm.date)
+      .bind(11, now)
+      .bind(12, pm.subject)
+      .bind(13, pm.body)
+      .bind(14, pm.encrypted)
+      .bind(15, pm.mixed)
+      .bind(16, pm.decryption)
+      .bind(17, pm.decryption_error.empty() ? std::nullopt : std::optional<std::string>(pm.decryption_error))
+      .bind(18, pm.signature)
+      .bind(19, pm.signer)
+      .bind(20, pm.signer_uid.empty() ? std::nullopt : std::optional<std::string>(pm.signer_uid))
+      .bind(21, unverified)
+      .bind(22, pm.malformed)
+      .bind(23, problems.empty() ? std::nullopt : std::optional<std::string>(problems))
+      .bind_blob(24, msg.raw)
+      .run();
+  result.message = db_.last_insert_rowid();
+
+  for (const auto& r : refs)
+    db_.cached("INSERT INTO message_refs(message, ref) VALUES (?, ?)").bind(1, result.message).bind(2, r).run();
+  for (const auto& a : pm.attachments)
+    db_.cached(
+           "INSERT INTO attachments(message, filename, content_type, size, sha256, encrypted, signed) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, result.message)
+        .bind(2, a.filename)
+        .bind(3, a.content_type)
+        .bind(4, static_cast<std::int64_t>(a.size))
+        .bind(5, a.sha256)
+        .bind(6, a.encrypted)
+        .bind(7, a.is_signed)
+        .run();
+  db_.cached("INSERT INTO search_index(subject, body, case_id, kind, ref) VALUES (?, ?, ?, 'message', ?)")
+      .bind(1, pm.subject)
+      .bind(2, pm.body)
+      .bind(3, *target)
+      .bind(4, result.message)
+      .run();
+
+  if (bounce) {
+    for (const auto& r : bounce->recipients) {
+      db_.cached("UPDATE participants SET bouncing = 1 WHERE case_id = ? AND address = ?").bind(1, *target).bind(2, r).run();
+      add_event(*target, "bounce", actor, fmt::format("delivery of {} to {} failed", bounced_message, r), now);
+    }
+    if (bounce->recipients.empty())
+      add_event(*target, "bounce", actor, fmt::format("delivery of {} failed", bounced_message), now);
+  }
+  // The sender joins the case (never the alias itself, never a mailer-daemon).
+  if (!bounce && !sender.empty() && !match_alias(sender, options_.alias).ours) {
+    db_.cached(
+           "INSERT OR IGNORE INTO participants(case_id, address, name, role, verified, added) "
+           "VALUES (?, ?, ?, 'reporter', ?, ?)")
+        .bind(1, *target)
+        .bind(2, sender)
+        .bind(3, pm.from_name)
+        .bind(4, !unverified)
+        .bind(5, now)
+        .run();
+    if (db_.changes() > 0 && !result.new_case)
+      add_event(*target, "participant", actor, fmt::format("{}{}", sender, unverified ? " (unverified)" : ""), now);
+  }
+
+  add_event(*target, "message", actor,
+            fmt::format("message {} received{}", message_id, routed_by.empty() ? "" : " by " + routed_by), now);
+  if (unverified)
+    add_event(*target, "unverified", actor,
+              fmt::format("{} is not a participant; matched by subject tag only", sender.empty() ? "?" : sender), now);
+  if (same_id_other_bytes)
+    add_event(*target, "duplicate", actor,
+              fmt::format("message {} was already stored with different content; kept both", message_id), now);
+  if (pm.malformed) add_event(*target, "message", actor, fmt::format("message {} is malformed; stored raw", message_id), now);
+  if (pm.decryption == "failed")
+    add_event(*target, "message", actor, fmt::format("message {} could not be decrypted: {}", message_id, pm.decryption_error), now);
+  if (!unverified) record_keys(msg, *target, now);
+  if (result.new_case && !bounce && options_.acknowledge) queue_acknowledgement(msg, *target, now);
+  touch(*target, now);
+  return result;
+}
+
+// Queues the acknowledgement; the outbox composes and signs it off this
+// thread. One per address per hour at most (RFC 3834).
+void Store::queue_acknowledgement(const PreparedMessage& msg, std::int64_t case_id, std::int64_t now) {
+  auto address = acknowledgement_address(msg, options_.alias);
+  if (!address) return;
+  std::string recipients = json_list({*address});
+  auto& recent = db_.cached("SELECT 1 FROM outbox WHERE kind = 'ack' AND recipients = ? AND created > ? LIMIT 1");
+  recent.bind(1, recipients).bind(2, now - 3600);
+  bool acked = recent.step();
+  recent.reset();
+  if (acked) {
+    add_event(case_id, "ack", "cased", fmt::format("no acknowledgement: {} was acknowledged within the hour", *address), now);
+    return;
+  }
+  auto at = options_.alias.rfind('@');
+  std::string message_id = fmt::format("cased.{}.{}.ack.{}@{}", case_id, now, msg.sha256.substr(0, 12),
+                                       at == std::string::npos ? "localhost" : options_.alias.substr(at + 1));
+  db_.cached(
+         "INSERT INTO outbox(case_id, kind, status, recipients, subject, message_id, next_attempt, created) "
+         "VALUES (?, 'ack', 'queued', ?, '', ?, ?, ?)")
+      .bind(1, case_id)
+      .bind(2, recipients)
+      .bind(3, message_id)
+      .bind(4, now)
+      .bind(5, now)
+      .run();
+  add_event(case_id, "ack", "cased", fmt::format("acknowledgement queued for {}", *address), now);
+}
+
+std::int64_t Store::store_outbound(std::int64_t case_id, const std::string& message_id, const std::vector<std::string>& to,
+                                   const std::string& subject, const std::string& body, const std::string& raw,
+                                   bool encrypted, const std::string& in_reply_to,
+                                   const std::vector<std::string>& references, std::int64_t now) {
+  db_.cached(
+         "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, from_addr, to_json, date, "
+         "received, subject, body, encrypted, decryption, signature, raw) "
+         "VALUES (?, ?, ?, 'out', 'casectl', ?, ?, ?, ?, ?, ?, ?, 'none', 'good', ?)")
+      .bind(1, case_id)
+      .bind(2, message_id)
+      .bind(3, normalized_sha256(raw))
+      .bind(4, options_.alias)
+      .bind(5, json_list(to))
+      .bind(6, now)
+      .bind(7, now)
+      .bind(8, subject)
+      .bind(9, body)
+      .bind(10, encrypted)
+      .bind_blob(11, raw)
+      .run();
+  std::int64_t id = db_.last_insert_rowid();
+  std::vector<std::string> refs = references;
+  if (!in_reply_to.empty() && std::find(refs.begin(), refs.end(), in_reply_to) == refs.end()) refs.push_back(in_reply_to);
+  for (const auto& r : refs)
+    db_.cached("INSERT INTO message_refs(message, ref) VALUES (?, ?)").bind(1, id).bind(2, r).run();
+  db_.cached("INSERT INTO search_index(subject, body, case_id, kind, ref) VALUES (?, ?, ?, 'message', ?)")
+      .bind(1, subject)
+      .bind(2, body)
+      .bind(3, case_id)
+      .bind(4, id)
+      .run();
+  touch(case_id, now);
+  return id;
+}
+
+// Trust on first use (SPEC "Keys"): the first key seen for the sender's
+// address is pinned; a different one later is recorded and flagged, not used.
+void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::int64_t now) {
+  const std::string sender = normalize_address(msg.parsed.from);
+  if (sender.empty()) return;
+  auto pinned_for = [&](const std::string& address) -> std::optional<std::string> {
+    auto& st = db_.cached("SELECT fingerprint FROM keys WHERE address = ? AND pinned = 1");
+    st.bind(1, address);
+    std::optional<std::string> f;
+    if (st.step()) f = st.text(0);
+    st.reset();
+    return f;
+  };
+  auto offer = [&](const std::string& fpr, const std::string& source) {
+    auto pin = pinned_for(sender);
+    bool first = !pin;
+    db_.cached("INSERT OR IGNORE INTO keys(address, fingerprint, source, case_id, pinned, added) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(1, sender)
+        .bind(2, fpr)
+        .bind(3, source)
+        .bind(4, case_id)
+        .bind(5, first)
+        .bind(6, now)
+        .run();
+    bool inserted = db_.changes() > 0;
+    if (first)
+      add_event(case_id, "key", "cased", fmt::format("key {} pinned to {} ({})", fpr, sender, source), now);
+    else if (*pin != fpr)
+      add_event(case_id, "key", "cased",
+                fmt::format("WARNING: {} offered key {} ({}), but {} is pinned; not used until an analyst pins it",
+                            sender, fpr, source, *pin), now);
+    else if (inserted)
+      add_event(case_id, "key", "cased", fmt::format("key {} seen again for {}", fpr, sender), now);
+  };
+  for (const auto& k : msg.keys)
+    if (std::find(k.key.addresses.begin(), k.key.addresses.end(), sender) != k.key.addresses.end())
+      offer(k.key.fingerprint, k.source);
+  const auto& pm = msg.parsed;
+  if (pm.signature == "good" && pm.signer) {
+    auto pin = pinned_for(sender);
+    if (pin && *pin != *pm.signer)
+      add_event(case_id, "key", "cased",
+                fmt::format("WARNING: message {} from {} is signed by {}, not by the pinned key {}", pm.message_id,
+                            sender, *pm.signer, *pin), now);
+  }
+}
+
+std::optional<CaseSummary> Store::summary(std::int64_t id) {
+  auto& st = db_.cached(
+      "SELECT id, subject, status, assignee, created, updated, "
+      "(SELECT count(*) FROM messages m WHERE m.case_id = cases.id) FROM cases WHERE id = ?");
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  CaseSummary s;
+  s.id = st.int64(0);
+  s.subject = st.text(1);
+  s.status = st.text(2);
+  s.assignee = st.opt_text(3);
+  s.created = st.int64(4);
+  s.updated = st.int64(5);
+  s.messages = static_cast<int>(st.int64(6));
+  st.reset();
+  auto& p = db_.cached("SELECT address FROM participants WHERE case_id = ? ORDER BY added, rowid");
+  p.bind(1, id);
+  while (p.step()) s.participants.push_back(p.text(0));
+  p.reset();
+  return s;
+}
+
+Result<std::vector<CaseSummary>> Store::list_cases(const CaseFilter& filter) {
+  return guarded([&]() -> Result<std::vector<CaseSummary>> {
+    auto st = db_.prepare(
+        "SELECT id FROM cases WHERE merged_into IS NULL AND (?1 IS NULL OR status = ?1) "
+        "AND (?2 IS NULL OR assignee = ?2) AND (?3 IS NULL OR updated <= ?3) ORDER BY id");
+    st.bind(1, filter.status).bind(2, filter.assignee);
+    if (filter.stale_days) st.bind(3, now_unix() - std::int64_t{*filter.stale_days} * 86400);
+    std::vector<std::int64_t> ids;
+    while (st.step()) ids.push_back(st.int64(0));
+    std::vector<CaseSummary> out;
+    for (auto id : ids)
+      if (auto s = summary(id)) out.push_back(std::move(*s));
+    return out;
+  });
+}
+
+Result<CaseDetail> Store::get_case(std::int64_t id) {
+  return guarded([&]() -> Result<CaseDetail> {
+    auto resolved = resolve_case(id);
+    auto s = resolved ? summary(*resolved) : std::nullopt;
+    if (!s) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    CaseDetail d;
+    d.summary = std::move(*s);
+    auto m = db_.prepare(
+        "SELECT id, message_id, direction, from_addr, from_name, to_json, cc_json, date, received, subject, body, "
+        "encrypted, mixed, decryption, decryption_error, signature, signer, signer_uid, unverified, malformed, "
+        "problems FROM messages WHERE case_id = ? ORDER BY received, id");
+    m.bind(1, d.summary.id);
+    while (m.step()) {
+      MessageView v;
+      v.id = m.int64(0);
+      v.message_id = m.text(1);
+      v.direction = m.text(2);
+      v.from = m.text(3);
+      v.from_name = m.text(4);
+      v.to = parse_json_list(m.text(5));
+      v.cc = parse_json_list(m.text(6));
+      v.date = m.opt_int64(7);
+      v.received = m.int64(8);
+      v.subject = m.text(9);
+      v.body = m.text(10);
+      v.encrypted = m.int64(11) != 0;
+      v.mixed = m.int64(12) != 0;
+      v.decryption = m.text(13);
+      v.decryption_error = m.opt_text(14);
+      v.signature = m.text(15);
+      v.signer = m.opt_text(16);
+      v.signer_uid = m.opt_text(17);
+      v.unverified = m.int64(18) != 0;
+      v.malformed = m.int64(19) != 0;
+      v.problems = m.opt_text(20);
+      auto& a = db_.cached(
+          "SELECT filename, content_type, size, sha256, encrypted, signed FROM attachments WHERE message = ? ORDER BY id");
+      a.bind(1, v.id);
+      while (a.step()) {
+        Attachment att;
+        att.filename = a.text(0);
+        att.content_type = a.text(1);
+        att.size = static_cast<std::uint64_t>(a.int64(2));
+        att.sha256 = a.text(3);
+        att.encrypted = a.int64(4) != 0;
+        att.is_signed = a.int64(5) != 0;
+        v.attachments.push_back(std::move(att));
+      }
+      a.reset();
+      d.messages.push_back(std::move(v));
+    }
+    auto c = db_.prepare("SELECT author, text, created FROM comments WHERE case_id = ? ORDER BY created, id");
+    c.bind(1, d.summary.id);
+    while (c.step()) d.comments.push_back({c.text(0), c.text(1), c.int64(2)});
+    auto e = db_.prepare("SELECT kind, actor, created, detail FROM events WHERE case_id = ? ORDER BY created, id");
+    e.bind(1, d.summary.id);
+    while (e.step()) d.events.push_back({e.text(0), e.text(1), e.int64(2), e.text(3)});
+    auto p = db_.prepare(
+        "SELECT address, name, role, verified, bouncing FROM participants WHERE case_id = ? ORDER BY added, rowid");
+    p.bind(1, d.summary.id);
+    while (p.step()) d.participants.push_back({p.text(0), p.text(1), p.text(2), p.int64(3) != 0, p.int64(4) != 0});
+    return d;
+  });
+}
+
+Result<std::vector<SearchHit>> Store::search(const std::string& query) {
+  return guarded([&]() -> Result<std::vector<SearchHit>> {
+    auto run = [&](const std::string& q) {
+      auto st = db_.prepare(
+          "SELECT case_id, snippet(search_index, -1, '[', ']', '...', 12) FROM search_index "
+          "WHERE search_index MATCH ? ORDER BY rank LIMIT 1000");
+      st.bind(1, q);
+      std::vector<std::pair<std::int64_t, std::string>> rows;
+      while (st.step()) rows.emplace_back(st.int64(0), st.text(1));
+      return rows;
+    };
+    std::vector<std::pair<std::int64_t, std::string>> rows;
+    try {
+      rows = run(query);
+    } catch (const StoreError& e) {
+      if (e.code() == Errc::temporary) throw;
+      // Not FTS5 syntax: search for the words as typed, keeping a trailing * as a prefix query.
+      std::string q;
+      std::string word;
+      auto flush = [&] {
+        if (word.empty()) return;
+        bool prefix = word.back() == '*';
+        if (prefix) word.pop_back();
+        std::string quoted = "\"";
+        for (char ch : word) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        quoted += "\"";
+        q += (q.empty() ? "" : " ") + quoted + (prefix ? "*" : "");
+        word.clear();
+      };
+      for (char ch : query) {
+        if (ch == ' ' || ch == '\t') flush();
+        else word += ch;
+      }
+      flush();
+      if (q.empty()) return std::vector<SearchHit>{};
+      rows = run(q);
+    }
+    std::vector<SearchHit> hits;
+    std::set<std::int64_t> seen;
+    for (auto& [case_id, snippet] : rows) {
+      auto id = resolve_case(case_id);
+      if (!id || !seen.insert(*id).second) continue;
+      if (auto s = summary(*id)) hits.push_back({std::move(*s), std::move(snippet)});
+    }
+    return hits;
+  });
+}
+
+Status Store::assign(std::int64_t id, const std::string& user, const std::string& actor) {
+  return guarded([&]() -> Status {
+    sql::Transaction tx(db_);
+    auto resolved = resolve_case(id);
+    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    std::int64_t now = now_unix();
+    db_.cached("UPDATE cases SET assignee = ? WHERE id = ?").bind(1, user).bind(2, *resolved).run();
+    add_event(*resolved, "assign", actor, user, now);
+    touch(*resolved, now);
+    tx.commit();
+    return ok_status();
+  });
+}
+
+Status Store::set_status(std::int64_t id, const std::string& status, const std::string& actor) {
+  return guarded([&]() -> Status {
+    const auto& states = case_states();
+    if (std::find(states.begin(), states.end(), status) == states.end())
+      return Error{Errc::invalid, fmt::format("unknown status '{}' (new, open, waiting, resolved, rejected)", status)};
+    sql::Transaction tx(db_);
+    auto resolved = resolve_case(id);
+    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    auto& st = db_.cached("SELECT status FROM cases WHERE id = ?");
+    st.bind(1, *resolved);
+    st.step();
+    std::string old = st.text(0);
+    st.reset();
+    if (old == status) return ok_status();
+    std::int64_t now = now_unix();
+    db_.cached("UPDATE cases SET status = ? WHERE id = ?").bind(1, status).bind(2, *resolved).run();
+    add_event(*resolved, "status", actor, fmt::format("{} -> {}", old, status), now);
+    touch(*resolved, now);
+    tx.commit();
+    return ok_status();
+  });
+}
+
+Status Store::add_comment(std::int64_t id, const std::string& text, const std::string& actor) {
+  return guarded([&]() -> Status {
+    sql::Transaction tx(db_);
+    auto resolved = resolve_case(id);
+    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    std::int64_t now = now_unix();
+    db_.cached("INSERT INTO comments(case_id, author, text, created) VALUES (?, ?, ?, ?)")
+        .bind(1, *resolved)
+        .bind(2, actor)
+        .bind(3, text)
+        .bind(4, now)
+        .run();
+    std::int64_t comment = db_.last_insert_rowid();
+    db_.cached("INSERT INTO search_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'comment', ?)")
+        .bind(1, text)
+        .bind(2, *resolved)
+        .bind(3, comment)
+        .run();
+    add_event(*resolved, "comment", actor, fmt::format("comment {}", comment), now);
+    touch(*resolved, now);
+    tx.commit();
+    return ok_status();
+  });
+}
+
+}  // namespace cased

@@ -1,0 +1,89 @@
+#include "util.hpp"
+
+#include <gnutls/crypto.h>
+
+#include <array>
+#include <cctype>
+#include <cstdlib>
+#include <ctime>
+#include <stdexcept>
+
+namespace cased {
+
+std::string sha256_hex(std::string_view bytes) {
+  std::array<unsigned char, 32> digest{};
+  if (gnutls_hash_fast(GNUTLS_DIG_SHA256, bytes.data(), bytes.size(), digest.data()) != 0)
+    throw std::runtime_error("sha256 failed");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(64);
+  for (unsigned char c : digest) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 0xf]);
+  }
+  return out;
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string trim(std::string_view s) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return std::string(s);
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::int64_t now_unix() {
+  if (const char* fixed = std::getenv("CASED_NOW"); fixed && *fixed) {
+    std::int64_t t = 0;
+    if (parse_rfc3339(fixed, t)) return t;
+    char* end = nullptr;
+    long long v = std::strtoll(fixed, &end, 10);
+    if (end && *end == '\0') return v;
+  }
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+std::string format_rfc3339(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool parse_rfc3339(std::string_view text, std::int64_t& out) {
+  std::tm tm{};
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  std::string str(text);
+  char tail = 0;
+  if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%c", &y, &mo, &d, &h, &mi, &s, &tail) == 6) {
+  } else if (str.size() == 10 && std::sscanf(str.c_str(), "%4d-%2d-%2d%c", &y, &mo, &d, &tail) == 3) {
+  } else {
+    return false;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return false;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  out = static_cast<std::int64_t>(timegm(&tm));
+  return true;
+}
+
+}  // namespace cased

@@ -1,0 +1,22 @@
+// Small helpers shared by the core: hashing, text, time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cased {
+
+std::string sha256_hex(std::string_view bytes);
+std::string to_lower(std::string_view s);
+std::string trim(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+
+// "Now" as Unix seconds. Tests may fix it with CASED_NOW (Unix seconds or RFC 3339).
+std::int64_t now_unix();
+// 2026-11-22T21:56:20Z
+std::string format_rfc3339(std::int64_t unix_seconds);
+// Parses 2026-11-22T21:56:20Z or 2026-11-22 (midnight UTC); false on error.
+bool parse_rfc3339(std::string_view text, std::int64_t& out);
+
+}  // namespace cased

@@ -1,0 +1,242 @@
+"""IMAP polling against a real Dovecot (Debian dovecot-imapd) that the test
+starts on a loopback port from a temp directory, with a passwd-file user and
+a certificate from a test CA."""
+
+import os
+import pwd
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+from certs import CA
+from harness import Env, free_port, run_tests, wait_for
+from lmtp_client import message
+
+DOVECOT = "/usr/sbin/dovecot"
+
+
+class Dovecot:
+    def __init__(self, root, cert, key):
+        self.root = root
+        self.port = free_port()
+        self.maildir = os.path.join(root, "mail", "security", "Maildir")
+        for d in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(self.maildir, d), exist_ok=True)
+        # The mail user must not be root; dovecot's own system user will do.
+        pw = pwd.getpwnam("dovecot")
+        uid, gid = pw.pw_uid, pw.pw_gid
+        self.uid, self.gid = uid, gid
+        subprocess.run(["chown", "-R", f"{uid}:{gid}", os.path.join(root, "mail")], check=True)
+        with open(os.path.join(root, "passwd"), "w") as f:
+            f.write(f"security:{{PLAIN}}imap-secret:{uid}:{gid}::{root}/mail/security\n")
+        self.conf = os.path.join(root, "dovecot.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = required
+ssl_cert = <{cert}
+ssl_key = <{key}
+default_internal_user = dovecot
+default_internal_group = dovecot
+default_login_user = dovenull
+first_valid_uid = 0
+mail_location = maildir:~/Maildir
+auth_mechanisms = plain login
+passdb {{
+  driver = passwd-file
+  args = {root}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = {root}/passwd
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = 0
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {self.port}
+    ssl = yes
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+service stats {{
+  chroot =
+}}
+mailbox_idle_check_interval = 1 secs
+""")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, 20, "dovecot to listen")
+
+    def stop(self):
+        if self.proc:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def drop(self, name, data):
+        """Delivers a message into INBOX the way an MTA writes a Maildir."""
+        tmp = os.path.join(self.maildir, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.chown(tmp, self.uid, self.gid)
+        os.rename(tmp, os.path.join(self.maildir, "new", name))
+
+    def count(self, folder=""):
+        base = os.path.join(self.maildir, folder) if folder else self.maildir
+        total = 0
+        for d in ("new", "cur"):
+            p = os.path.join(base, d)
+            if os.path.isdir(p):
+                total += len(os.listdir(p))
+        return total
+
+
+class World:
+    def __init__(self, trusted=True, idle=True):
+        self.tmp = tempfile.mkdtemp(prefix="cased-imap-")
+        os.chmod(self.tmp, 0o755)  # dovecot's login processes run unprivileged
+        self.ca = CA(os.path.join(self.tmp, "ca"))
+        signer = self.ca if trusted else CA(os.path.join(self.tmp, "other"), "other CA")
+        cert, key = signer.server("imap")
+        self.dovecot = Dovecot(self.tmp, cert, key)
+        pw = os.path.join(self.tmp, "imap.pass")
+        with open(pw, "w") as f:
+            f.write("imap-secret\n")
+        self.env = Env(listen=[], extra_config=(
+            f'[imap]\nhost = "127.0.0.1"\nport = {self.dovecot.port}\nsecurity = "tls"\nuser = "security"\n'
+            f'password_file = "{pw}"\nmailbox = "INBOX"\ndone_mailbox = "Processed"\nidle = {"true" if idle else "false"}\n'
+            f'poll_seconds = 1\nca_file = "{self.ca.cert}"\n'))
+
+    def stored(self):
+        if not os.path.exists(self.env.db):
+            return 0
+        with sqlite3.connect(self.env.db) as db:
+            try:
+                return db.execute("SELECT count(*) FROM messages").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0
+
+    def close(self):
+        self.env.cleanup()
+        self.dovecot.stop()
+        subprocess.run(["rm", "-rf", self.tmp])
+
+
+def test_existing_and_idle_messages_are_ingested_and_moved():
+    w = World()
+    try:
+        for i in range(5):
+            w.dovecot.drop(f"pre{i}", message(f"pre{i}@example.org", subject=f"imap report {i}"))
+        w.dovecot.start()
+        w.env.start(wait_port=False)
+        wait_for(lambda: w.stored() == 5, 30, "5 messages stored")
+        wait_for(lambda: w.dovecot.count(".Processed") == 5 and w.dovecot.count() == 0, 30, "moved to Processed")
+        t0 = time.monotonic()
+        w.dovecot.drop("live", message("live@example.org", subject="arrives while running"))
+        wait_for(lambda: w.stored() == 6, 20, "the live message via IDLE")
+        print(f"IDLE delivery took {time.monotonic() - t0:.1f}s")
+        assert len(w.env.json("list")) == 6
+        w.env.stop()
+        log = w.env.log()
+        assert "imap: connected" in log and "imap report" not in log
+    finally:
+        w.close()
+
+
+def test_restart_and_uidvalidity_change_lose_and_double_nothing():
+    w = World(idle=False)
+    try:
+        for i in range(3):
+            w.dovecot.drop(f"a{i}", message(f"a{i}@example.org", subject=f"first batch {i}"))
+        w.dovecot.start()
+        w.env.start(wait_port=False)
+        wait_for(lambda: w.stored() == 3, 30, "first batch")
+        w.env.stop()
+        # Recreate the mailbox (new UIDVALIDITY) with one old and one new message.
+        w.dovecot.stop()
+        for d in ("new", "cur"):
+            for n in os.listdir(os.path.join(w.dovecot.maildir, d)):
+                os.remove(os.path.join(w.dovecot.maildir, d, n))
+        for f in ("dovecot-uidlist", "dovecot-uidvalidity", "dovecot.index", "dovecot.index.log", "dovecot.index.cache"):
+            p = os.path.join(w.dovecot.maildir, f)
+            if os.path.exists(p):
+                os.remove(p)
+        for n in os.listdir(w.dovecot.maildir):
+            if n.startswith("dovecot-uidvalidity"):
+                os.remove(os.path.join(w.dovecot.maildir, n))
+        w.dovecot.drop("again", message("a0@example.org", subject="first batch 0"))
+        w.dovecot.drop("b0", message("b0@example.org", subject="second batch"))
+        w.dovecot.start()
+        w.env.start(wait_port=False)
+        wait_for(lambda: w.stored() == 4, 30, "the new message, and the old one recognised")
+        wait_for(lambda: w.dovecot.count() == 0, 30, "INBOX emptied")
+        w.env.stop()
+        assert "UIDVALIDITY" in w.env.log()
+        with sqlite3.connect(w.env.db) as db:
+            assert db.execute("SELECT count(DISTINCT message_id) FROM messages").fetchone()[0] == 4
+    finally:
+        w.close()
+
+
+def test_two_thousand_messages_with_bounded_memory():
+    w = World()
+    try:
+        for i in range(2000):
+            w.dovecot.drop(f"bulk{i:04d}", message(f"bulk{i}@example.org", subject=f"bulk {i // 10}",
+                                                   body=("x" * 70 + "\r\n") * 50))
+        w.dovecot.start()
+        t0 = time.monotonic()
+        w.env.start(wait_port=False)
+        wait_for(lambda: w.stored() == 2000, 600, "2000 messages")
+        elapsed = time.monotonic() - t0
+        with open(f"/proc/{w.env.daemon.pid}/status") as f:
+            peak_kb = int(next(l for l in f if l.startswith("VmHWM")).split()[1])
+        print(f"2000 messages in {elapsed:.1f}s, cased peak RSS {peak_kb // 1024} MB")
+        wait_for(lambda: w.dovecot.count() == 0, 60, "INBOX emptied")
+        w.env.stop()
+        assert "imap: 100 of 2000" in w.env.log()  # progress in the log
+        assert peak_kb < 300 * 1024, peak_kb
+    finally:
+        w.close()
+
+
+def test_untrusted_certificate_is_refused():
+    w = World(trusted=False)
+    try:
+        w.dovecot.drop("x", message("x@example.org"))
+        w.dovecot.start()
+        w.env.start(wait_port=False)
+        wait_for(lambda: "certificate verification failed" in w.env.log(), 20, "a clear log line")
+        assert w.stored() == 0 and w.dovecot.count() == 1
+    finally:
+        w.close()
+
+
+if __name__ == "__main__":
+    run_tests(globals())

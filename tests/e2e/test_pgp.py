@@ -1,0 +1,254 @@
+"""PGP in, end to end through `casectl ingest` with real gpg keys
+(ed25519/cv25519 and RSA 3072) made in temp GNUPGHOMEs."""
+
+import os
+import subprocess
+
+from harness import Env, run_tests
+from pgp import (Keyring, autocrypt_header, crlf, gpg, headers, inline_encrypted, pgp_mime_encrypted,
+                 pgp_mime_signed, text_entity)
+
+ALIAS = "security@example.com"
+RITA = "Rita Reporter <rita@example.org>"
+
+
+class World:
+    """The alias keyring (as the daemon's gpg.home) and a reporter who knows the alias key."""
+
+    def __init__(self, reporter_known=True, algo="ed25519"):
+        self.alias = Keyring(ALIAS)
+        self.env = Env(extra_config=f'[gpg]\nhome = "{self.alias.home}"\n')
+        self.rita = Keyring(RITA, algo=algo)
+        self.rita.import_key(self.alias.public())
+        if reporter_known:
+            self.alias.import_key(self.rita.public())
+
+    def show(self, case=1):
+        return self.env.json("show", str(case))
+
+    def close(self):
+        self.env.cleanup()
+        self.alias.close()
+        self.rita.close()
+
+
+def test_encrypted_and_signed_by_known_key():
+    w = World()
+    try:
+        inner = text_entity("The quux daemon overflows; secretword zyzzyva.\n")
+        msg = pgp_mime_encrypted(w.rita, [ALIAS], RITA, "enc1@example.org", inner, outer_subject="Report")
+        r = w.env.json("ingest", input=msg)
+        assert r["new_case"]
+        m = w.show()["messages"][0]
+        assert m["decryption"] == "ok", m
+        assert m["encrypted"] is True and m.get("mixed") is False
+        assert m["signature"] == "good"
+        assert m["signer"] == w.rita.fpr.upper()
+        assert "zyzzyva" in m["body"]
+        # the word exists only inside the encryption, yet search finds it
+        assert [c["id"] for c in w.env.json("search", "zyzzyva")] == [1]
+        # the raw message is stored exactly as received
+        raw = subprocess.run(["sqlite3", w.env.db, "SELECT hex(raw) FROM messages WHERE id = 1"],
+                             capture_output=True, text=True).stdout.strip()
+        assert bytes.fromhex(raw) == msg
+    finally:
+        w.close()
+
+
+def test_signed_by_unknown_key():
+    w = World(reporter_known=False)
+    try:
+        inner = text_entity("signed but the key is not known\n")
+        w.env.json("ingest", input=pgp_mime_encrypted(w.rita, [ALIAS], RITA, "unk@example.org", inner))
+        m = w.show()["messages"][0]
+        assert m["decryption"] == "ok"
+        assert m["signature"] == "unknown-key"
+        assert m["signer"] is None
+    finally:
+        w.close()
+
+
+def test_multipart_signed_good_and_tampered():
+    w = World()
+    try:
+        inner = text_entity("Signed in the clear.\nLine two.\n")
+        w.env.json("ingest", input=pgp_mime_signed(w.rita, RITA, "sig1@example.org", inner))
+        m = w.show()["messages"][0]
+        assert m["signature"] == "good", m
+        assert m["signer"] == w.rita.fpr.upper()
+        assert m["encrypted"] is False and m["decryption"] == "none"
+        bad = pgp_mime_signed(w.rita, RITA, "sig2@example.org", inner, subject="other",
+                              tamper=(b"Line two.", b"Line 2!!."))
+        r = w.env.json("ingest", input=bad)
+        m2 = w.show(r["case"])["messages"][0]
+        assert m2["signature"] == "bad", m2
+    finally:
+        w.close()
+
+
+def test_encrypted_to_another_key_is_stored_and_marked_failed():
+    w = World()
+    try:
+        stranger = Keyring("Stranger <stranger@example.net>")
+        w.rita.import_key(stranger.public())
+        inner = text_entity("not for you\n")
+        msg = pgp_mime_encrypted(w.rita, [stranger.fpr], RITA, "other@example.org", inner, outer_subject="hello")
+        r = w.env.json("ingest", input=msg)
+        assert r["new_case"]
+        m = w.show()["messages"][0]
+        assert m["decryption"] == "failed"
+        assert m["encrypted"] is False
+        # threading still works: a reply to it joins the case
+        reply = headers(RITA, "Re: hello", "other2@example.org", "In-Reply-To: <other@example.org>\r\n") + b"\r\nping\r\n"
+        assert w.env.json("ingest", input=reply)["case"] == r["case"]
+        stranger.close()
+    finally:
+        w.close()
+
+
+def test_corrupt_armor():
+    w = World()
+    try:
+        inner = text_entity("x\n")
+        msg = pgp_mime_encrypted(w.rita, [ALIAS], RITA, "corrupt@example.org", inner)
+        lines = msg.split(b"\r\n")
+        # damage the middle of the armored block
+        idx = next(i for i, l in enumerate(lines) if l.startswith(b"-----BEGIN PGP MESSAGE")) + 3
+        lines[idx] = b"!!!!" + lines[idx][4:]
+        w.env.json("ingest", input=b"\r\n".join(lines))
+        m = w.show()["messages"][0]
+        assert m["decryption"] == "failed"
+    finally:
+        w.close()
+
+
+def test_inline_pgp_and_clearsigned():
+    w = World()
+    try:
+        w.env.json("ingest", input=inline_encrypted(w.rita, [ALIAS], RITA, "inl@example.org", "inline secret glorp\n"))
+        m = w.show()["messages"][0]
+        assert m["decryption"] == "ok" and m["encrypted"] is True
+        assert "glorp" in m["body"] and "BEGIN PGP" not in m["body"]
+        assert m["signature"] == "good"
+        clear = w.rita.clearsign(b"clearsigned words\n")
+        msg = headers(RITA, "clear", "clr@example.org", "Content-Type: text/plain; charset=utf-8\r\n") + b"\r\n" + crlf(clear)
+        r = w.env.json("ingest", input=msg)
+        m2 = w.show(r["case"])["messages"][0]
+        assert m2["signature"] == "good"
+        assert "clearsigned words" in m2["body"]
+    finally:
+        w.close()
+
+
+def test_mixed_plain_and_encrypted_parts_are_shown_as_mixed():
+    w = World()
+    try:
+        w.env.json("ingest", input=inline_encrypted(
+            w.rita, [ALIAS], RITA, "mix@example.org", "the encrypted part\n",
+            before="Plain text an attacker could have added\n\n", after="\nplain footer\n"))
+        m = w.show()["messages"][0]
+        assert m["encrypted"] is False
+        assert m["mixed"] is True
+        assert "the encrypted part" in m["body"]
+    finally:
+        w.close()
+
+
+def test_attached_key_and_autocrypt_are_imported_and_pinned():
+    w = World(reporter_known=False)
+    try:
+        b = "==keys=="
+        msg = headers(RITA, "my key", "key1@example.org", f'Content-Type: multipart/mixed; boundary="{b}"\r\n') + crlf(
+            f"\r\n--{b}\r\nContent-Type: text/plain\r\n\r\nHere is my key.\r\n--{b}\r\n"
+            "Content-Type: application/pgp-keys; name=\"key.asc\"\r\n\r\n") + crlf(w.rita.public()) + crlf(f"\r\n--{b}--\r\n")
+        w.env.json("ingest", input=msg)
+        listed = gpg(w.alias.home, "--with-colons", "--list-keys", w.rita.fpr, check=False)
+        assert listed.returncode == 0
+        ev = [e for e in w.show()["events"] if e["kind"] == "key"]
+        assert any(w.rita.fpr.upper() in e["detail"] and "pinned" in e["detail"] for e in ev), ev
+
+        ac = Keyring("Alice <alice@example.org>")
+        msg2 = headers("Alice <alice@example.org>", "autocrypt", "ac@example.org",
+                       autocrypt_header("alice@example.org", ac.public_binary())) + b"\r\nhello\r\n"
+        r = w.env.json("ingest", input=msg2)
+        assert gpg(w.alias.home, "--list-keys", ac.fpr, check=False).returncode == 0
+        ev2 = [e for e in w.show(r["case"])["events"] if e["kind"] == "key"]
+        assert any(ac.fpr.upper() in e["detail"] for e in ev2), ev2
+        ac.close()
+    finally:
+        w.close()
+
+
+def test_second_key_for_pinned_address_is_flagged():
+    w = World(reporter_known=False)
+    try:
+        first = headers(RITA, "key", "k1@example.org", autocrypt_header("rita@example.org", w.rita.public_binary()))
+        w.env.json("ingest", input=first + b"\r\nfirst\r\n")
+        impostor = Keyring(RITA)
+        second = headers(RITA, "Re: key", "k2@example.org",
+                         "In-Reply-To: <k1@example.org>\r\n" + autocrypt_header("rita@example.org", impostor.public_binary()))
+        w.env.json("ingest", input=second + b"\r\nsecond\r\n")
+        ev = [e["detail"] for e in w.show()["events"] if e["kind"] == "key"]
+        assert any("WARNING" in d and impostor.fpr.upper() in d and w.rita.fpr.upper() in d for d in ev), ev
+        impostor.close()
+    finally:
+        w.close()
+
+
+def test_protected_subject_with_case_tag_threads_into_the_case():
+    w = World()
+    try:
+        first = pgp_mime_encrypted(w.rita, [ALIAS], RITA, "ph1@example.org",
+                                   text_entity("first\n", protected_subject="RCE in widget"), outer_subject="...")
+        r = w.env.json("ingest", input=first)
+        s = w.show(r["case"])
+        assert s["subject"] == "RCE in widget"
+        assert s["messages"][0]["subject"] == "RCE in widget"
+        follow = pgp_mime_encrypted(w.rita, [ALIAS], RITA, "ph2@example.org",
+                                    text_entity("more\n", protected_subject=f"Re: [CASE#{r['case']}] RCE in widget"),
+                                    outer_subject="...")
+        r2 = w.env.json("ingest", input=follow)
+        assert r2["case"] == r["case"] and not r2["new_case"]
+    finally:
+        w.close()
+
+
+def test_alias_only_in_bcc_still_decrypts():
+    w = World()
+    try:
+        inner = text_entity("bcc'd report\n")
+        msg = pgp_mime_encrypted(w.rita, [ALIAS], RITA, "bcc@example.org", inner)
+        msg = msg.replace(b"To: security@example.com", b"To: vendor@example.net")
+        w.env.json("ingest", input=msg)
+        m = w.show()["messages"][0]
+        assert m["decryption"] == "ok" and "bcc'd report" in m["body"]
+    finally:
+        w.close()
+
+
+def test_rsa3072_and_a_10mb_encrypted_attachment():
+    w = World(algo="rsa3072")
+    try:
+        blob = os.urandom(10 * 1024 * 1024)
+        import base64
+        b64 = base64.encodebytes(blob)
+        b = "==inner=="
+        inner = crlf(f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n--{b}\r\n'
+                     "Content-Type: text/plain\r\n\r\nsee the dump\r\n"
+                     f"--{b}\r\nContent-Type: application/octet-stream\r\n"
+                     "Content-Disposition: attachment; filename=\"core.dump\"\r\n"
+                     "Content-Transfer-Encoding: base64\r\n\r\n") + crlf(b64) + crlf(f"--{b}--\r\n")
+        msg = pgp_mime_encrypted(w.rita, [ALIAS], RITA, "big@example.org", inner)
+        w.env.json("ingest", input=msg)
+        m = w.show()["messages"][0]
+        assert m["decryption"] == "ok" and m["signature"] == "good"
+        att = [a for a in m["attachments"] if a["filename"] == "core.dump"]
+        assert len(att) == 1 and att[0]["size"] == len(blob) and att[0]["encrypted"] is True
+        import hashlib
+        assert att[0]["sha256"] == hashlib.sha256(blob).hexdigest()
+    finally:
+        w.close()
+
+
+if __name__ == "__main__":
+    run_tests(globals())

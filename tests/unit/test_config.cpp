@@ -1,0 +1,133 @@
+#include <catch2/catch.hpp>
+
+#include "config.hpp"
+
+using namespace cased;
+
+namespace {
+const char* kMinimal = R"(
+[case]
+database = "/tmp/x.db"
+alias = "security@example.com"
+)";
+}
+
+TEST_CASE("config: the minimal file gets the documented defaults", "[config]") {
+  auto c = parse_config(kMinimal, "cased.toml");
+  REQUIRE(c.ok());
+  CHECK(c->case_.tag == "CASE");
+  CHECK(c->lmtp.listen.empty());
+  CHECK(c->lmtp.max_message_size == 52428800);
+  CHECK_FALSE(c->imap.has_value());
+  CHECK_FALSE(c->smtp.has_value());
+  CHECK_FALSE(c->digest.has_value());
+  CHECK(c->ack.enabled);
+  CHECK(c->gpg.home == "/var/lib/cased/gnupg");
+}
+
+TEST_CASE("config: every section of SPEC.md parses", "[config]") {
+  auto c = parse_config(R"(
+[case]
+database = "/var/lib/cased/cases.db"
+alias    = "security@example.com"
+tag      = "PSIRT"
+analysts = ["alice", "bob"]
+[lmtp]
+listen = ["127.0.0.1:2424", "unix:/run/cased/lmtp.sock"]
+max_message_size = 1000000
+[imap]
+host = "imap.example.com"
+port = 993
+security = "tls"
+user = "security"
+password_file = "/etc/cased/imap.pass"
+mailbox = "INBOX"
+done_mailbox = "Processed"
+idle = true
+poll_seconds = 60
+ca_file = ""
+[gpg]
+home = "/var/lib/cased/gnupg"
+signing_key = ""
+[smtp]
+host = "smtp.example.com"
+port = 587
+security = "starttls"
+user = ""
+password_file = ""
+ca_file = ""
+[ack]
+enabled = false
+[digest]
+stale_days = 3
+to = "psirt-team@example.com"
+)", "full.toml");
+  REQUIRE(c.ok());
+  CHECK(c->case_.tag == "PSIRT");
+  CHECK(c->case_.analysts == std::vector<std::string>{"alice", "bob"});
+  CHECK(c->lmtp.listen.size() == 2);
+  CHECK(c->lmtp.max_message_size == 1000000);
+  REQUIRE(c->imap);
+  CHECK(c->imap->port == 993);
+  REQUIRE(c->smtp);
+  CHECK(c->smtp->security == "starttls");
+  CHECK_FALSE(c->ack.enabled);
+  REQUIRE(c->digest);
+  CHECK(c->digest->stale_days == 3);
+}
+
+TEST_CASE("config: errors name the key, the file and the line", "[config]") {
+  SECTION("unknown key") {
+    auto c = parse_config("[case]\ndatabase = \"x\"\nalias = \"a@b.c\"\ncolour = 1\n", "f.toml");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message == "f.toml:4: case.colour: unknown key");
+  }
+  SECTION("unknown section") {
+    auto c = parse_config("[case]\ndatabase = \"x\"\nalias = \"a@b.c\"\n[lmpt]\nlisten=[]\n", "f.toml");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message == "f.toml:4: lmpt: unknown key");
+  }
+  SECTION("wrong type") {
+    auto c = parse_config("[case]\ndatabase = \"x\"\nalias = \"a@b.c\"\n[lmtp]\nmax_message_size = \"big\"\n", "f.toml");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message == "f.toml:5: lmtp.max_message_size: expected an integer");
+  }
+  SECTION("missing required key") {
+    auto c = parse_config("[case]\ndatabase = \"x\"\n", "f.toml");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message == "f.toml:1: case.alias: required key is missing");
+  }
+  SECTION("missing section") {
+    auto c = parse_config("[lmtp]\nlisten = []\n", "f.toml");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message.find("case") != std::string::npos);
+  }
+  SECTION("TOML syntax") {
+    auto c = parse_config("[case]\ndatabase = \n", "f.toml");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message.rfind("f.toml:2:", 0) == 0);
+  }
+  SECTION("security none only on loopback") {
+    auto c = parse_config(std::string(kMinimal) + "[smtp]\nhost = \"smtp.example.com\"\nsecurity = \"none\"\n", "f.toml");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message.find("smtp.security") != std::string::npos);
+    auto ok = parse_config(std::string(kMinimal) + "[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n", "f.toml");
+    CHECK(ok.ok());
+  }
+  SECTION("bad enum value") {
+    auto c = parse_config(std::string(kMinimal) + "[smtp]\nhost = \"h\"\nsecurity = \"ssl\"\n", "f.toml");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message == "f.toml:7: smtp.security: must be one of starttls | tls | none");
+  }
+}
+
+TEST_CASE("config: loopback hosts", "[config]") {
+  CHECK(is_loopback_host("localhost"));
+  CHECK(is_loopback_host("127.0.0.1"));
+  CHECK(is_loopback_host("127.1.2.3"));
+  CHECK(is_loopback_host("::1"));
+  CHECK_FALSE(is_loopback_host("127.0.0.256"));
+  CHECK_FALSE(is_loopback_host("127.0.0.1.example.com"));
+  CHECK_FALSE(is_loopback_host("10.0.0.1"));
+  CHECK_FALSE(is_loopback_host("localhost.example.com"));
+}

@@ -1,0 +1,291 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <set>
+#include <functional>
+
+#include "store.hpp"
+
+using namespace cased;
+
+namespace {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/cased-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string file(const char* name) const { return (path / name).string(); }
+};
+
+PreparedMessage message(const std::string& id, std::vector<std::string> refs = {},
+                        std::vector<std::string> in_reply_to = {}, const std::string& from = "reporter@example.org",
+                        const std::string& subject = "a report") {
+  PreparedMessage p;
+  p.raw = "Message-ID: <" + id + ">\r\nSubject: " + subject + "\r\n\r\nbody of " + id + "\r\n";
+  p.sha256 = normalized_sha256(p.raw);
+  p.parsed.message_id = id;
+  p.parsed.references = std::move(refs);
+  p.parsed.in_reply_to = std::move(in_reply_to);
+  p.parsed.from = from;
+  p.parsed.subject = subject;
+  p.parsed.body = "body of " + id;
+  p.parsed.to = {"security@example.com"};
+  return p;
+}
+
+IngestResult ingest(Store& s, PreparedMessage m) {
+  std::vector<PreparedMessage> batch;
+  batch.push_back(std::move(m));
+  auto r = s.ingest(batch);
+  REQUIRE(r.ok());
+  REQUIRE(r->at(0).ok());
+  return r->at(0).value();
+}
+
+Store open(const TempDir& dir, const char* name = "cases.db") {
+  auto s = Store::open(dir.file(name), StoreOptions{"security@example.com", "CASE"});
+  REQUIRE(s.ok());
+  return std::move(s.value());
+}
+
+}  // namespace
+
+TEST_CASE("store: the database is created 0600 in WAL mode", "[store]") {
+  TempDir dir;
+  mode_t old = umask(0);
+  Store s = open(dir);
+  umask(old);
+  ingest(s, message("a@x"));
+  struct stat st {};
+  REQUIRE(stat(dir.file("cases.db").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(stat(dir.file("cases.db-wal").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  auto& q = s.db().cached("PRAGMA journal_mode");
+  REQUIRE(q.step());
+  CHECK(q.text(0) == "wal");
+  q.reset();
+}
+
+TEST_CASE("store: an old schema is migrated forward with its data", "[store]") {
+  TempDir dir;
+  {
+    auto old = Store::open_at_version(dir.file("cases.db"), {}, 1);
+    REQUIRE(old.ok());
+    CHECK(old->schema_version() == 1);
+    ingest(*old, message("old@x"));
+  }
+  Store s = open(dir);
+  CHECK(s.schema_version() >= 2);
+  auto c = s.get_case(1);
+  REQUIRE(c.ok());
+  CHECK(c->messages.at(0).message_id == "old@x");
+  auto& q = s.db().cached("SELECT count(*) FROM outbox");
+  REQUIRE(q.step());
+  CHECK(q.int64(0) == 0);
+  q.reset();
+  // Opening again is a no-op.
+  Store again = open(dir);
+  CHECK(again.schema_version() == s.schema_version());
+}
+
+TEST_CASE("store: the same message twice is stored once", "[store]") {
+  TempDir dir;
+  Store s = open(dir);
+  auto first = ingest(s, message("dup@x"));
+  CHECK(first.new_case);
+  auto second = ingest(s, message("dup@x"));
+  CHECK(second.duplicate);
+  CHECK(second.message == first.message);
+  CHECK(second.case_id == first.case_id);
+  // Same Message-ID, other bytes: a second message and an event.
+  auto other = message("dup@x");
+  other.raw += "changed\r\n";
+  other.sha256 = normalized_sha256(other.raw);
+  auto third = ingest(s, std::move(other));
+  CHECK_FALSE(third.duplicate);
+  CHECK(third.case_id == first.case_id);
+  auto c = s.get_case(first.case_id);
+  REQUIRE(c.ok());
+  CHECK(c->messages.size() == 2);
+  CHECK(std::any_of(c->events.begin(), c->events.end(), [](auto& e) { return e.kind == "duplicate"; }));
+}
+
+TEST_CASE("store: LF and CRLF forms of a message have one identity", "[store]") {
+  CHECK(normalized_sha256("a\nb\n") == normalized_sha256("a\r\nb\r\n"));
+  CHECK(normalized_sha256("a\nb\n") != normalized_sha256("a\nb"));
+}
+
+TEST_CASE("store: threading rules in order", "[store][threading]") {
+  TempDir dir;
+  Store s = open(dir);
+  auto root = ingest(s, message("root@x"));
+  auto other = ingest(s, message("other@x", {}, {}, "someone@example.net", "another report"));
+  REQUIRE(root.case_id != other.case_id);
+
+  SECTION("rule 1: a plus-address wins over everything") {
+    auto m = message("plus@x", {"root@x"});
+    m.parsed.to = {"security+" + std::to_string(other.case_id) + "@example.com"};
+    CHECK(ingest(s, std::move(m)).case_id == other.case_id);
+  }
+  SECTION("rule 1 over LMTP: the envelope decides") {
+    auto m = message("plus-lmtp@x");
+    m.envelope.source = "lmtp";
+    m.envelope.recipients = {"security@example.com", "security+" + std::to_string(other.case_id) + "@example.com"};
+    CHECK(ingest(s, std::move(m)).case_id == other.case_id);
+  }
+  SECTION("a plus-address naming no case is the bare alias") {
+    auto m = message("plus-missing@x", {"root@x"});
+    m.parsed.to = {"security+999@example.com"};
+    CHECK(ingest(s, std::move(m)).case_id == root.case_id);
+  }
+  SECTION("rule 2: a subject tag beats references") {
+    auto m = message("tag@x", {"root@x"}, {}, "reporter@example.org",
+                     "Re: [CASE#" + std::to_string(other.case_id) + "] more");
+    auto r = ingest(s, std::move(m));
+    CHECK(r.case_id == other.case_id);
+    auto c = s.get_case(other.case_id);
+    REQUIRE(c.ok());
+    // reporter@example.org is not a participant of that case: unverified.
+    CHECK(c->messages.back().unverified);
+    CHECK(std::any_of(c->events.begin(), c->events.end(), [](auto& e) { return e.kind == "unverified"; }));
+    auto p = std::find_if(c->participants.begin(), c->participants.end(),
+                          [](auto& x) { return x.address == "reporter@example.org"; });
+    REQUIRE(p != c->participants.end());
+    CHECK_FALSE(p->verified);
+  }
+  SECTION("rule 2 from a participant is verified") {
+    auto m = message("tag2@x", {}, {}, "Someone@Example.NET", "[CASE#" + std::to_string(other.case_id) + "]");
+    ingest(s, std::move(m));
+    auto c = s.get_case(other.case_id);
+    REQUIRE(c.ok());
+    CHECK_FALSE(c->messages.back().unverified);
+  }
+  SECTION("rule 3: In-Reply-To") {
+    CHECK(ingest(s, message("reply@x", {}, {"root@x"})).case_id == root.case_id);
+  }
+  SECTION("rule 3: a parent that arrives after its reply") {
+    auto child = ingest(s, message("child@x", {"late-parent@x"}));
+    CHECK(child.new_case);
+    auto parent = ingest(s, message("late-parent@x"));
+    CHECK_FALSE(parent.new_case);
+    CHECK(parent.case_id == child.case_id);
+  }
+  SECTION("rule 4: nothing matches") {
+    CHECK(ingest(s, message("fresh@x", {"unknown@x"})).new_case);
+  }
+}
+
+TEST_CASE("store: a thread gives one case whatever the arrival order", "[store][threading]") {
+  TempDir dir;
+  Store s = open(dir);
+  // Every tree shape of 1..4 messages (parent[i] < i), every arrival order,
+  // with References carrying the whole chain and with only In-Reply-To.
+  int runs = 0;
+  for (int n = 1; n <= 4; ++n) {
+    std::vector<int> parent(static_cast<std::size_t>(n), -1);
+    std::function<void(int)> shapes = [&](int i) {
+      if (i == n) {
+        for (bool full_chain : {true, false}) {
+          std::vector<int> order(static_cast<std::size_t>(n));
+          std::iota(order.begin(), order.end(), 0);
+          do {
+            ++runs;
+            auto id = [&](int k) { return "r" + std::to_string(runs) + "m" + std::to_string(k) + "@x"; };
+            std::set<std::int64_t> cases;
+            std::vector<std::int64_t> message_ids;
+            for (int k : order) {
+              std::vector<std::string> refs, irt;
+              if (parent[static_cast<std::size_t>(k)] >= 0) {
+                irt.push_back(id(parent[static_cast<std::size_t>(k)]));
+                if (full_chain)
+                  for (int a = parent[static_cast<std::size_t>(k)]; a >= 0; a = parent[static_cast<std::size_t>(a)])
+                    refs.insert(refs.begin(), id(a));
+              }
+              auto r = ingest(s, message(id(k), refs, irt));
+              message_ids.push_back(r.message);
+            }
+            for (auto mid : message_ids) {
+              auto& q = s.db().cached("SELECT case_id FROM messages WHERE id = ?");
+              q.bind(1, mid);
+              REQUIRE(q.step());
+              std::int64_t c = q.int64(0);
+              q.reset();
+              cases.insert(*s.resolve_case(c));
+            }
+            INFO("run " << runs << " n=" << n << " full_chain=" << full_chain);
+            REQUIRE(cases.size() == 1);
+            auto detail = s.get_case(*cases.begin());
+            REQUIRE(detail.ok());
+            CHECK(detail->messages.size() == static_cast<std::size_t>(n));
+          } while (std::next_permutation(order.begin(), order.end()));
+        }
+        return;
+      }
+      for (int p = 0; p < i; ++p) {
+        parent[static_cast<std::size_t>(i)] = p;
+        shapes(i + 1);
+      }
+    };
+    shapes(1);
+  }
+  // 1 + 2 + 2*6 + 6*24 shapes×orders, twice.
+  CHECK(runs == 2 * (1 + 2 + 12 + 144));
+}
+
+TEST_CASE("store: assign, status, comment and search", "[store]") {
+  TempDir dir;
+  Store s = open(dir);
+  auto m = message("s@x", {}, {}, "reporter@example.org", "Heap overflow in frobnicator");
+  m.parsed.body = "The frobnicator overflows when fed 4096 bytes.";
+  auto r = ingest(s, std::move(m));
+  REQUIRE(s.assign(r.case_id, "alice", "bob").ok());
+  REQUIRE(s.set_status(r.case_id, "open", "bob").ok());
+  CHECK(s.set_status(r.case_id, "bogus", "bob").error().code == Errc::invalid);
+  REQUIRE(s.add_comment(r.case_id, "Reproduced on 2.3; zebra", "alice").ok());
+  CHECK(s.assign(9999, "alice", "bob").error().code == Errc::not_found);
+
+  auto c = s.get_case(r.case_id);
+  REQUIRE(c.ok());
+  CHECK(c->summary.assignee == std::optional<std::string>("alice"));
+  CHECK(c->summary.status == "open");
+  REQUIRE(c->comments.size() == 1);
+  CHECK(c->comments[0].author == "alice");
+  std::vector<std::string> kinds;
+  for (auto& e : c->events) kinds.push_back(e.kind);
+  CHECK(std::find(kinds.begin(), kinds.end(), "assign") != kinds.end());
+  auto st = std::find_if(c->events.begin(), c->events.end(), [](auto& e) { return e.kind == "status"; });
+  REQUIRE(st != c->events.end());
+  CHECK(st->detail == "new -> open");
+
+  for (const char* q : {"frobnicator", "FROBNICATOR", "frob*", "heap overflow", "zebra"}) {
+    auto hits = s.search(q);
+    REQUIRE(hits.ok());
+    INFO(q);
+    REQUIRE(hits->size() == 1);
+    CHECK(hits->at(0).summary.id == r.case_id);
+  }
+  auto none = s.search("nonexistentword");
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+  // Not FTS5 syntax: searched as words, no error.
+  auto odd = s.search("\"unbalanced (");
+  CHECK(odd.ok());
+
+  CaseFilter f;
+  f.assignee = "alice";
+  CHECK(s.list_cases(f)->size() == 1);
+  f.assignee = "carol";
+  CHECK(s.list_cases(f)->empty());
+  CaseFilter st_filter;
+  st_filter.status = "new";
+  CHECK(s.list_cases(st_filter)->empty());
+}
