@@ -73,9 +73,9 @@ std::string read_password(const std::string& path) {
   return line;
 }
 
-// UIDs of the selected mailbox above `after`, ascending.
-std::vector<std::uint32_t> uids_after(mailimap* s, std::uint32_t after) {
-  ImapSet set(mailimap_set_new_interval(after + 1, 0));
+// Every UID of the selected mailbox, ascending.
+std::vector<std::uint32_t> mailbox_uids(mailimap* s) {
+  ImapSet set(mailimap_set_new_interval(1, 0));
   mailimap_fetch_type* type = mailimap_fetch_type_new_fetch_att_list_empty();
   mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_uid());
   clist* result = nullptr;
@@ -91,9 +91,7 @@ std::vector<std::uint32_t> uids_after(mailimap* s, std::uint32_t after) {
       auto* item = static_cast<mailimap_msg_att_item*>(clist_content(a));
       if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC &&
           item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_UID) {
-        std::uint32_t uid = item->att_data.att_static->att_data.att_uid;
-        // "N:*" always returns the last message, even when N is above it.
-        if (uid > after) uids.push_back(uid);
+        uids.push_back(item->att_data.att_static->att_data.att_uid);
       }
     }
   }
@@ -186,23 +184,24 @@ struct ImapPoller::Impl {
     return s;
   }
 
-  std::pair<std::uint32_t, std::uint32_t> load_state(Store& store) {
-    auto& st = store.db().cached("SELECT uidvalidity, last_uid FROM imap_state WHERE mailbox = ?");
+  // The UIDVALIDITY seen last time, 0 if never; only to say when it changed.
+  std::uint32_t load_validity(Store& store) {
+    auto& st = store.db().cached("SELECT uidvalidity FROM imap_state WHERE mailbox = ?");
     st.bind(1, state_key);
-    std::pair<std::uint32_t, std::uint32_t> out{0, 0};
-    if (st.step()) out = {static_cast<std::uint32_t>(st.int64(0)), static_cast<std::uint32_t>(st.int64(1))};
+    std::uint32_t out = 0;
+    if (st.step()) out = static_cast<std::uint32_t>(st.int64(0));
     st.reset();
     return out;
   }
 
-  void save_state(Store& store, std::uint32_t validity, std::uint32_t last_uid) {
+  void save_validity(Store& store, std::uint32_t validity) {
     sql::Transaction tx(store.db());
     store.db()
         .cached("INSERT INTO imap_state(mailbox, uidvalidity, last_uid) VALUES (?1, ?2, ?3) "
                 "ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = ?2, last_uid = ?3")
         .bind(1, state_key)
         .bind(2, static_cast<std::int64_t>(validity))
-        .bind(3, static_cast<std::int64_t>(last_uid))
+        .bind(3, std::int64_t{0})
         .run();
     tx.commit();
   }
@@ -252,18 +251,22 @@ struct ImapPoller::Impl {
     mailimap_create(s.get(), c.done_mailbox.c_str());
     check(mailimap_select(s.get(), c.mailbox.c_str()), "SELECT", s.get());
     std::uint32_t validity = s->imap_selection_info ? s->imap_selection_info->sel_uidvalidity : 0;
-    auto [stored_validity, last_uid] = load_state(store);
+    std::uint32_t stored_validity = load_validity(store);
     if (stored_validity != validity) {
       if (stored_validity != 0)
         spdlog::warn("imap: UIDVALIDITY of {} changed ({} -> {}); rescanning, duplicates are recognised",
                      c.mailbox, stored_validity, validity);
-      last_uid = 0;
-      save_state(store, validity, 0);
+      save_validity(store, validity);
     }
+    // Every message still in the mailbox is unfinished: finished ones are
+    // moved away. So each pass scans the whole mailbox rather than trusting a
+    // remembered UID; a server that reuses UIDs without changing UIDVALIDITY
+    // (a recreated mailbox with a cached list index) cannot make us skip mail,
+    // and one stored but not yet moved is recognised as a duplicate and moved.
     spdlog::info("imap: connected to {}:{} ({}), mailbox {}, idle={}", c.host, c.port, c.security, c.mailbox,
                  has_idle && c.idle);
     while (!stopping) {
-      auto uids = uids_after(s.get(), last_uid);
+      auto uids = mailbox_uids(s.get());
       std::size_t done = 0;
       for (std::uint32_t uid : uids) {
         if (stopping) return;
@@ -274,8 +277,6 @@ struct ImapPoller::Impl {
           spdlog::warn("imap: uid {} returned no body; skipped", uid);
         }
         if (raw) move_done(s.get(), uid, has_move, has_uidplus);
-        last_uid = uid;
-        save_state(store, validity, last_uid);
         if (++done % 100 == 0) spdlog::info("imap: {} of {} new messages stored", done, uids.size());
       }
       if (!uids.empty()) spdlog::info("imap: {} new message(s) stored and moved to {}", uids.size(), c.done_mailbox);

@@ -4,6 +4,7 @@ a certificate from a test CA."""
 
 import os
 import pwd
+import random
 import signal
 import socket
 import sqlite3
@@ -183,13 +184,12 @@ def test_restart_and_uidvalidity_change_lose_and_double_nothing():
         for d in ("new", "cur"):
             for n in os.listdir(os.path.join(w.dovecot.maildir, d)):
                 os.remove(os.path.join(w.dovecot.maildir, d, n))
-        for f in ("dovecot-uidlist", "dovecot-uidvalidity", "dovecot.index", "dovecot.index.log", "dovecot.index.cache"):
-            p = os.path.join(w.dovecot.maildir, f)
-            if os.path.exists(p):
-                os.remove(p)
+        # Every index, list index and uidvalidity file: Dovecot then picks a
+        # new UIDVALIDITY from the clock, so let a second pass first.
         for n in os.listdir(w.dovecot.maildir):
-            if n.startswith("dovecot-uidvalidity"):
+            if n.startswith("dovecot"):
                 os.remove(os.path.join(w.dovecot.maildir, n))
+        time.sleep(1.1)
         w.dovecot.drop("again", message("a0@example.org", subject="first batch 0"))
         w.dovecot.drop("b0", message("b0@example.org", subject="second batch"))
         w.dovecot.start()
@@ -234,6 +234,65 @@ def test_untrusted_certificate_is_refused():
         w.env.start(wait_port=False)
         wait_for(lambda: "certificate verification failed" in w.env.log(), 20, "a clear log line")
         assert w.stored() == 0 and w.dovecot.count() == 1
+    finally:
+        w.close()
+
+
+def test_kill_between_commit_and_move_neither_loses_nor_doubles():
+    """The move to Processed is refused (a read-only folder), so the message is
+    committed but stays in INBOX: exactly the state a kill between commit and
+    move leaves. cased is killed there and restarted with the folder fixed."""
+    w = World(idle=False)
+    try:
+        done = os.path.join(w.dovecot.maildir, ".Processed")
+        for d in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(done, d))
+        subprocess.run(["chown", "-R", "root:root", done], check=True)
+        subprocess.run(["chmod", "-R", "0555", done], check=True)
+        w.dovecot.drop("k0", message("k0@example.org", subject="committed not moved"))
+        w.dovecot.start()
+        w.env.start(wait_port=False)
+        wait_for(lambda: w.stored() == 1, 30, "the message committed")
+        wait_for(lambda: "UID MOVE failed" in w.env.log() or "UID COPY failed" in w.env.log(), 30, "the move refused")
+        assert w.dovecot.count() == 1
+        w.env.daemon.send_signal(signal.SIGKILL)
+        w.env.daemon.wait()
+        subprocess.run(["chown", "-R", f"{w.dovecot.uid}:{w.dovecot.gid}", done], check=True)
+        subprocess.run(["chmod", "-R", "0700", done], check=True)
+        w.env.start(wait_port=False)
+        wait_for(lambda: w.dovecot.count() == 0 and w.dovecot.count(".Processed") == 1, 30, "moved after restart")
+        w.env.stop()
+        with sqlite3.connect(w.env.db) as db:
+            assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+            assert db.execute("SELECT count(*) FROM cases").fetchone()[0] == 1
+    finally:
+        w.close()
+
+
+def test_random_kills_during_a_batch_neither_lose_nor_double():
+    w = World(idle=False)
+    total = 300
+    try:
+        for i in range(total):
+            w.dovecot.drop(f"r{i:03d}", message(f"r{i}@example.org", subject=f"batch {i // 3}"))
+        w.dovecot.start()
+        rng = random.Random(7)
+        for _ in range(4):
+            w.env.start(wait_port=False)
+            before = w.stored()
+            # Kill once it has made some progress, at a random point after that.
+            wait_for(lambda: w.stored() > before or w.dovecot.count() == 0, 60, "progress")
+            time.sleep(rng.uniform(0.0, 0.4))
+            w.env.daemon.send_signal(signal.SIGKILL)
+            w.env.daemon.wait()
+        w.env.start(wait_port=False)
+        wait_for(lambda: w.dovecot.count() == 0, 120, "INBOX emptied")
+        w.env.stop()
+        assert w.dovecot.count(".Processed") == total
+        with sqlite3.connect(w.env.db) as db:
+            assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == total
+            assert db.execute("SELECT count(DISTINCT message_id) FROM messages").fetchone()[0] == total
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         w.close()
 
