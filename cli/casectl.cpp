@@ -248,6 +248,23 @@ int cmd_status(Context& ctx, const std::string& id, const std::string& state) {
   return 0;
 }
 
+int cmd_set(Context& ctx, const std::string& id, const DisclosureChange& change) {
+  if (change.empty()) fail(kExitUsage, "set: nothing to change (--embargo, --cve, --no-cve, --product, --versions, --cvss)");
+  // A bad date, CVE id or vector is the caller's mistake: a usage error.
+  if (auto valid = validate(change); !valid) fail(kExitUsage, valid.error().message);
+  Store s = ctx.store();
+  auto case_id = parse_case_id(id, ctx.config.case_.tag);
+  auto changes = check(s.set_disclosure(case_id, change, ctx.actor));
+  auto detail = check(s.get_case(case_id));
+  if (ctx.json) {
+    print_json(cli::to_json(detail.disclosure));
+    return 0;
+  }
+  if (changes.empty()) std::cout << fmt::format("[{}#{}] unchanged\n", ctx.config.case_.tag, detail.summary.id);
+  for (const auto& c : changes) std::cout << fmt::format("[{}#{}] {}\n", ctx.config.case_.tag, detail.summary.id, c);
+  return 0;
+}
+
 int cmd_search(Context& ctx, const std::string& query) {
   Store s = ctx.store();
   auto hits = check(s.search(query));
@@ -524,6 +541,28 @@ int run(int argc, char** argv) {
   status->add_option("STATE", arg2, "new state")->required()->check(
       CLI::IsMember({"new", "open", "waiting", "resolved", "rejected"}));
   status->callback([&] { action = [&] { return cmd_status(ctx, case_id, arg2); }; });
+
+  static DisclosureChange disclosure;
+  static std::string set_embargo, set_product, set_versions, set_cvss;
+  auto* set = app.add_subcommand("set", "disclosure fields: embargo date, CVE ids, product, versions, CVSS vector");
+  set->add_option("ID", case_id, "case id")->required();
+  auto* embargo_opt = set->add_option("--embargo", set_embargo, "planned publication date YYYY-MM-DD ('none' clears)");
+  set->add_option("--cve", disclosure.add_cves, "add a CVE id (repeatable)");
+  set->add_option("--no-cve", disclosure.remove_cves, "remove a CVE id (repeatable)");
+  auto* product_opt = set->add_option("--product", set_product, "affected product ('none' clears)");
+  auto* versions_opt = set->add_option("--versions", set_versions, "affected versions ('none' clears)");
+  auto* cvss_opt = set->add_option("--cvss", set_cvss, "CVSS:3.1/... or CVSS:4.0/... vector ('none' clears)");
+  set->callback([&, embargo_opt, product_opt, versions_opt, cvss_opt] {
+    auto given = [](CLI::Option* o, const std::string& v) -> std::optional<std::string> {
+      if (o->count() == 0) return std::nullopt;
+      return v == "none" ? std::string() : v;
+    };
+    disclosure.embargo = given(embargo_opt, set_embargo);
+    disclosure.product = given(product_opt, set_product);
+    disclosure.versions = given(versions_opt, set_versions);
+    disclosure.cvss = given(cvss_opt, set_cvss);
+    action = [&] { return cmd_set(ctx, case_id, disclosure); };
+  });
 
   static std::string query;
   auto* search = app.add_subcommand("search", "full text over subjects, decrypted bodies and comments");

@@ -1,6 +1,7 @@
 #include "output.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -145,7 +146,22 @@ nlohmann::json to_json(const CaseDetail& d) {
                      {"verified", p.verified},
                      {"bouncing", p.bouncing}});
   j["participant_details"] = parts;
+  j["disclosure"] = to_json(d.disclosure);
   return j;
+}
+
+nlohmann::json to_json(const Disclosure& d) {
+  nlohmann::json cvss = nullptr;
+  if (d.cvss)
+    cvss = {{"vector", d.cvss->vector},
+            {"version", d.cvss->version},
+            {"base_score", d.cvss->base_score ? nlohmann::json(*d.cvss->base_score) : nlohmann::json(nullptr)},
+            {"severity", opt(d.cvss->severity)}};
+  return {{"embargo", opt(d.embargo)},
+          {"cves", d.cves},
+          {"product", opt(d.product)},
+          {"versions", opt(d.versions)},
+          {"cvss", cvss}};
 }
 
 nlohmann::json to_json(const IngestResult& r) {
@@ -181,6 +197,15 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
   out += fmt::format("Assignee:     {}\n", s.assignee.value_or("-"));
   out += fmt::format("Created:      {}\n", when(s.created));
   out += fmt::format("Last activity:{}{}\n", " ", when(s.updated));
+  const auto& dis = d.disclosure;
+  if (dis.embargo) out += fmt::format("Embargo:      {}\n", *dis.embargo);
+  if (!dis.cves.empty()) out += fmt::format("CVE:          {}\n", fmt::join(dis.cves, ", "));
+  if (dis.product) out += fmt::format("Product:      {}\n", clip(*dis.product, 200));
+  if (dis.versions) out += fmt::format("Versions:     {}\n", clip(*dis.versions, 200));
+  if (dis.cvss)
+    out += fmt::format("Severity:     {}{}\n", dis.cvss->vector,
+                       dis.cvss->base_score ? fmt::format(" ({:.1f} {})", *dis.cvss->base_score, dis.cvss->severity.value_or(""))
+                                            : std::string());
   for (const auto& p : d.participants)
     out += fmt::format("Participant:  {} ({}{}{})\n", clip(p.address, 200), p.role, p.verified ? "" : ", unverified",
                        p.bouncing ? ", bouncing" : "");

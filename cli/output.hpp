@@ -14,6 +14,7 @@ namespace cased::cli {
 nlohmann::json to_json(const CaseSummary& s);
 nlohmann::json to_json(const CaseDetail& d);
 nlohmann::json to_json(const IngestResult& r);
+nlohmann::json to_json(const Disclosure& d);
 
 struct TextStyle {
   bool color = false;

@@ -548,7 +548,7 @@ void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::i
 std::optional<CaseSummary> Store::summary(std::int64_t id) {
   auto& st = db_.cached(
       "SELECT id, subject, status, assignee, created, updated, "
-      "(SELECT count(*) FROM messages m WHERE m.case_id = cases.id) FROM cases WHERE id = ?");
+      "(SELECT count(*) FROM messages m WHERE m.case_id = cases.id), embargo FROM cases WHERE id = ?");
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
   CaseSummary s;
@@ -559,6 +559,7 @@ std::optional<CaseSummary> Store::summary(std::int64_t id) {
   s.created = st.int64(4);
   s.updated = st.int64(5);
   s.messages = static_cast<int>(st.int64(6));
+  s.embargo = st.opt_text(7);
   st.reset();
   auto& p = db_.cached("SELECT address FROM participants WHERE case_id = ? ORDER BY added, rowid");
   p.bind(1, id);
@@ -644,6 +645,20 @@ Result<CaseDetail> Store::get_case(std::int64_t id) {
         "SELECT address, name, role, verified, bouncing FROM participants WHERE case_id = ? ORDER BY added, rowid");
     p.bind(1, d.summary.id);
     while (p.step()) d.participants.push_back({p.text(0), p.text(1), p.text(2), p.int64(3) != 0, p.int64(4) != 0});
+    auto f = db_.prepare("SELECT embargo, product, versions, cvss FROM cases WHERE id = ?");
+    f.bind(1, d.summary.id);
+    if (f.step()) {
+      d.disclosure.embargo = f.opt_text(0);
+      d.disclosure.product = f.opt_text(1);
+      d.disclosure.versions = f.opt_text(2);
+      if (auto vector = f.opt_text(3)) {
+        auto cvss = parse_cvss(*vector);
+        if (cvss) d.disclosure.cvss = std::move(*cvss);
+      }
+    }
+    auto cves = db_.prepare("SELECT cve FROM case_cves WHERE case_id = ? ORDER BY added, rowid");
+    cves.bind(1, d.summary.id);
+    while (cves.step()) d.disclosure.cves.push_back(cves.text(0));
     return d;
   });
 }
@@ -755,6 +770,60 @@ Status Store::add_comment(std::int64_t id, const std::string& text, const std::s
     touch(*resolved, now);
     tx.commit();
     return ok_status();
+  });
+}
+
+Result<std::vector<std::string>> Store::set_disclosure(std::int64_t id, const DisclosureChange& change,
+                                                       const std::string& actor) {
+  if (auto valid = validate(change); !valid) return valid.error();
+  return guarded([&]() -> Result<std::vector<std::string>> {
+    sql::Transaction tx(db_);
+    auto resolved = resolve_case(id);
+    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    std::int64_t now = now_unix();
+    std::vector<std::string> changes;
+    // Text columns: an empty string clears the field.
+    auto set_field = [&](const char* column, const char* label, const std::optional<std::string>& value) {
+      if (!value) return;
+      auto st = db_.prepare(fmt::format("SELECT {} FROM cases WHERE id = ?", column));
+      st.bind(1, *resolved);
+      st.step();
+      std::optional<std::string> old = st.opt_text(0);
+      std::optional<std::string> next = value->empty() ? std::nullopt : value;
+      if (old == next) return;
+      db_.prepare(fmt::format("UPDATE cases SET {} = ? WHERE id = ?", column)).bind(1, next).bind(2, *resolved).run();
+      changes.push_back(fmt::format("{}: {} -> {}", label, old.value_or("none"), next.value_or("none")));
+    };
+    set_field("embargo", "embargo", change.embargo);
+    set_field("product", "product", change.product);
+    set_field("versions", "versions", change.versions);
+    set_field("cvss", "cvss", change.cvss);
+    for (const auto& cve : change.add_cves) {
+      db_.cached("INSERT OR IGNORE INTO case_cves(case_id, cve, added) VALUES (?, ?, ?)")
+          .bind(1, *resolved)
+          .bind(2, cve)
+          .bind(3, now)
+          .run();
+      if (db_.changes() == 0) continue;
+      // Searchable: `casectl search CVE-2026-12345` finds the case.
+      db_.cached("INSERT INTO search_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'cve', 0)")
+          .bind(1, cve)
+          .bind(2, *resolved)
+          .run();
+      changes.push_back(fmt::format("cve: +{}", cve));
+    }
+    for (const auto& cve : change.remove_cves) {
+      db_.cached("DELETE FROM case_cves WHERE case_id = ? AND cve = ?").bind(1, *resolved).bind(2, cve).run();
+      if (db_.changes() == 0) continue;
+      db_.cached("DELETE FROM search_index WHERE kind = 'cve' AND case_id = ? AND body = ?")
+          .bind(1, *resolved)
+          .bind(2, cve)
+          .run();
+      changes.push_back(fmt::format("cve: -{}", cve));
+    }
+    for (const auto& detail : changes) add_event(*resolved, "disclosure", actor, detail, now);
+    tx.commit();
+    return changes;
   });
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "crypto.hpp"
+#include "disclosure.hpp"
 #include "error.hpp"
 #include "message.hpp"
 #include "sqlite.hpp"
@@ -67,6 +68,7 @@ struct CaseSummary {
   std::int64_t updated = 0;
   int messages = 0;
   std::vector<std::string> participants;
+  std::optional<std::string> embargo;  // YYYY-MM-DD, for the digest
 };
 
 struct MessageView {
@@ -121,6 +123,7 @@ struct CaseDetail {
   std::vector<CommentView> comments;
   std::vector<EventView> events;
   std::vector<ParticipantView> participants;
+  Disclosure disclosure;
 };
 
 struct SearchHit {
@@ -151,6 +154,10 @@ class Store {
   Status assign(std::int64_t id, const std::string& user, const std::string& actor);
   Status set_status(std::int64_t id, const std::string& status, const std::string& actor);
   Status add_comment(std::int64_t id, const std::string& text, const std::string& actor);
+  // Applies a validated change; one "disclosure" event per field that changed.
+  // Returns the details of those events (empty when nothing changed).
+  Result<std::vector<std::string>> set_disclosure(std::int64_t id, const DisclosureChange& change,
+                                                  const std::string& actor);
 
   // Follows merged_into; nullopt when there is no such case.
   std::optional<std::int64_t> resolve_case(std::int64_t id);

@@ -1,0 +1,150 @@
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "disclosure.hpp"
+#include "store.hpp"
+
+using namespace cased;
+
+TEST_CASE("disclosure: CVSS v3.1 base scores match the specification's calculator", "[disclosure]") {
+  // Scores as FIRST's v3.1 calculator gives them.
+  struct Row {
+    const char* vector;
+    double score;
+    const char* severity;
+  };
+  const Row rows[] = {
+      {"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8, "critical"},
+      {"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 10.0, "critical"},
+      {"CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", 7.8, "high"},
+      {"CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1, "medium"},
+      {"CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N", 5.9, "medium"},
+      {"CVSS:3.1/AV:P/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N", 1.6, "low"},
+      {"CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:H", 9.9, "critical"},
+      {"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", 0.0, "none"},
+      // Metrics in another order, with temporal metrics after them.
+      {"CVSS:3.1/S:U/AV:N/AC:L/PR:N/UI:N/C:H/I:H/A:H/E:P/RL:O", 9.8, "critical"},
+  };
+  for (const auto& r : rows) {
+    INFO(r.vector);
+    auto c = parse_cvss(r.vector);
+    REQUIRE(c.ok());
+    CHECK(c->version == "3.1");
+    REQUIRE(c->base_score);
+    CHECK(*c->base_score == Approx(r.score).margin(1e-9));
+    CHECK(c->severity == std::optional<std::string>(r.severity));
+  }
+}
+
+TEST_CASE("disclosure: CVSS v4.0 vectors are validated, unscored", "[disclosure]") {
+  auto c = parse_cvss("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:A/U:Red");
+  REQUIRE(c.ok());
+  CHECK(c->version == "4.0");
+  CHECK_FALSE(c->base_score);
+  // v4.0 fixes the order.
+  CHECK_FALSE(parse_cvss("CVSS:4.0/AC:L/AV:N/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N").ok());
+  CHECK_FALSE(parse_cvss("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N").ok());  // SA missing
+}
+
+TEST_CASE("disclosure: bad vectors are refused with the reason", "[disclosure]") {
+  const char* bad[] = {
+      "",
+      "CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",        // another version
+      "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",            // A missing
+      "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/A:L",    // twice
+      "CVSS:3.1/AV:Q/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",        // bad value
+      "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/ZZ:1",   // unknown metric
+      "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/",       // empty part
+      "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:",
+      "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+  };
+  for (const char* v : bad) {
+    INFO(v);
+    auto c = parse_cvss(v);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().code == Errc::invalid);
+    CHECK(c.error().message.find("not a CVSS") != std::string::npos);
+  }
+}
+
+TEST_CASE("disclosure: CVE ids and dates", "[disclosure]") {
+  CHECK(valid_cve_id("CVE-2026-12345"));
+  CHECK(valid_cve_id("CVE-1999-0001"));
+  CHECK(valid_cve_id("CVE-2026-1234567"));
+  CHECK_FALSE(valid_cve_id("CVE-2026-123"));
+  CHECK_FALSE(valid_cve_id("cve-2026-12345"));
+  CHECK_FALSE(valid_cve_id("CVE-26-12345"));
+  CHECK_FALSE(valid_cve_id("CVE-2026-12a45"));
+  CHECK(parse_date("1970-01-01") == std::optional<std::int64_t>(0));
+  CHECK(parse_date("2026-12-01") == std::optional<std::int64_t>(1796083200));
+  CHECK(parse_date("2028-02-29"));
+  CHECK_FALSE(parse_date("2026-02-29"));
+  CHECK_FALSE(parse_date("2026-13-01"));
+  CHECK_FALSE(parse_date("2026-1-01"));
+  CHECK_FALSE(parse_date("2026-12-01T00:00:00Z"));
+}
+
+TEST_CASE("disclosure: the store records each change as an event and clears fields", "[disclosure][store]") {
+  char tmpl[] = "/tmp/cased-test-XXXXXX";
+  std::filesystem::path dir = mkdtemp(tmpl);
+  {
+    auto opened = Store::open((dir / "cases.db").string(), StoreOptions{});
+    REQUIRE(opened.ok());
+    Store& s = *opened;
+    PreparedMessage p;
+    p.raw = "Message-ID: <d@x>\r\nSubject: s\r\n\r\nb\r\n";
+    p.sha256 = normalized_sha256(p.raw);
+    p.parsed.message_id = "d@x";
+    p.parsed.from = "r@example.org";
+    p.parsed.to = {"security@example.com"};
+    std::vector<PreparedMessage> batch;
+    batch.push_back(std::move(p));
+    auto r = s.ingest(batch);
+    REQUIRE(r.ok());
+    REQUIRE(r->at(0).ok());
+    std::int64_t id = r->at(0)->case_id;
+
+    DisclosureChange c;
+    c.embargo = "2026-12-01";
+    c.add_cves = {"CVE-2026-1111", "CVE-2026-2222"};
+    c.cvss = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H";
+    auto changes = s.set_disclosure(id, c, "alice");
+    REQUIRE(changes.ok());
+    CHECK(changes->size() == 4);
+    // The same change again changes nothing.
+    CHECK(s.set_disclosure(id, c, "alice")->empty());
+
+    DisclosureChange clear;
+    clear.embargo = "";
+    clear.remove_cves = {"CVE-2026-1111"};
+    REQUIRE(s.set_disclosure(id, clear, "bob")->size() == 2);
+
+    auto d = s.get_case(id);
+    REQUIRE(d.ok());
+    CHECK_FALSE(d->disclosure.embargo);
+    CHECK(d->disclosure.cves == std::vector<std::string>{"CVE-2026-2222"});
+    REQUIRE(d->disclosure.cvss);
+    CHECK(*d->disclosure.cvss->base_score == Approx(9.8));
+    int events = 0;
+    for (const auto& e : d->events)
+      if (e.kind == "disclosure") ++events;
+    CHECK(events == 6);
+    CHECK(d->events.back().actor == "bob");
+    CHECK(d->events.back().detail == "cve: -CVE-2026-1111");
+
+    auto hits = s.search("CVE-2026-2222");
+    REQUIRE(hits.ok());
+    CHECK(hits->size() == 1);
+    CHECK(s.search("CVE-2026-1111")->empty());
+
+    DisclosureChange invalid;
+    invalid.add_cves = {"CVE-1"};
+    auto refused = s.set_disclosure(id, invalid, "alice");
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == Errc::invalid);
+    CHECK(s.set_disclosure(9999, c, "alice").error().code == Errc::not_found);
+  }
+  std::filesystem::remove_all(dir);
+}
