@@ -16,6 +16,7 @@
 #include "crypto.hpp"
 #include "digest.hpp"
 #include "outbox.hpp"
+#include "securitytxt.hpp"
 #include "threading.hpp"
 #include "mbox.hpp"
 #include "output.hpp"
@@ -369,6 +370,7 @@ int cmd_digest(Context& ctx, bool send) {
   Store s = ctx.store();
   int stale_days = ctx.config.digest ? ctx.config.digest->stale_days : 7;
   Digest d = check(build_digest(s, stale_days));
+  if (auto w = securitytxt_expiry_warning(ctx.config, d.now)) d.warnings.push_back(*w);
   const std::string& tag = ctx.config.case_.tag;
   if (!send) {
     if (ctx.json) print_json(digest_json(d));
@@ -384,6 +386,22 @@ int cmd_digest(Context& ctx, bool send) {
   Queued q = check(outbox.queue_digest(ctx.config.digest->to, render_digest(d, tag), render_digest_bare(d, tag)));
   return try_send(ctx, outbox, q.outbox_id,
                   fmt::format("digest to {} ({})", ctx.config.digest->to, q.encrypted ? "encrypted" : "signed, bare"));
+}
+
+int cmd_securitytxt(Context& ctx, bool sign) {
+  std::int64_t now = now_unix();
+  if (securitytxt_expires(ctx.config, now) <= now)
+    fail(kExitFailure, "securitytxt.expires is in the past: set a later date (or remove it to use expires_days)");
+  if (auto w = securitytxt_expiry_warning(ctx.config, now)) std::cerr << "casectl: warning: " << *w << "\n";
+  std::string text = render_securitytxt(ctx.config, now);
+  if (!sign) {
+    std::cout << text;
+    return 0;
+  }
+  auto crypto = ctx.required_crypto();
+  auto key = check(crypto->signing_key(ctx.config.gpg.signing_key, ctx.config.case_.alias));
+  std::cout << check(crypto->clearsign(text, key.fingerprint));
+  return 0;
 }
 
 int cmd_participant(Context& ctx, const std::string& id, const std::string& address, const std::string& role) {
@@ -412,7 +430,7 @@ int cmd_participant(Context& ctx, const std::string& id, const std::string& addr
   return 0;
 }
 
-int cmd_keys(Context& ctx, const std::string& action, const std::vector<std::string>& args) {
+int cmd_keys(Context& ctx, const std::string& action, const std::vector<std::string>& args, bool binary) {
   Store s = ctx.store();
   auto crypto = ctx.required_crypto();
   auto& db = s.db();
@@ -448,8 +466,17 @@ int cmd_keys(Context& ctx, const std::string& action, const std::vector<std::str
     return 0;
   }
   if (action == "export") {
+    if (!args.empty()) fail(kExitUsage, "usage: casectl keys export [--binary]");
     auto key = check(crypto->signing_key(ctx.config.gpg.signing_key, ctx.config.case_.alias));
-    std::cout << check(crypto->export_key(key.fingerprint));
+    std::cout << check(crypto->export_key(key.fingerprint, !binary));
+    std::cout.flush();
+    // Where to publish it, on stderr so that stdout is the key alone.
+    WkdLocation wkd = wkd_location(ctx.config.case_.alias);
+    std::cerr << fmt::format(
+        "key {} for {}\nWKD hash: {}\nPublish the binary key (casectl keys export --binary) at\n  {}\nor, with an "
+        "openpgpkey subdomain,\n  {}\n",
+        key.fingerprint, ctx.config.case_.alias, wkd.hash, wkd.direct.substr(0, wkd.direct.find('?')),
+        wkd.advanced.substr(0, wkd.advanced.find('?')));
     return 0;
   }
   if (!action.empty() && action != "list") fail(kExitUsage, fmt::format("unknown keys action '{}' (list, pin, export)", action));
@@ -590,6 +617,11 @@ int run(int argc, char** argv) {
   digest->add_flag("--send", digest_send, "mail it (signed) to digest.to");
   digest->callback([&] { action = [&] { return cmd_digest(ctx, digest_send); }; });
 
+  static bool securitytxt_sign = false;
+  auto* securitytxt = app.add_subcommand("securitytxt", "print an RFC 9116 security.txt for the alias");
+  securitytxt->add_flag("--sign", securitytxt_sign, "clearsign it with the alias key");
+  securitytxt->callback([&] { action = [&] { return cmd_securitytxt(ctx, securitytxt_sign); }; });
+
   static std::string role = "reporter";
   auto* participant = app.add_subcommand("participant", "add a verified participant to a case (reply recipient)");
   participant->add_option("ID", case_id, "case id")->required();
@@ -602,8 +634,10 @@ int run(int argc, char** argv) {
   static std::vector<std::string> keys_args;
   auto* keys = app.add_subcommand("keys", "keys per participant; 'keys pin ADDR FPR'; 'keys export'");
   keys->add_option("ACTION", keys_action, "list | pin | export");
+  static bool keys_binary = false;
   keys->add_option("ARGS", keys_args, "for pin: ADDR FINGERPRINT");
-  keys->callback([&] { action = [&] { return cmd_keys(ctx, keys_action, keys_args); }; });
+  keys->add_flag("--binary", keys_binary, "export: the binary key, as WKD serves it");
+  keys->callback([&] { action = [&] { return cmd_keys(ctx, keys_action, keys_args, keys_binary); }; });
 
   try {
     app.parse(argc, argv);

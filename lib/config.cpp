@@ -1,4 +1,5 @@
 #include "config.hpp"
+#include "util.hpp"
 
 #include <fmt/format.h>
 
@@ -140,7 +141,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
                  fmt::format("{}:{}: {}", source_name, e.source().begin.line, std::string(e.description()))};
   }
   Reader r(source_name);
-  r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest"});
+  r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt"});
 
   if (const toml::table* t = r.section(root, "case")) {
     r.only_keys(*t, "case", {"database", "alias", "tag", "analysts"});
@@ -224,6 +225,25 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     r.get_int(*t, "digest", "stale_days", d.stale_days, 1, 3650);
     r.get(*t, "digest", "to", d.to);
     cfg.digest = d;
+  }
+
+  if (const toml::table* t = r.section(root, "securitytxt")) {
+    auto& st = cfg.securitytxt;
+    r.only_keys(*t, "securitytxt",
+                {"contact", "encryption", "expires", "expires_days", "preferred_languages", "policy", "canonical"});
+    r.get_strings(*t, "securitytxt", "contact", st.contact);
+    r.get(*t, "securitytxt", "encryption", st.encryption);
+    std::string expires;
+    r.get(*t, "securitytxt", "expires", expires);
+    if (!r.error && !expires.empty()) {
+      std::int64_t when = 0;
+      if (parse_rfc3339(expires, when)) st.expires = when;
+      else r.fail(t->get("expires"), "securitytxt.expires", "expected a date-time like 2027-11-23T00:00:00Z");
+    }
+    r.get_int(*t, "securitytxt", "expires_days", st.expires_days, 1, 3650);
+    r.get(*t, "securitytxt", "preferred_languages", st.preferred_languages);
+    r.get(*t, "securitytxt", "policy", st.policy);
+    r.get_strings(*t, "securitytxt", "canonical", st.canonical);
   }
 
   if (r.error) return *r.error;

@@ -65,6 +65,17 @@ struct DigestConfig {
   std::string to;
 };
 
+// RFC 9116 security.txt (casectl securitytxt); defaults derive from the alias.
+struct SecurityTxtConfig {
+  std::vector<std::string> contact;     // URIs; default mailto:<alias>
+  std::string encryption;               // URI of the published key; default the alias's WKD URL
+  std::optional<std::int64_t> expires;  // Expires of the copy published; default now + expires_days
+  int expires_days = 365;
+  std::string preferred_languages = "en";
+  std::string policy;                   // default ack.policy_url
+  std::vector<std::string> canonical;
+};
+
 struct Config {
   std::string source;                // the file it came from, for messages
   CaseConfig case_;
@@ -74,6 +85,7 @@ struct Config {
   std::optional<SmtpConfig> smtp;
   AckConfig ack;
   std::optional<DigestConfig> digest;
+  SecurityTxtConfig securitytxt;
 };
 
 // Parses and validates. Errors name the key, the file and the line:

@@ -578,10 +578,12 @@ Result<std::string> Crypto::clearsign(std::string_view text, const std::string& 
   return read_all(out.get());
 }
 
-Result<std::string> Crypto::export_key(const std::string& fingerprint) {
+Result<std::string> Crypto::export_key(const std::string& fingerprint, bool armor) {
   Data out = data_out();
-  if (gpgme_op_export(impl_->ctx.get(), fingerprint.c_str(), 0, out.get()) != 0)
-    return Error{Errc::not_found, "cannot export " + fingerprint};
+  gpgme_set_armor(impl_->ctx.get(), armor ? 1 : 0);
+  gpgme_error_t err = gpgme_op_export(impl_->ctx.get(), fingerprint.c_str(), 0, out.get());
+  gpgme_set_armor(impl_->ctx.get(), 1);
+  if (err != 0) return Error{Errc::not_found, "cannot export " + fingerprint};
   std::string armored = read_all(out.get());
   if (armored.empty()) return Error{Errc::not_found, "no key " + fingerprint};
   return armored;

@@ -70,8 +70,8 @@ class Crypto {
   Result<std::pair<std::string, std::string>> detach_sign(std::string_view data, const std::string& signer);
   // Clearsigns text (for security.txt).
   Result<std::string> clearsign(std::string_view text, const std::string& signer);
-  // The armored public key.
-  Result<std::string> export_key(const std::string& fingerprint);
+  // The public key, armored or (for WKD) binary.
+  Result<std::string> export_key(const std::string& fingerprint, bool armor = true);
 
  private:
   struct Impl;

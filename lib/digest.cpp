@@ -16,19 +16,59 @@ std::string age(std::int64_t now, std::int64_t t) {
   return fmt::format("{}d", d / 86400);
 }
 
-std::string render(const Digest& d, const std::string& tag, bool with_subjects) {
-  if (d.empty()) return "Nothing to report: no new, stale or waiting cases.\n";
+// Days from today (UTC) to the embargo date: negative once it has passed.
+std::int64_t days_until(std::int64_t now, const std::string& date) {
+  auto when = parse_date(date);
+  if (!when) return 0;
+  std::int64_t today = now - now % 86400;
+  return (*when - today) / 86400;
+}
+
+std::string embargo_note(std::int64_t now, const std::string& date) {
+  std::int64_t days = days_until(now, date);
+  if (days > 0) return fmt::format("embargo ends {} (in {}d)", date, days);
+  if (days == 0) return fmt::format("embargo ends {} (today)", date);
+  return fmt::format("embargo ENDED {} ({}d ago)", date, -days);
+}
+
+std::string one_line(const std::string& s) {
   std::string out;
+  for (char ch : s) out += (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ? ' ' : ch;
+  return out;
+}
+
+// At most `max` characters, cut at a UTF-8 boundary.
+std::string clip(const std::string& s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t cut = max - 3;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut) + "...";
+}
+
+std::string render(const Digest& d, const std::string& tag, bool confidential) {
+  std::string out;
+  for (const auto& w : d.warnings) out += "WARNING: " + w + "\n";
+  if (!d.warnings.empty()) out += "\n";
+  bool any_case = std::any_of(d.sections.begin(), d.sections.end(), [](auto& s) { return !s.cases.empty(); });
+  if (!any_case) {
+    out += "Nothing to report: no new, stale, waiting or embargoed cases.\n";
+    return out;
+  }
   for (const auto& s : d.sections) {
     if (s.cases.empty()) continue;
     out += fmt::format("{} ({})\n", s.title, s.cases.size());
+    std::optional<std::optional<std::string>> group;
     for (const auto& c : s.cases) {
-      out += fmt::format("  {:<12} {:<9} {:<12} opened {:>4} ago, idle {:>4}", fmt::format("[{}#{}]", tag, c.id),
-                         c.status, c.assignee.value_or("unassigned"), age(d.now, c.created), age(d.now, c.updated));
-      if (with_subjects) {
-        std::string subject;
-        for (char ch : c.subject) subject += (static_cast<unsigned char>(ch) < 0x20) ? ' ' : ch;
-        out += "  " + subject;
+      if (!group || *group != c.assignee) {
+        group = c.assignee;
+        out += fmt::format("  {}\n", c.assignee.value_or("unassigned"));
+      }
+      // Short lines: this is read in mail clients as much as in terminals.
+      out += fmt::format("    {:<10} {:<8} opened {} ago, idle {}", fmt::format("[{}#{}]", tag, c.id), c.status,
+                         age(d.now, c.created), age(d.now, c.updated));
+      if (confidential) {
+        if (s.name == "embargo" && c.embargo) out += "; " + embargo_note(d.now, *c.embargo);
+        out += "\n        " + clip(one_line(c.subject), 66);
       }
       out += "\n";
     }
@@ -37,10 +77,12 @@ std::string render(const Digest& d, const std::string& tag, bool with_subjects) 
   return out;
 }
 
+bool closed(const CaseSummary& c) { return c.status == "resolved" || c.status == "rejected"; }
+
 }  // namespace
 
 bool Digest::empty() const {
-  return std::all_of(sections.begin(), sections.end(), [](auto& s) { return s.cases.empty(); });
+  return warnings.empty() && std::all_of(sections.begin(), sections.end(), [](auto& s) { return s.cases.empty(); });
 }
 
 Result<Digest> build_digest(Store& store, int stale_days) {
@@ -52,14 +94,26 @@ Result<Digest> build_digest(Store& store, int stale_days) {
   DigestSection fresh{"new-unassigned", "New and unassigned", {}};
   DigestSection stale{"stale", fmt::format("No activity for {} days or more", stale_days), {}};
   DigestSection waiting{"waiting", "Waiting", {}};
+  DigestSection embargo{"embargo", fmt::format("Embargo ending within {} days or past", kEmbargoWarningDays), {}};
   for (const auto& c : *all) {
-    bool closed = c.status == "resolved" || c.status == "rejected";
     if (c.status == "new" && !c.assignee) fresh.cases.push_back(c);
-    if (!closed && c.updated <= d.now - std::int64_t{stale_days} * 86400) stale.cases.push_back(c);
+    if (!closed(c) && c.updated <= d.now - std::int64_t{stale_days} * 86400) stale.cases.push_back(c);
     if (c.status == "waiting") waiting.cases.push_back(c);
+    if (!closed(c) && c.embargo && days_until(d.now, *c.embargo) <= kEmbargoWarningDays) embargo.cases.push_back(c);
   }
-  for (auto* s : {&fresh, &stale, &waiting}) {
-    std::stable_sort(s->cases.begin(), s->cases.end(), [](auto& a, auto& b) { return a.created < b.created; });
+  // Grouped by assignee, unassigned last; within a group oldest first (for
+  // embargoes, the earliest date first).
+  auto order = [](bool by_embargo) {
+    return [by_embargo](const CaseSummary& a, const CaseSummary& b) {
+      if (a.assignee.has_value() != b.assignee.has_value()) return a.assignee.has_value();
+      if (a.assignee != b.assignee) return *a.assignee < *b.assignee;
+      if (by_embargo && a.embargo != b.embargo) return a.embargo < b.embargo;
+      if (a.created != b.created) return a.created < b.created;
+      return a.id < b.id;
+    };
+  };
+  for (auto* s : {&embargo, &fresh, &stale, &waiting}) {
+    std::stable_sort(s->cases.begin(), s->cases.end(), order(s == &embargo));
     d.sections.push_back(std::move(*s));
   }
   return d;
@@ -69,7 +123,7 @@ std::string render_digest(const Digest& d, const std::string& tag) { return rend
 std::string render_digest_bare(const Digest& d, const std::string& tag) { return render(d, tag, false); }
 
 nlohmann::json digest_json(const Digest& d) {
-  nlohmann::json j = {{"generated", format_rfc3339(d.now)}, {"stale_days", d.stale_days}};
+  nlohmann::json j = {{"generated", format_rfc3339(d.now)}, {"stale_days", d.stale_days}, {"warnings", d.warnings}};
   nlohmann::json sections = nlohmann::json::object();
   for (const auto& s : d.sections) {
     nlohmann::json arr = nlohmann::json::array();
@@ -79,7 +133,8 @@ nlohmann::json digest_json(const Digest& d) {
                      {"status", c.status},
                      {"assignee", c.assignee ? nlohmann::json(*c.assignee) : nlohmann::json(nullptr)},
                      {"created", format_rfc3339(c.created)},
-                     {"updated", format_rfc3339(c.updated)}});
+                     {"updated", format_rfc3339(c.updated)},
+                     {"embargo", c.embargo ? nlohmann::json(*c.embargo) : nlohmann::json(nullptr)}});
     sections[s.name] = arr;
   }
   j["sections"] = sections;

@@ -221,7 +221,10 @@ def test_two_thousand_messages_with_bounded_memory():
         wait_for(lambda: w.dovecot.count() == 0, 60, "INBOX emptied")
         w.env.stop()
         assert "imap: 100 of 2000" in w.env.log()  # progress in the log
-        assert peak_kb < 300 * 1024, peak_kb
+        # About 20 MB when built optimised; AddressSanitizer's quarantine and
+        # shadow memory make the sanitizer build's figure meaningless.
+        bound_mb = 1024 if os.environ.get("CASED_UNDER_SANITIZER") else 64
+        assert peak_kb < bound_mb * 1024, peak_kb
     finally:
         w.close()
 

@@ -148,3 +148,38 @@ TEST_CASE("disclosure: the store records each change as an event and clears fiel
   }
   std::filesystem::remove_all(dir);
 }
+
+#include "securitytxt.hpp"
+
+TEST_CASE("securitytxt: WKD hash and locations", "[securitytxt]") {
+  // The example of draft-koch-openpgp-webkey-service, section 3.1.
+  CHECK(wkd_hash("Joe.Doe") == "iy9q119eutrkn8s1mk4r39qejnbu3n5q");
+  auto w = wkd_location("Joe.Doe@Example.ORG");
+  CHECK(w.direct == "https://example.org/.well-known/openpgpkey/hu/iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=Joe.Doe");
+  CHECK(w.advanced ==
+        "https://openpgpkey.example.org/.well-known/openpgpkey/example.org/hu/iy9q119eutrkn8s1mk4r39qejnbu3n5q?l=Joe.Doe");
+}
+
+TEST_CASE("securitytxt: the file and its expiry warning", "[securitytxt]") {
+  auto cfg = parse_config(
+      "[case]\ndatabase = \"/tmp/x.db\"\nalias = \"security@example.com\"\n"
+      "[securitytxt]\ncontact = [\"mailto:security@example.com\", \"https://example.com/report\"]\n"
+      "expires = \"2027-01-01T00:00:00Z\"\npolicy = \"https://example.com/policy\"\n",
+      "t.toml");
+  REQUIRE(cfg.ok());
+  std::int64_t now = 1795424400;  // 2026-11-23T09:00:00Z
+  std::string text = render_securitytxt(*cfg, now);
+  CHECK(text.rfind("Contact: mailto:security@example.com\nContact: https://example.com/report\n", 0) == 0);
+  CHECK(text.find("Expires: 2027-01-01T00:00:00Z\n") != std::string::npos);
+  CHECK(text.find("Policy: https://example.com/policy\n") != std::string::npos);
+  CHECK_FALSE(securitytxt_expiry_warning(*cfg, now));
+  auto soon = securitytxt_expiry_warning(*cfg, now + 20 * 86400);
+  REQUIRE(soon);
+  CHECK(soon->find("expires on 2027-01-01 (in 18 days)") != std::string::npos);
+  CHECK(securitytxt_expiry_warning(*cfg, now + 60 * 86400)->find("expired on 2027-01-01") != std::string::npos);
+
+  auto bad = parse_config(
+      "[case]\ndatabase = \"/tmp/x.db\"\nalias = \"security@example.com\"\n[securitytxt]\nexpires = \"soon\"\n", "t.toml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message == "t.toml:5: securitytxt.expires: expected a date-time like 2027-11-23T00:00:00Z");
+}
