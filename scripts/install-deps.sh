@@ -10,6 +10,7 @@ pkgs=(
   nlohmann-json3-dev libasio-dev
   gnupg gpg-agent swaks postfix python3 python3-aiosmtpd openssl
   dovecot-imapd dovecot-lmtpd
+  scdoc man-db groff-base systemd
 )
 missing=()
 for p in "${pkgs[@]}"; do
