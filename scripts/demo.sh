@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The local demo: builds cased, starts it on loopback with a throwaway alias
-# key, delivers a real PGP-encrypted report over LMTP with swaks, and shows
-# the case with casectl. Everything lives in a temp directory and is removed.
+# key, delivers a real PGP-encrypted report over LMTP with swaks, shows the
+# case with casectl, lets the acknowledgement leave over STARTTLS to a local
+# SMTP sink (aiosmtpd, with a throwaway CA), and prints the digest.
+# Everything lives in a temp directory and is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -11,11 +13,15 @@ bin=$PWD/build/release
 
 work=$(mktemp -d /tmp/cased-demo-XXXXXX)
 pid=""
+sink=""
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  local status=$?
+  exec 3>&-  # closes the sink's stdin: it stops
+  for p in $pid $sink; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   gpgconf --homedir "$work/alias-gnupg" --kill all 2>/dev/null || true
   gpgconf --homedir "$work/reporter-gnupg" --kill all 2>/dev/null || true
   rm -rf "$work"
+  exit "$status"
 }
 trap cleanup EXIT
 
@@ -27,7 +33,23 @@ g --homedir "$work/reporter-gnupg" --quick-gen-key 'Rita Reporter <rita@example.
 g --homedir "$work/alias-gnupg" --armor --export security@example.com | g --homedir "$work/reporter-gnupg" --import
 g --homedir "$work/reporter-gnupg" --armor --export rita@example.org | g --homedir "$work/alias-gnupg" --import
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+smtp_port=$(free_port)
+
+echo "== a local SMTP sink with STARTTLS and a throwaway CA"
+mkdir "$work/spool"
+PYTHONPATH=tests/e2e /usr/bin/python3 -c 'import sys; from certs import CA; print(*CA(sys.argv[1]).server("smtp"))' "$work/ca" \
+  > "$work/cert-paths"
+read -r cert key < "$work/cert-paths"
+# The sink runs until its stdin closes: it reads a FIFO that this script holds open.
+mkfifo "$work/sink.in"
+/usr/bin/python3 tests/e2e/smtp_server.py --port "$smtp_port" --spool "$work/spool" --starttls \
+  --cert "$cert" --key "$key" < "$work/sink.in" > "$work/sink.out" 2>&1 &
+sink=$!
+exec 3> "$work/sink.in"
+for _ in $(seq 100); do grep -q ready "$work/sink.out" 2>/dev/null && break; sleep 0.1; done
+
 cat > "$work/cased.toml" <<TOML
 [case]
 database = "$work/cases.db"
@@ -38,6 +60,16 @@ listen = ["127.0.0.1:$port"]
 
 [gpg]
 home = "$work/alias-gnupg"
+
+[smtp]
+host = "127.0.0.1"
+port = $smtp_port
+security = "starttls"
+ca_file = "$work/ca/ca.pem"
+
+[digest]
+stale_days = 7
+to = "psirt-team@example.com"
 TOML
 export CASED_CONFIG="$work/cased.toml"
 
@@ -73,6 +105,27 @@ echo "== casectl list"
 echo
 echo "== casectl show 1"
 "$bin/casectl" show 1
+echo
+echo "== the acknowledgement, as the SMTP sink received it (STARTTLS, encrypted to the reporter)"
+for _ in $(seq 300); do [ -e "$work/spool/1.eml" ] && break; sleep 0.1; done
+if [ ! -e "$work/spool/1.eml" ]; then
+  echo "no acknowledgement arrived; the daemon's log and the sink's output:"; cat "$work/cased.log" "$work/sink.out"; exit 1
+fi
+cat "$work/spool/1.json"; echo
+sed -n '1,/^\r\?$/p' "$work/spool/1.eml"
+grep -c -- '-----BEGIN PGP MESSAGE-----' "$work/spool/1.eml" | sed 's/^/PGP MESSAGE blocks in the body: /'
+echo "the reporter decrypts it:"
+/usr/bin/python3 - "$work/spool/1.eml" <<'PY' | g --homedir "$work/reporter-gnupg" --decrypt 2>/dev/null | tr -d '\r'
+import email, sys
+msg = email.message_from_binary_file(open(sys.argv[1], "rb"))
+sys.stdout.buffer.write(msg.get_payload()[1].get_payload(decode=True))
+PY
+echo
+echo "== casectl outbox"
+"$bin/casectl" outbox
+echo
+echo "== casectl digest"
+"$bin/casectl" digest
 echo
 echo "== the daemon's log (names cases and Message-IDs, never subjects or bodies)"
 kill -TERM "$pid"; wait "$pid" || true; pid=""
