@@ -7,6 +7,7 @@
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "mime.hpp"
 #include "threading.hpp"
@@ -105,6 +106,11 @@ std::string gpg_error_text(gpgme_error_t err) {
 struct Crypto::Impl {
   Ctx ctx;
   std::vector<std::string> own_fingerprints;  // keys we hold a secret for
+  // Signing (sub)key -> primary fingerprint and user id. gpgme_get_key runs
+  // gpg twice (about 20 ms, more than a small decrypt); reporters sign many
+  // messages with one key. Cleared whenever keys are imported.
+  std::unordered_map<std::string, std::pair<std::string, std::string>> signer_cache;
+  static constexpr std::size_t kSignerCacheMax = 1024;
 
   SignatureOutcome signatures(gpgme_verify_result_t vr) {
     SignatureOutcome out;
@@ -121,6 +127,11 @@ struct Crypto::Impl {
       out.status = "bad";
     }
     if (out.status != "unknown-key" && s->fpr) {
+      if (auto hit = signer_cache.find(s->fpr); hit != signer_cache.end()) {
+        out.signer = hit->second.first;
+        out.signer_uid = hit->second.second;
+        return out;
+      }
       gpgme_key_t k = nullptr;
       // The signature names the signing subkey; report the primary key.
       if (gpgme_get_key(ctx.get(), s->fpr, &k, 0) == 0 && k) {
@@ -128,6 +139,8 @@ struct Crypto::Impl {
         KeyInfo info = key_info(k);
         out.signer = info.fingerprint;
         out.signer_uid = info.uid;
+        if (signer_cache.size() >= kSignerCacheMax) signer_cache.clear();
+        signer_cache.emplace(s->fpr, std::make_pair(info.fingerprint, info.uid));
       }
     }
     return out;
@@ -200,6 +213,7 @@ std::vector<KeyInfo> Crypto::keys_for(std::string_view address) {
 std::vector<KeyInfo> Crypto::import_keys(std::string_view bytes) {
   std::vector<KeyInfo> out;
   gpgme_ctx_t c = impl_->ctx.get();
+  impl_->signer_cache.clear();  // an import may add user ids or revoke
   // Look before importing: a block that carries one of our own keys is
   // refused whole, so mail can never add to or alter the alias key.
   {
