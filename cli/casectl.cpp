@@ -93,7 +93,7 @@ struct Context {
   // Replies and the digest cannot go out without the alias key.
   std::unique_ptr<Crypto> required_crypto() {
     try {
-      return std::make_unique<Crypto>(config.gpg.home);
+      return std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds));
     } catch (const std::exception& e) {
       fail(kExitFailure, fmt::format("cannot use gpg.home {}: {}", config.gpg.home, e.what()));
     }
@@ -107,7 +107,7 @@ struct Context {
       return nullptr;
     }
     try {
-      return std::make_unique<Crypto>(config.gpg.home);
+      return std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds));
     } catch (const std::exception& e) {
       std::cerr << fmt::format("casectl: warning: {}; PGP mail stays undecrypted\n", e.what());
       return nullptr;

@@ -85,7 +85,7 @@ Crypto* thread_crypto(Server& server) {
   if (!tried) {
     tried = true;
     try {
-      crypto = std::make_unique<Crypto>(server.config.gpg.home);
+      crypto = std::make_unique<Crypto>(server.config.gpg.home, std::chrono::seconds(server.config.gpg.timeout_seconds));
     } catch (const std::exception& e) {
       spdlog::warn("PGP is off on this thread: {}", e.what());
     }
@@ -251,6 +251,13 @@ int run_daemon(const Config& config) {
   std::vector<ListenAddress> addresses;
   for (const auto& spec : config.lmtp.listen) addresses.push_back(parse_listen(spec));
 
+  // Learn the alias's own keys now: listing secret keys asks gpg-agent, and
+  // the workers' contexts reuse the answer instead of asking it later.
+  try {
+    Crypto keys(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds));
+  } catch (const std::exception& e) {
+    spdlog::warn("PGP is off: {}", e.what());
+  }
   IngestWriter writer(config.case_.database, StoreOptions{config.case_.alias, config.case_.tag, config.ack.enabled});
   OutboxWorker outbox(config);
   asio::io_context io(1);

@@ -315,7 +315,7 @@ void ImapPoller::run() {
     return;
   }
   try {
-    impl_->crypto = std::make_unique<Crypto>(config.gpg.home);
+    impl_->crypto = std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds));
   } catch (const std::exception& e) {
     spdlog::warn("imap: PGP is off: {}", e.what());
   }

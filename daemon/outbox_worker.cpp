@@ -41,7 +41,7 @@ void OutboxWorker::run() {
     return;
   }
   try {
-    crypto = std::make_unique<Crypto>(config_.gpg.home);
+    crypto = std::make_unique<Crypto>(config_.gpg.home, std::chrono::seconds(config_.gpg.timeout_seconds));
   } catch (const std::exception& e) {
     spdlog::error("outbox: cannot use gpg.home {}: {}; nothing will be sent", config_.gpg.home, e.what());
     return;

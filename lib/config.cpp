@@ -189,9 +189,10 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   }
 
   if (const toml::table* t = r.section(root, "gpg")) {
-    r.only_keys(*t, "gpg", {"home", "signing_key"});
+    r.only_keys(*t, "gpg", {"home", "signing_key", "timeout"});
     r.get(*t, "gpg", "home", cfg.gpg.home);
     r.get(*t, "gpg", "signing_key", cfg.gpg.signing_key);
+    r.get_int(*t, "gpg", "timeout", cfg.gpg.timeout_seconds, 1, 3600);
   }
 
   if (const toml::table* t = r.section(root, "smtp")) {

@@ -42,6 +42,7 @@ struct ImapConfig {
 struct GpgConfig {
   std::string home = "/var/lib/cased/gnupg";
   std::string signing_key;
+  int timeout_seconds = 60;  // a gpg operation running longer is cancelled (hung gpg-agent)
 };
 
 struct SmtpConfig {

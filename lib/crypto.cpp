@@ -1,9 +1,12 @@
 #include "crypto.hpp"
 
+#include <fmt/format.h>
 #include <gpgme.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -101,10 +104,106 @@ std::string gpg_error_text(gpgme_error_t err) {
   }
 }
 
+// A context like `like` (protocol, home, armor, signers) for one operation.
+Ctx make_context(const std::string& home) {
+  gpgme_ctx_t c = nullptr;
+  if (gpgme_new(&c) != 0) throw std::runtime_error("cannot create a GPGME context");
+  Ctx ctx(c);
+  gpgme_set_protocol(c, GPGME_PROTOCOL_OpenPGP);
+  if (gpgme_ctx_set_engine_info(c, GPGME_PROTOCOL_OpenPGP, nullptr, home.c_str()) != 0)
+    throw std::runtime_error("cannot use GNUPGHOME " + home);
+  gpgme_set_armor(c, 1);
+  // Never wait for a pinentry: a passphrase-protected key fails fast instead of hanging delivery.
+  gpgme_set_pinentry_mode(c, GPGME_PINENTRY_MODE_LOOPBACK);
+  gpgme_set_offline(c, 1);
+  return ctx;
+}
+
+// One GPGME operation on a context of its own, driven by our own event loop
+// (gpgme_set_io_cbs) so that it can be abandoned: GPGME's blocking calls have
+// no time limit and only look at cancellation when gpg writes something, so a
+// gpg waiting on a hung gpg-agent would hold a worker thread for ever.
+class TimedOp {
+ public:
+  TimedOp(const std::string& home, gpgme_ctx_t like) : ctx_(make_context(home)) {
+    for (int i = 0; gpgme_key_t k = gpgme_signers_enum(like, i); ++i) {
+      gpgme_signers_add(ctx_.get(), k);
+      gpgme_key_unref(k);
+    }
+    gpgme_io_cbs cbs{&TimedOp::add, this, &TimedOp::remove, &TimedOp::event, this};
+    gpgme_set_io_cbs(ctx_.get(), &cbs);
+  }
+  TimedOp(const TimedOp&) = delete;
+  TimedOp& operator=(const TimedOp&) = delete;
+
+  gpgme_ctx_t get() const { return ctx_.get(); }
+
+  // Starts the operation with `start` (a gpgme_op_*_start call) and runs it
+  // to the end, or throws CryptoTimeout after `limit`.
+  template <class Start>
+  gpgme_error_t run(Start&& start, std::chrono::seconds limit) {
+    if (gpgme_error_t err = start(ctx_.get()); err != 0) return err;
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    std::vector<pollfd> fds;
+    std::vector<Watch*> ready;
+    while (!done_) {
+      fds.clear();
+      ready.clear();
+      for (auto& w : watches_)
+        if (w->active) {
+          fds.push_back({w->fd, static_cast<short>(w->dir ? POLLIN : POLLOUT), 0});
+          ready.push_back(w.get());
+        }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      int n = fds.empty() ? 0 : ::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(0, left.count())));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0 && std::chrono::steady_clock::now() >= deadline) {
+        gpgme_cancel(ctx_.get());  // closes our ends; gpg dies of EPIPE once it wakes
+        throw CryptoTimeout(fmt::format("gpg did not finish within {} s (is gpg-agent hung?); cancelled", limit.count()));
+      }
+      if (n < 0) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+      for (std::size_t i = 0; i < fds.size(); ++i)
+        if (fds[i].revents != 0 && ready[i]->active) ready[i]->fnc(ready[i]->fnc_data, ready[i]->fd);
+    }
+    return result_;
+  }
+
+ private:
+  struct Watch {
+    int fd;
+    int dir;  // 1: GPGME reads from fd; 0: it writes
+    gpgme_io_cb_t fnc;
+    void* fnc_data;
+    bool active = true;
+  };
+
+  static gpgme_error_t add(void* self, int fd, int dir, gpgme_io_cb_t fnc, void* fnc_data, void** tag) {
+    auto* op = static_cast<TimedOp*>(self);
+    op->watches_.push_back(std::make_unique<Watch>(Watch{fd, dir, fnc, fnc_data}));
+    *tag = op->watches_.back().get();
+    return 0;
+  }
+  static void remove(void* tag) { static_cast<Watch*>(tag)->active = false; }
+  static void event(void* self, gpgme_event_io_t type, void* type_data) {
+    if (type != GPGME_EVENT_DONE) return;
+    auto* op = static_cast<TimedOp*>(self);
+    op->done_ = true;
+    if (auto* d = static_cast<gpgme_io_event_done_data_t>(type_data)) op->result_ = d->err ? d->err : d->op_err;
+  }
+
+  Ctx ctx_;
+  std::vector<std::unique_ptr<Watch>> watches_;
+  bool done_ = false;
+  gpgme_error_t result_ = 0;
+};
+
 }  // namespace
 
 struct Crypto::Impl {
-  Ctx ctx;
+  Impl(std::string h, std::chrono::seconds t) : home(std::move(h)), timeout(t) {}
+  std::string home;
+  std::chrono::seconds timeout;
+  Ctx ctx;  // key listings and lookups; operations that reach gpg-agent use a TimedOp
   std::vector<std::string> own_fingerprints;  // keys we hold a secret for
   // Signing (sub)key -> primary fingerprint and user id. gpgme_get_key runs
   // gpg twice (about 20 ms, more than a small decrypt); reporters sign many
@@ -151,24 +250,29 @@ struct Crypto::Impl {
   }
 };
 
-Crypto::Crypto(const std::string& home) : impl_(std::make_unique<Impl>()) {
+Crypto::Crypto(const std::string& home, std::chrono::seconds timeout)
+    : impl_(std::make_unique<Impl>(home, timeout)) {
   static std::once_flag init;
   std::call_once(init, [] {
     gpgme_check_version(nullptr);
     gpgme_set_locale(nullptr, LC_CTYPE, "C");
   });
   if (gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) != 0) throw std::runtime_error("gpg is not available");
-  gpgme_ctx_t c = nullptr;
-  if (gpgme_new(&c) != 0) throw std::runtime_error("cannot create a GPGME context");
-  impl_->ctx.reset(c);
-  gpgme_set_protocol(c, GPGME_PROTOCOL_OpenPGP);
-  if (gpgme_ctx_set_engine_info(c, GPGME_PROTOCOL_OpenPGP, nullptr, home.c_str()) != 0)
-    throw std::runtime_error("cannot use GNUPGHOME " + home);
-  gpgme_set_armor(c, 1);
-  // Never wait for a pinentry: a passphrase-protected key fails fast instead of hanging delivery.
-  gpgme_set_pinentry_mode(c, GPGME_PINENTRY_MODE_LOOPBACK);
-  gpgme_set_offline(c, 1);
-  for (const auto& k : secret_keys()) impl_->own_fingerprints.push_back(k.fingerprint);
+  impl_->ctx = make_context(home);
+  // Listing secret keys asks gpg-agent. Done once per process and home (the
+  // daemon does it at start-up), so that a worker's Crypto made later never
+  // waits on an agent that has hung since; our own keys do not change while
+  // we run, since mail can never import a secret key.
+  static std::mutex own_mutex;
+  static std::unordered_map<std::string, std::vector<std::string>> own_by_home;
+  std::lock_guard lock(own_mutex);
+  auto known = own_by_home.find(home);
+  if (known == own_by_home.end()) {
+    std::vector<std::string> own;
+    for (const auto& k : secret_keys()) own.push_back(k.fingerprint);
+    known = own_by_home.emplace(home, std::move(own)).first;
+  }
+  impl_->own_fingerprints = known->second;
 }
 
 Crypto::~Crypto() = default;
@@ -234,8 +338,9 @@ std::vector<KeyInfo> Crypto::import_keys(std::string_view bytes) {
     }
   }
   Data in = data_over(bytes);
-  if (gpgme_op_import(c, in.get()) != 0) return out;
-  gpgme_import_result_t r = gpgme_op_import_result(c);
+  TimedOp op(impl_->home, c);
+  if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_import_start(oc, in.get()); }, impl_->timeout) != 0) return out;
+  gpgme_import_result_t r = gpgme_op_import_result(op.get());
   for (gpgme_import_status_t s = r ? r->imports : nullptr; s; s = s->next) {
     if (s->result != 0 || !s->fpr) continue;
     if (auto info = find_key(s->fpr)) {
@@ -323,7 +428,10 @@ void Crypto::process(ParsedMessage& msg) {
   auto decrypt = [&](std::string_view ciphertext, std::string& plain, SignatureOutcome& sig) -> bool {
     Data in = data_over(ciphertext);
     Data out = data_out();
-    gpgme_error_t err = gpgme_op_decrypt_ext(c, GPGME_DECRYPT_VERIFY, in.get(), out.get());
+    TimedOp op(impl_->home, c);
+    gpgme_error_t err = op.run(
+        [&](gpgme_ctx_t oc) { return gpgme_op_decrypt_ext_start(oc, GPGME_DECRYPT_VERIFY, in.get(), out.get()); },
+        impl_->timeout);
     if (err != 0) {
       decrypt_failed = true;
       if (msg.decryption_error.empty()) msg.decryption_error = gpg_error_text(err);
@@ -331,7 +439,7 @@ void Crypto::process(ParsedMessage& msg) {
     }
     decrypt_ok = true;
     plain = read_all(out.get());
-    sig = impl_->signatures(gpgme_op_verify_result(c));
+    sig = impl_->signatures(gpgme_op_verify_result(op.get()));
     return true;
   };
 
@@ -354,8 +462,10 @@ void Crypto::process(ParsedMessage& msg) {
       Data sig = data_over(p.children[1].body);
       Data text = data_over(signed_bytes);
       SignatureOutcome outcome;
-      if (gpgme_op_verify(c, sig.get(), text.get(), nullptr) == 0)
-        outcome = impl_->signatures(gpgme_op_verify_result(c));
+      TimedOp op(impl_->home, c);
+      if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), text.get(), nullptr); },
+                 impl_->timeout) == 0)
+        outcome = impl_->signatures(gpgme_op_verify_result(op.get()));
       else
         outcome.status = "bad";
       note_signature(outcome);
@@ -406,8 +516,10 @@ void Crypto::process(ParsedMessage& msg) {
         Data sig = data_over(body.substr(block->first, block->second - block->first));
         Data out = data_out();
         SignatureOutcome outcome;
-        if (gpgme_op_verify(c, sig.get(), nullptr, out.get()) == 0) {
-          outcome = impl_->signatures(gpgme_op_verify_result(c));
+        TimedOp op(impl_->home, c);
+        if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), nullptr, out.get()); },
+                   impl_->timeout) == 0) {
+          outcome = impl_->signatures(gpgme_op_verify_result(op.get()));
           std::string verified = read_all(out.get());
           std::string before(body.substr(0, block->first)), after(body.substr(block->second));
           if (blank(before) && blank(after)) {
@@ -491,6 +603,8 @@ void Crypto::process(ParsedMessage& msg) {
     walk(msg.root);
   } catch (const std::bad_alloc&) {
     throw;
+  } catch (const CryptoTimeout&) {
+    throw;  // temporary: the caller defers the message
   } catch (const std::exception& e) {
     decrypt_failed = true;
     if (msg.decryption_error.empty()) msg.decryption_error = e.what();
@@ -553,7 +667,17 @@ Result<std::string> Crypto::sign_encrypt(std::string_view plaintext, const std::
   }
   Data in = data_over(plaintext);
   Data out = data_out();
-  gpgme_error_t err = gpgme_op_encrypt_sign(c, list.array(), GPGME_ENCRYPT_ALWAYS_TRUST, in.get(), out.get());
+  gpgme_error_t err = 0;
+  try {
+    TimedOp op(impl_->home, c);
+    err = op.run(
+        [&](gpgme_ctx_t oc) {
+          return gpgme_op_encrypt_sign_start(oc, list.array(), GPGME_ENCRYPT_ALWAYS_TRUST, in.get(), out.get());
+        },
+        impl_->timeout);
+  } catch (const CryptoTimeout& e) {
+    return Error{Errc::temporary, e.what()};
+  }
   gpgme_signers_clear(c);
   if (err != 0) return Error{Errc::refused, std::string("encryption failed: ") + gpgme_strerror(err)};
   return read_all(out.get());
@@ -568,11 +692,18 @@ Result<std::pair<std::string, std::string>> Crypto::detach_sign(std::string_view
   gpgme_signers_add(c, sk);
   Data in = data_over(data);
   Data out = data_out();
-  gpgme_error_t err = gpgme_op_sign(c, in.get(), out.get(), GPGME_SIG_MODE_DETACH);
+  gpgme_error_t err = 0;
+  TimedOp op(impl_->home, c);
   gpgme_signers_clear(c);
+  try {
+    err = op.run([&](gpgme_ctx_t oc) { return gpgme_op_sign_start(oc, in.get(), out.get(), GPGME_SIG_MODE_DETACH); },
+                 impl_->timeout);
+  } catch (const CryptoTimeout& e) {
+    return Error{Errc::temporary, e.what()};
+  }
   if (err != 0) return Error{Errc::internal, std::string("signing failed: ") + gpgme_strerror(err)};
   std::string micalg = "pgp-sha256";
-  if (gpgme_sign_result_t r = gpgme_op_sign_result(c); r && r->signatures)
+  if (gpgme_sign_result_t r = gpgme_op_sign_result(op.get()); r && r->signatures)
     if (const char* h = gpgme_hash_algo_name(r->signatures->hash_algo)) micalg = "pgp-" + to_lower(h);
   return std::make_pair(read_all(out.get()), micalg);
 }
@@ -586,7 +717,14 @@ Result<std::string> Crypto::clearsign(std::string_view text, const std::string& 
   gpgme_signers_add(c, sk);
   Data in = data_over(text);
   Data out = data_out();
-  gpgme_error_t err = gpgme_op_sign(c, in.get(), out.get(), GPGME_SIG_MODE_CLEAR);
+  gpgme_error_t err = 0;
+  try {
+    TimedOp op(impl_->home, c);
+    err = op.run([&](gpgme_ctx_t oc) { return gpgme_op_sign_start(oc, in.get(), out.get(), GPGME_SIG_MODE_CLEAR); },
+                 impl_->timeout);
+  } catch (const CryptoTimeout& e) {
+    return Error{Errc::temporary, e.what()};
+  }
   gpgme_signers_clear(c);
   if (err != 0) return Error{Errc::internal, std::string("signing failed: ") + gpgme_strerror(err)};
   return read_all(out.get());

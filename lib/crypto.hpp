@@ -3,6 +3,9 @@
 // stays in memory (gpgme memory data objects); nothing touches a temp file.
 #pragma once
 
+#include <chrono>
+#include <stdexcept>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,11 +31,19 @@ struct ImportedKey {
   std::string source;                  // attachment | inline | autocrypt
 };
 
+// A gpg operation ran past its time limit (a hung gpg-agent, say) and was
+// cancelled. Temporary: the message must be retried, not stored as failed.
+class CryptoTimeout : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class Crypto {
  public:
   // `home` is the GNUPGHOME holding the alias key. Throws std::runtime_error
-  // when GPGME or gpg cannot be used at all.
-  explicit Crypto(const std::string& home);
+  // when GPGME or gpg cannot be used at all. An operation that takes longer
+  // than `timeout` is cancelled and throws CryptoTimeout.
+  explicit Crypto(const std::string& home, std::chrono::seconds timeout = std::chrono::seconds(60));
   ~Crypto();
   Crypto(const Crypto&) = delete;
   Crypto& operator=(const Crypto&) = delete;

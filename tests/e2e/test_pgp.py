@@ -2,9 +2,13 @@
 (ed25519/cv25519 and RSA 3072) made in temp GNUPGHOMEs."""
 
 import os
+import signal
 import subprocess
+import threading
+import time
 
 from harness import Env, run_tests
+from lmtp_client import deliver, message
 from pgp import (Keyring, autocrypt_header, crlf, gpg, headers, inline_encrypted, pgp_mime_encrypted,
                  pgp_mime_signed, text_entity)
 
@@ -15,9 +19,9 @@ RITA = "Rita Reporter <rita@example.org>"
 class World:
     """The alias keyring (as the daemon's gpg.home) and a reporter who knows the alias key."""
 
-    def __init__(self, reporter_known=True, algo="ed25519"):
+    def __init__(self, reporter_known=True, algo="ed25519", gpg_extra=""):
         self.alias = Keyring(ALIAS)
-        self.env = Env(extra_config=f'[gpg]\nhome = "{self.alias.home}"\n')
+        self.env = Env(extra_config=f'[gpg]\nhome = "{self.alias.home}"\n{gpg_extra}[ack]\nenabled = false\n')
         self.rita = Keyring(RITA, algo=algo)
         self.rita.import_key(self.alias.public())
         if reporter_known:
@@ -246,6 +250,74 @@ def test_rsa3072_and_a_10mb_encrypted_attachment():
         assert len(att) == 1 and att[0]["size"] == len(blob) and att[0]["encrypted"] is True
         import hashlib
         assert att[0]["sha256"] == hashlib.sha256(blob).hexdigest()
+    finally:
+        w.close()
+
+
+def test_through_lmtp_decrypted_verified_and_searchable():
+    w = World()
+    try:
+        w.env.start()
+        inner = text_entity("Delivered over LMTP; secretword quokka77.\n", protected_subject="Real subject via LMTP")
+        msg = pgp_mime_encrypted(w.rita, [ALIAS], RITA, "lmtp1@example.org", inner)
+        assert deliver(port=w.env.port, data=msg) == [250]
+        m = w.show()["messages"][0]
+        assert (m["decryption"], m["signature"], m["signer"]) == ("ok", "good", w.rita.fpr.upper())
+        assert m["subject"] == "Real subject via LMTP" and "quokka77" in m["body"]
+        assert [c["id"] for c in w.env.json("search", "quokka77")] == [1]
+        w.env.stop()
+        assert "quokka77" not in w.env.log() and "Real subject" not in w.env.log()
+    finally:
+        w.close()
+
+
+def agent_pid(home):
+    out = subprocess.run(["pgrep", "-f", f"gpg-agent --homedir {home}"], capture_output=True, text=True).stdout.split()
+    assert out, "no gpg-agent for " + home
+    return int(out[0])
+
+
+def test_a_hung_gpg_agent_defers_pgp_mail_and_blocks_nothing_else():
+    """gpg.timeout = 2: with the alias's gpg-agent stopped (SIGSTOP), PGP mail
+    gets 451 after the timeout, so the MTA retries; plain mail is delivered
+    meanwhile; once the agent runs again the retry is decrypted."""
+    w = World(gpg_extra="timeout = 2\n")
+    try:
+        w.env.start()
+        first = pgp_mime_encrypted(w.rita, [ALIAS], RITA, "warm@example.org", text_entity("starts the agent\n"))
+        assert deliver(port=w.env.port, data=first) == [250]
+        agent = agent_pid(w.alias.home)
+        os.kill(agent, signal.SIGSTOP)
+        try:
+            hung = pgp_mime_encrypted(w.rita, [ALIAS], RITA, "hung@example.org", text_entity("word wombat31\n"))
+            result = {}
+
+            def pgp_delivery():
+                t0 = time.monotonic()
+                result["codes"] = deliver(port=w.env.port, data=hung)
+                result["seconds"] = time.monotonic() - t0
+
+            t = threading.Thread(target=pgp_delivery)
+            t.start()
+            time.sleep(0.5)  # the PGP message is now waiting on the agent
+            t0 = time.monotonic()
+            assert deliver(port=w.env.port, msgid="plain@example.org", data=message("plain@example.org")) == [250]
+            plain_seconds = time.monotonic() - t0
+            t.join(30)
+            assert not t.is_alive()
+            assert result["codes"] == [451], result
+            assert 1.5 < result["seconds"] < 10, result
+            assert plain_seconds < 1.5, plain_seconds
+        finally:
+            os.kill(agent, signal.SIGCONT)
+        assert [m["message_id"] for c in w.env.json("list") for m in w.show(c["id"])["messages"]] == \
+            ["warm@example.org", "plain@example.org"]
+        # The MTA's retry, with the agent back.
+        assert deliver(port=w.env.port, data=hung) == [250]
+        hits = w.env.json("search", "wombat31")
+        assert len(hits) == 1 and w.show(hits[0]["id"])["messages"][0]["decryption"] == "ok"
+        w.env.stop()
+        assert "gpg did not finish within 2 s" in w.env.log()
     finally:
         w.close()
 
