@@ -538,7 +538,11 @@ void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::i
   const auto& pm = msg.parsed;
   if (pm.signature == "good" && pm.signer) {
     auto pin = pinned_for(sender);
-    if (pin && *pin != *pm.signer)
+    // A good signature by a key whose user id names the sender is a key
+    // seen for that address like an attached one: the first one is pinned.
+    std::string uid = to_lower(pm.signer_uid);
+    if (!pin && uid.find("<" + sender + ">") != std::string::npos) offer(*pm.signer, "signature");
+    else if (pin && *pin != *pm.signer)
       add_event(case_id, "key", "cased",
                 fmt::format("WARNING: message {} from {} is signed by {}, not by the pinned key {}", pm.message_id,
                             sender, *pm.signer, *pin), now);

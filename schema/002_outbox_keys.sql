@@ -25,7 +25,7 @@ CREATE INDEX outbox_due ON outbox(status, next_attempt);
 CREATE TABLE keys (
   address     TEXT    NOT NULL,                     -- lower case addr-spec
   fingerprint TEXT    NOT NULL,                     -- primary key, upper-case hex
-  source      TEXT    NOT NULL,                     -- attachment | inline | autocrypt | keyring | analyst
+  source      TEXT    NOT NULL,                     -- attachment | inline | autocrypt | signature | keyring | analyst
   case_id     INTEGER REFERENCES cases(id),
   pinned      INTEGER NOT NULL DEFAULT 0,
   added       INTEGER NOT NULL,

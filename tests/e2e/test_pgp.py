@@ -322,5 +322,27 @@ def test_a_hung_gpg_agent_defers_pgp_mail_and_blocks_nothing_else():
         w.close()
 
 
+def test_first_good_signature_pins_the_signer_and_a_different_signer_is_flagged():
+    w = World()  # the operator imported Rita's key; no key travels with the mail
+    impostor = Keyring(RITA)
+    try:
+        w.alias.import_key(impostor.public())
+        msg = pgp_mime_signed(w.rita, RITA, "s1@example.org", text_entity("signed report\n"))
+        w.env.json("ingest", input=msg)
+        keys = w.env.json("keys")
+        assert [(k["address"], k["fingerprint"], k["source"], k["pinned"]) for k in keys] == \
+            [("rita@example.org", w.rita.fpr.upper(), "signature", True)], keys
+        other = pgp_mime_signed(impostor, RITA, "s2@example.org", text_entity("also me, honest\n"))
+        other = other.replace(b"Message-ID: <s2@example.org>", b"Message-ID: <s2@example.org>\r\nIn-Reply-To: <s1@example.org>")
+        w.env.json("ingest", input=other)
+        ev = [e["detail"] for e in w.show()["events"] if e["kind"] == "key"]
+        assert any("WARNING" in d and impostor.fpr.upper() in d and w.rita.fpr.upper() in d for d in ev), ev
+        # The pin stays with the first key.
+        assert [k["fingerprint"] for k in w.env.json("keys") if k["pinned"]] == [w.rita.fpr.upper()]
+    finally:
+        impostor.close()
+        w.close()
+
+
 if __name__ == "__main__":
     run_tests(globals())
