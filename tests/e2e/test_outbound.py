@@ -300,5 +300,27 @@ def test_bounce_attaches_to_the_case():
         w.close()
 
 
+def test_daily_cap_per_recipient_holds_mail_until_the_next_day():
+    w = World(smtp_extra="max_per_recipient_per_day = 2\n")
+    try:
+        w.smtp.start()
+        w.env.json("ingest", input=w.report(extra="Auto-Submitted: auto-generated\r\n"))  # no acknowledgement
+        day = "2026-11-23T09:00:00Z"
+        for i in range(2):
+            p = w.env.casectl("reply", "1", "-m", f"reply {i}", env={"CASED_NOW": day})
+            assert b"sent" in p.stdout, p.stdout
+        p = w.env.casectl("reply", "1", "-m", "one too many", env={"CASED_NOW": day})
+        assert b"daily limit of mail to rita@example.org reached" in p.stdout, p.stdout
+        assert len(w.smtp.messages()) == 2
+        held = w.env.json("outbox", env={"CASED_NOW": day})[-1]
+        assert held["status"] == "queued" and "daily limit" in held["last_error"], held
+        # A day later the held reply goes.
+        p = w.env.casectl("outbox", "retry", str(held["id"]), env={"CASED_NOW": "2026-11-24T09:30:00Z"})
+        assert len(w.smtp.messages()) == 3, p.stdout
+        assert w.env.json("outbox", env={"CASED_NOW": "2026-11-24T09:30:00Z"})[-1]["status"] == "sent"
+    finally:
+        w.close()
+
+
 if __name__ == "__main__":
     run_tests(globals())
