@@ -20,7 +20,7 @@ DOVECOT = "/usr/sbin/dovecot"
 
 
 class Dovecot:
-    def __init__(self, root, cert, key):
+    def __init__(self, root, cert, key, starttls=False):
         self.root = root
         self.port = free_port()
         self.maildir = os.path.join(root, "mail", "security", "Maildir")
@@ -60,11 +60,12 @@ userdb {{
 }}
 service imap-login {{
   inet_listener imap {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.port if starttls else 0}
   }}
   inet_listener imaps {{
     address = 127.0.0.1
-    port = {self.port}
+    port = {0 if starttls else self.port}
     ssl = yes
   }}
   chroot =
@@ -119,18 +120,18 @@ mailbox_idle_check_interval = 1 secs
 
 
 class World:
-    def __init__(self, trusted=True, idle=True):
+    def __init__(self, trusted=True, idle=True, security="tls"):
         self.tmp = tempfile.mkdtemp(prefix="cased-imap-")
         os.chmod(self.tmp, 0o755)  # dovecot's login processes run unprivileged
         self.ca = CA(os.path.join(self.tmp, "ca"))
         signer = self.ca if trusted else CA(os.path.join(self.tmp, "other"), "other CA")
         cert, key = signer.server("imap")
-        self.dovecot = Dovecot(self.tmp, cert, key)
+        self.dovecot = Dovecot(self.tmp, cert, key, starttls=security == "starttls")
         pw = os.path.join(self.tmp, "imap.pass")
         with open(pw, "w") as f:
             f.write("imap-secret\n")
         self.env = Env(listen=[], extra_config=(
-            f'[imap]\nhost = "127.0.0.1"\nport = {self.dovecot.port}\nsecurity = "tls"\nuser = "security"\n'
+            f'[imap]\nhost = "127.0.0.1"\nport = {self.dovecot.port}\nsecurity = "{security}"\nuser = "security"\n'
             f'password_file = "{pw}"\nmailbox = "INBOX"\ndone_mailbox = "Processed"\nidle = {"true" if idle else "false"}\n'
             f'poll_seconds = 1\nca_file = "{self.ca.cert}"\n'))
 
@@ -296,6 +297,32 @@ def test_random_kills_during_a_batch_neither_lose_nor_double():
             assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == total
             assert db.execute("SELECT count(DISTINCT message_id) FROM messages").fetchone()[0] == total
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        w.close()
+
+
+def test_starttls_on_the_plain_port():
+    """Port 143 with STARTTLS (Dovecot's ssl = required refuses LOGIN before it)."""
+    w = World(security="starttls")
+    try:
+        w.dovecot.drop("s0", message("s0@example.org", subject="over starttls"))
+        w.dovecot.start()
+        w.env.start(wait_port=False)
+        wait_for(lambda: w.stored() == 1 and w.dovecot.count() == 0, 30, "stored and moved")
+        w.env.stop()
+        assert "(starttls)" in w.env.log()
+    finally:
+        w.close()
+
+
+def test_starttls_with_an_untrusted_certificate_is_refused():
+    w = World(security="starttls", trusted=False)
+    try:
+        w.dovecot.drop("s1", message("s1@example.org"))
+        w.dovecot.start()
+        w.env.start(wait_port=False)
+        wait_for(lambda: "certificate verification failed" in w.env.log(), 20, "a clear log line")
+        assert w.stored() == 0 and w.dovecot.count() == 1
     finally:
         w.close()
 
