@@ -9,6 +9,7 @@
 #include <libetpan/libetpan.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <map>
@@ -60,10 +61,31 @@ std::size_t utf8_seq(std::string_view s, std::size_t i) {
   return n;
 }
 
-bool valid_utf8(std::string_view s) {
+// Length of the run from i of ASCII bytes other than NUL, eight at a time:
+// most mail text is exactly that and needs no per-character work.
+std::size_t plain_ascii_run(std::string_view s, std::size_t i) {
+  const std::size_t start = i;
+  constexpr std::uint64_t high = 0x8080808080808080ull, ones = 0x0101010101010101ull;
+  while (i + 8 <= s.size()) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, s.data() + i, 8);
+    // Stop at a byte with its high bit set, or a zero byte.
+    if ((w & high) != 0 || ((w - ones) & ~w & high) != 0) break;
+    i += 8;
+  }
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80 && s[i] != '\0') ++i;
+  return i - start;
+}
+
+// Valid UTF-8 without NUL: what sanitize_utf8 leaves unchanged.
+bool clean_utf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
+    if (std::size_t run = plain_ascii_run(s, i)) {
+      i += run;
+      continue;
+    }
     std::size_t n = utf8_seq(s, i);
-    if (!n) return false;
+    if (!n || s[i] == '\0') return false;
     i += n;
   }
   return true;
@@ -71,9 +93,15 @@ bool valid_utf8(std::string_view s) {
 
 // Keeps valid UTF-8, replaces everything else (and NUL) with U+FFFD.
 std::string sanitize_utf8(std::string_view s) {
+  if (clean_utf8(s)) return std::string(s);
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size();) {
+    if (std::size_t run = plain_ascii_run(s, i)) {
+      out.append(s.substr(i, run));
+      i += run;
+      continue;
+    }
     std::size_t n = utf8_seq(s, i);
     if (!n || s[i] == '\0') {
       out += "\xEF\xBF\xBD";
@@ -114,7 +142,7 @@ std::string windows1252_to_utf8(std::string_view s) {
 
 // Undeclared or unknown 8-bit text: UTF-8 if it is valid, else windows-1252.
 std::string guess_to_utf8(std::string_view s) {
-  if (valid_utf8(s) && s.find('\0') == std::string_view::npos) return std::string(s);
+  if (clean_utf8(s)) return std::string(s);
   return windows1252_to_utf8(s);
 }
 
@@ -599,8 +627,10 @@ std::string to_utf8(std::string_view bytes, std::string_view charset_in) {
   std::string charset = to_lower(trim(charset_in));
   if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"') charset = charset.substr(1, charset.size() - 2);
   if (charset.empty() || charset == "us-ascii" || charset == "ascii" || charset == "utf-8" || charset == "utf8" ||
-      charset == "unknown-8bit" || charset == "x-unknown")
+      charset == "unknown-8bit" || charset == "x-unknown") {
+    if (clean_utf8(bytes)) return std::string(bytes);  // the common case: one copy
     return sanitize_utf8(guess_to_utf8(bytes));
+  }
   if (charset == "iso-8859-1" || charset == "latin1" || charset == "latin-1" || charset == "windows-1252" ||
       charset == "cp1252" || charset == "iso8859-1")
     return sanitize_utf8(windows1252_to_utf8(bytes));

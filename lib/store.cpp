@@ -90,16 +90,7 @@ const std::vector<std::string>& case_states() {
   return states;
 }
 
-std::string normalized_sha256(std::string_view raw) {
-  std::string crlf;
-  crlf.reserve(raw.size() + raw.size() / 32);
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    char c = raw[i];
-    if (c == '\n' && (i == 0 || raw[i - 1] != '\r')) crlf.push_back('\r');
-    crlf.push_back(c);
-  }
-  return sha256_hex(crlf);
-}
+std::string normalized_sha256(std::string_view raw) { return crlf_sha256_hex(raw); }
 
 PreparedMessage prepare_message(std::string raw, Envelope envelope, Crypto* crypto) {
   PreparedMessage p;

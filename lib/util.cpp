@@ -3,6 +3,7 @@
 #include <gnutls/crypto.h>
 
 #include <array>
+#include <cstring>
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
@@ -22,6 +23,28 @@ std::string sha256_hex(std::string_view bytes) {
     out.push_back(hex[c & 0xf]);
   }
   return out;
+}
+
+std::string crlf_sha256_hex(std::string_view bytes) {
+  // Most messages (LMTP, IMAP) are CRLF already: hash those as they are.
+  // Otherwise hash a copy with CRLF for each bare LF, built a run at a time.
+  std::string crlf;
+  std::size_t run_start = 0;
+  for (std::size_t pos = 0; pos < bytes.size();) {
+    const void* hit = std::memchr(bytes.data() + pos, '\n', bytes.size() - pos);
+    if (!hit) break;
+    std::size_t lf = static_cast<std::size_t>(static_cast<const char*>(hit) - bytes.data());
+    if (lf == 0 || bytes[lf - 1] != '\r') {
+      if (crlf.empty()) crlf.reserve(bytes.size() + bytes.size() / 16);
+      crlf.append(bytes.substr(run_start, lf - run_start));
+      crlf.append("\r\n");
+      run_start = lf + 1;
+    }
+    pos = lf + 1;
+  }
+  if (run_start == 0) return sha256_hex(bytes);
+  crlf.append(bytes.substr(run_start));
+  return sha256_hex(crlf);
 }
 
 std::string to_lower(std::string_view s) {

@@ -201,3 +201,20 @@ TEST_CASE("mime: mutated corpus never crashes and always yields valid UTF-8", "[
   }
   CHECK(runs > 2000);
 }
+
+TEST_CASE("mime: text conversion keeps ASCII runs whole at every alignment", "[mime]") {
+  // The fast path reads eight bytes at a time; put NUL, 8-bit and UTF-8 bytes
+  // at every offset around a word boundary.
+  for (std::size_t at = 0; at < 20; ++at) {
+    std::string ascii(24, 'a');
+    std::string with_nul = ascii, with_high = ascii, with_utf8 = ascii;
+    with_nul[at] = '\0';
+    with_high[at] = '\xE9';  // latin-1 e-acute: not UTF-8
+    with_utf8.insert(at, "\xC3\xA9");
+    INFO(at);
+    CHECK(to_utf8(ascii, "us-ascii") == ascii);
+    CHECK(to_utf8(with_nul, "utf-8") == ascii.substr(0, at) + "\xEF\xBF\xBD" + ascii.substr(at + 1));
+    CHECK(to_utf8(with_high, "") == ascii.substr(0, at) + "\xC3\xA9" + ascii.substr(at + 1));
+    CHECK(to_utf8(with_utf8, "utf-8") == with_utf8);
+  }
+}

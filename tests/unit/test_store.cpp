@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "store.hpp"
+#include "util.hpp"
 
 using namespace cased;
 
@@ -122,6 +123,10 @@ TEST_CASE("store: the same message twice is stored once", "[store]") {
 TEST_CASE("store: LF and CRLF forms of a message have one identity", "[store]") {
   CHECK(normalized_sha256("a\nb\n") == normalized_sha256("a\r\nb\r\n"));
   CHECK(normalized_sha256("a\nb\n") != normalized_sha256("a\nb"));
+  // Mixed line ends, a leading LF, CR not before LF: each bare LF counts as CRLF.
+  CHECK(normalized_sha256("\nx\r\ny\nz\r") == sha256_hex("\r\nx\r\ny\r\nz\r"));
+  CHECK(normalized_sha256("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(normalized_sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST_CASE("store: threading rules in order", "[store][threading]") {
