@@ -245,6 +245,7 @@ Result<std::string> Outbox::compose(const std::string& message_id, const std::ve
                                     const std::vector<std::string>& references, bool automatic) {
   auto signer = crypto_.signing_key(options_.signing_key, options_.alias);
   if (!signer) return signer.error();
+  last_signer_ = signer->fingerprint;
   std::string to_line;
   for (const auto& t : to) to_line += (to_line.empty() ? "" : ", ") + t;
 
@@ -385,7 +386,7 @@ Result<Queued> Outbox::queue_reply(const ReplyRequest& request) {
 
     sql::Transaction tx(db);
     std::int64_t message = store_.store_outbound(*case_id, message_id, to, inner_subject, request.text, *raw,
-                                                 encrypt, in_reply_to, references, now);
+                                                 encrypt, in_reply_to, references, now, last_signer_);
     db.cached(
           "INSERT INTO outbox(case_id, kind, status, recipients, subject, message_id, message, raw, next_attempt, "
           "created) VALUES (?, 'reply', 'queued', ?, ?, ?, ?, ?, ?, ?)")
@@ -487,7 +488,8 @@ Status Outbox::compose_ack(std::int64_t outbox_id) {
   std::int64_t now = now_unix();
   sql::Transaction tx(db);
   std::int64_t message =
-      store_.store_outbound(case_id, message_id, to, subject, text, *raw, encrypt, in_reply_to, references, now);
+      store_.store_outbound(case_id, message_id, to, subject, text, *raw, encrypt, in_reply_to, references, now,
+                            last_signer_);
   db.cached("UPDATE outbox SET raw = ?, subject = ?, message = ? WHERE id = ?")
       .bind_blob(1, *raw)
       .bind(2, subject)

@@ -97,6 +97,7 @@ class Outbox {
   Store& store_;
   Crypto& crypto_;
   OutboxOptions options_;
+  std::optional<std::string> last_signer_;  // the key compose() signed with, for the stored copy
 };
 
 // Every outbox row, oldest first ("sending" shows as "queued"). Needs no key.

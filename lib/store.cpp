@@ -457,11 +457,12 @@ void Store::queue_acknowledgement(const PreparedMessage& msg, std::int64_t case_
 std::int64_t Store::store_outbound(std::int64_t case_id, const std::string& message_id, const std::vector<std::string>& to,
                                    const std::string& subject, const std::string& body, const std::string& raw,
                                    bool encrypted, const std::string& in_reply_to,
-                                   const std::vector<std::string>& references, std::int64_t now) {
+                                   const std::vector<std::string>& references, std::int64_t now,
+                                   const std::optional<std::string>& signer) {
   db_.cached(
          "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, from_addr, to_json, date, "
-         "received, subject, body, encrypted, decryption, signature, raw) "
-         "VALUES (?, ?, ?, 'out', 'casectl', ?, ?, ?, ?, ?, ?, ?, 'none', 'good', ?)")
+         "received, subject, body, encrypted, decryption, signature, raw, signer) "
+         "VALUES (?, ?, ?, 'out', 'casectl', ?, ?, ?, ?, ?, ?, ?, 'none', 'good', ?, ?)")
       .bind(1, case_id)
       .bind(2, message_id)
       .bind(3, normalized_sha256(raw))
@@ -473,6 +474,7 @@ std::int64_t Store::store_outbound(std::int64_t case_id, const std::string& mess
       .bind(9, body)
       .bind(10, encrypted)
       .bind_blob(11, raw)
+      .bind(12, signer)
       .run();
   std::int64_t id = db_.last_insert_rowid();
   std::vector<std::string> refs = references;

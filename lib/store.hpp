@@ -170,7 +170,7 @@ class Store {
   std::int64_t store_outbound(std::int64_t case_id, const std::string& message_id, const std::vector<std::string>& to,
                               const std::string& subject, const std::string& body, const std::string& raw,
                               bool encrypted, const std::string& in_reply_to, const std::vector<std::string>& references,
-                              std::int64_t now);
+                              std::int64_t now, const std::optional<std::string>& signer = std::nullopt);
 
  private:
   Store(sql::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}

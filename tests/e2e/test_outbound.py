@@ -147,6 +147,9 @@ def test_acknowledgement_and_reply_signed_encrypted_and_threaded():
         show = w.env.json("show", "1")
         assert [m["direction"] for m in show["messages"]] == ["in", "out", "out", "in"], show["messages"]
         assert show["messages"][2]["encrypted"] is True
+        # Sent mail shows the alias key that signed it.
+        assert all(m["signer"] == w.alias.fpr.upper() and m["signature"] == "good"
+                   for m in show["messages"] if m["direction"] == "out"), show["messages"]
         outbox = w.env.json("outbox")
         assert [o["status"] for o in outbox] == ["sent", "sent"]
         assert all(o["attempts"] == 1 for o in outbox)
