@@ -194,14 +194,16 @@ struct ImapPoller::Impl {
     return out;
   }
 
-  void save_validity(Store& store, std::uint32_t validity) {
+  // The last UID is recorded for diagnosis only (sqlite3 ... imap_state);
+  // it is never used to skip mail.
+  void save_state(Store& store, std::uint32_t validity, std::uint32_t last_uid = 0) {
     sql::Transaction tx(store.db());
     store.db()
         .cached("INSERT INTO imap_state(mailbox, uidvalidity, last_uid) VALUES (?1, ?2, ?3) "
                 "ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = ?2, last_uid = ?3")
         .bind(1, state_key)
         .bind(2, static_cast<std::int64_t>(validity))
-        .bind(3, std::int64_t{0})
+        .bind(3, static_cast<std::int64_t>(last_uid))
         .run();
     tx.commit();
   }
@@ -256,7 +258,7 @@ struct ImapPoller::Impl {
       if (stored_validity != 0)
         spdlog::warn("imap: UIDVALIDITY of {} changed ({} -> {}); rescanning, duplicates are recognised",
                      c.mailbox, stored_validity, validity);
-      save_validity(store, validity);
+      save_state(store, validity);
     }
     // Every message still in the mailbox is unfinished: finished ones are
     // moved away. So each pass scans the whole mailbox rather than trusting a
@@ -279,7 +281,10 @@ struct ImapPoller::Impl {
         if (raw) move_done(s.get(), uid, has_move, has_uidplus);
         if (++done % 100 == 0) spdlog::info("imap: {} of {} new messages stored", done, uids.size());
       }
-      if (!uids.empty()) spdlog::info("imap: {} new message(s) stored and moved to {}", uids.size(), c.done_mailbox);
+      if (!uids.empty()) {
+        save_state(store, validity, uids.back());
+        spdlog::info("imap: {} new message(s) stored and moved to {}", uids.size(), c.done_mailbox);
+      }
       if (stopping) return;
       if (has_idle && c.idle) {
         check(mailimap_idle(s.get()), "IDLE", s.get());

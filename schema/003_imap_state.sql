@@ -2,5 +2,5 @@
 CREATE TABLE imap_state (
   mailbox     TEXT    PRIMARY KEY,  -- "user@host/INBOX"
   uidvalidity INTEGER NOT NULL,
-  last_uid    INTEGER NOT NULL      -- unused: the poller rescans the mailbox (imap_poller.cpp)
+  last_uid    INTEGER NOT NULL      -- last UID handled; for diagnosis, never used to skip mail
 );

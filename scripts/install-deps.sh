@@ -11,6 +11,7 @@ pkgs=(
   gnupg gpg-agent swaks postfix python3 python3-aiosmtpd openssl
   dovecot-imapd dovecot-lmtpd
   scdoc man-db groff-base systemd
+  neomutt
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -165,6 +165,9 @@ def test_existing_and_idle_messages_are_ingested_and_moved():
         print(f"IDLE delivery took {time.monotonic() - t0:.1f}s")
         assert len(w.env.json("list")) == 6
         w.env.stop()
+        with sqlite3.connect(w.env.db) as db:
+            validity, last_uid = db.execute("SELECT uidvalidity, last_uid FROM imap_state").fetchone()
+        assert validity > 0 and last_uid == 6, (validity, last_uid)
         log = w.env.log()
         assert "imap: connected" in log and "imap report" not in log
     finally:
