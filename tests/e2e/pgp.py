@@ -4,7 +4,9 @@ never committed.
 
 PGP/MIME messages are composed here with gpg for the crypto and Python's
 string handling for the MIME structure (RFC 3156 layout written out by hand),
-so the bytes that are signed are exactly the bytes in the message."""
+so the bytes that are signed are exactly the bytes in the message. The same
+shapes as a real mail client writes them are tested in test_pgp_mutt.py,
+where neomutt composes, signs and encrypts."""
 
 import base64
 import os
