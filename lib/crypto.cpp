@@ -125,16 +125,27 @@ Ctx make_context(const std::string& home) {
 // gpg waiting on a hung gpg-agent would hold a worker thread for ever.
 class TimedOp {
  public:
-  TimedOp(const std::string& home, gpgme_ctx_t like) : ctx_(make_context(home)) {
-    for (int i = 0; gpgme_key_t k = gpgme_signers_enum(like, i); ++i) {
-      gpgme_signers_add(ctx_.get(), k);
-      gpgme_key_unref(k);
-    }
+  explicit TimedOp(const std::string& home) : ctx_(make_context(home)) {
     gpgme_io_cbs cbs{&TimedOp::add, this, &TimedOp::remove, &TimedOp::event, this};
     gpgme_set_io_cbs(ctx_.get(), &cbs);
   }
   TimedOp(const TimedOp&) = delete;
   TimedOp& operator=(const TimedOp&) = delete;
+
+  // Readies the context for the next operation, signing as `like` does.
+  // One context serves every operation: making one costs a `gpg --version`.
+  void prepare(gpgme_ctx_t like) {
+    watches_.clear();
+    done_ = false;
+    result_ = 0;
+    gpgme_signers_clear(ctx_.get());
+    for (int i = 0; gpgme_key_t k = gpgme_signers_enum(like, i); ++i) {
+      gpgme_signers_add(ctx_.get(), k);
+      gpgme_key_unref(k);
+    }
+  }
+  // After a cancelled operation the context is not trusted again.
+  bool spoiled() const { return spoiled_; }
 
   gpgme_ctx_t get() const { return ctx_.get(); }
 
@@ -159,6 +170,7 @@ class TimedOp {
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0 && std::chrono::steady_clock::now() >= deadline) {
         gpgme_cancel(ctx_.get());  // closes our ends; gpg dies of EPIPE once it wakes
+        spoiled_ = true;
         throw CryptoTimeout(fmt::format("gpg did not finish within {} s (is gpg-agent hung?); cancelled", limit.count()));
       }
       if (n < 0) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
@@ -194,6 +206,7 @@ class TimedOp {
   Ctx ctx_;
   std::vector<std::unique_ptr<Watch>> watches_;
   bool done_ = false;
+  bool spoiled_ = false;
   gpgme_error_t result_ = 0;
 };
 
@@ -203,7 +216,14 @@ struct Crypto::Impl {
   Impl(std::string h, std::chrono::seconds t) : home(std::move(h)), timeout(t) {}
   std::string home;
   std::chrono::seconds timeout;
-  Ctx ctx;  // key listings and lookups; operations that reach gpg-agent use a TimedOp
+  Ctx ctx;  // key listings and lookups; operations that reach gpg-agent use `op`
+  std::unique_ptr<TimedOp> op;
+
+  TimedOp& op_like(gpgme_ctx_t like) {
+    if (!op || op->spoiled()) op = std::make_unique<TimedOp>(home);
+    op->prepare(like);
+    return *op;
+  }
   std::vector<std::string> own_fingerprints;  // keys we hold a secret for
   // Signing (sub)key -> primary fingerprint and user id. gpgme_get_key runs
   // gpg twice (about 20 ms, more than a small decrypt); reporters sign many
@@ -338,7 +358,7 @@ std::vector<KeyInfo> Crypto::import_keys(std::string_view bytes) {
     }
   }
   Data in = data_over(bytes);
-  TimedOp op(impl_->home, c);
+  TimedOp& op = impl_->op_like(c);
   if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_import_start(oc, in.get()); }, impl_->timeout) != 0) return out;
   gpgme_import_result_t r = gpgme_op_import_result(op.get());
   for (gpgme_import_status_t s = r ? r->imports : nullptr; s; s = s->next) {
@@ -428,7 +448,7 @@ void Crypto::process(ParsedMessage& msg) {
   auto decrypt = [&](std::string_view ciphertext, std::string& plain, SignatureOutcome& sig) -> bool {
     Data in = data_over(ciphertext);
     Data out = data_out();
-    TimedOp op(impl_->home, c);
+    TimedOp& op = impl_->op_like(c);
     gpgme_error_t err = op.run(
         [&](gpgme_ctx_t oc) { return gpgme_op_decrypt_ext_start(oc, GPGME_DECRYPT_VERIFY, in.get(), out.get()); },
         impl_->timeout);
@@ -462,7 +482,7 @@ void Crypto::process(ParsedMessage& msg) {
       Data sig = data_over(p.children[1].body);
       Data text = data_over(signed_bytes);
       SignatureOutcome outcome;
-      TimedOp op(impl_->home, c);
+      TimedOp& op = impl_->op_like(c);
       if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), text.get(), nullptr); },
                  impl_->timeout) == 0)
         outcome = impl_->signatures(gpgme_op_verify_result(op.get()));
@@ -516,7 +536,7 @@ void Crypto::process(ParsedMessage& msg) {
         Data sig = data_over(body.substr(block->first, block->second - block->first));
         Data out = data_out();
         SignatureOutcome outcome;
-        TimedOp op(impl_->home, c);
+        TimedOp& op = impl_->op_like(c);
         if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), nullptr, out.get()); },
                    impl_->timeout) == 0) {
           outcome = impl_->signatures(gpgme_op_verify_result(op.get()));
@@ -669,7 +689,7 @@ Result<std::string> Crypto::sign_encrypt(std::string_view plaintext, const std::
   Data out = data_out();
   gpgme_error_t err = 0;
   try {
-    TimedOp op(impl_->home, c);
+    TimedOp& op = impl_->op_like(c);
     err = op.run(
         [&](gpgme_ctx_t oc) {
           return gpgme_op_encrypt_sign_start(oc, list.array(), GPGME_ENCRYPT_ALWAYS_TRUST, in.get(), out.get());
@@ -693,7 +713,7 @@ Result<std::pair<std::string, std::string>> Crypto::detach_sign(std::string_view
   Data in = data_over(data);
   Data out = data_out();
   gpgme_error_t err = 0;
-  TimedOp op(impl_->home, c);
+  TimedOp& op = impl_->op_like(c);
   gpgme_signers_clear(c);
   try {
     err = op.run([&](gpgme_ctx_t oc) { return gpgme_op_sign_start(oc, in.get(), out.get(), GPGME_SIG_MODE_DETACH); },
@@ -719,7 +739,7 @@ Result<std::string> Crypto::clearsign(std::string_view text, const std::string& 
   Data out = data_out();
   gpgme_error_t err = 0;
   try {
-    TimedOp op(impl_->home, c);
+    TimedOp& op = impl_->op_like(c);
     err = op.run([&](gpgme_ctx_t oc) { return gpgme_op_sign_start(oc, in.get(), out.get(), GPGME_SIG_MODE_CLEAR); },
                  impl_->timeout);
   } catch (const CryptoTimeout& e) {
