@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fmt/format.h>
 #include <fstream>
+#include <map>
 #include <future>
 #include <spdlog/spdlog.h>
 
@@ -99,7 +100,8 @@ std::vector<std::uint32_t> mailbox_uids(mailimap* s) {
   return uids;
 }
 
-// The whole message by UID, without setting \Seen. Nullopt if it vanished.
+// The whole message by UID, without setting \Seen. Nullopt if it vanished
+// or the server will not give it.
 std::optional<std::string> fetch_body(mailimap* s, std::uint32_t uid) {
   ImapSet set(mailimap_set_new_single(uid));
   mailimap_fetch_type* type = mailimap_fetch_type_new_fetch_att_list_empty();
@@ -109,6 +111,9 @@ std::optional<std::string> fetch_body(mailimap* s, std::uint32_t uid) {
   int rc = mailimap_uid_fetch(s, set.get(), type, &result);
   mailimap_fetch_type_free(type);
   FetchList owner(result);
+  // The server refused this one message (NO: unreadable, broken on its side).
+  // That is no reason to stop: the caller leaves it and goes on.
+  if (rc == MAILIMAP_ERROR_FETCH) return std::nullopt;
   check(rc, "UID FETCH BODY.PEEK[]", s);
   for (clistiter* it = clist_begin(result); it; it = clist_next(it)) {
     auto* msg = static_cast<mailimap_msg_att*>(clist_content(it));
@@ -134,6 +139,12 @@ struct ImapPoller::Impl {
   int wake_fd = -1;  // eventfd: stop() interrupts IDLE and sleeps
   std::unique_ptr<Crypto> crypto;
   std::string state_key;
+  // UIDs whose fetch failed, and how often in a row. Some servers (Dovecot)
+  // drop the connection when a message cannot be read on their side; after
+  // kMaxFetchFailures such a message is passed over until cased restarts,
+  // so that one bad message cannot hold up the rest of the mailbox.
+  std::map<std::pair<std::uint32_t, std::uint32_t>, int> fetch_failures;  // (uidvalidity, uid)
+  static constexpr int kMaxFetchFailures = 3;
 
   Impl(const Config& c, IngestWriter& w, OutboxWorker& o) : config(c), writer(w), outbox(o) {
     wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -272,11 +283,25 @@ struct ImapPoller::Impl {
       std::size_t done = 0;
       for (std::uint32_t uid : uids) {
         if (stopping) return;
-        auto raw = fetch_body(s.get(), uid);
+        auto failures = fetch_failures.find({validity, uid});
+        if (failures != fetch_failures.end() && failures->second >= kMaxFetchFailures) continue;
+        std::optional<std::string> raw;
+        try {
+          raw = fetch_body(s.get(), uid);
+        } catch (const Failure&) {
+          int n = ++fetch_failures[{validity, uid}];
+          if (n >= kMaxFetchFailures)
+            spdlog::warn("imap: uid {} not fetched {} times in a row; left in {} and passed over until restart", uid,
+                         n, c.mailbox);
+          throw;  // the session is likely gone: reconnect
+        }
+        if (raw) fetch_failures.erase({validity, uid});
         if (raw) {
           if (!ingest(std::move(*raw), uid)) return;  // reconnect and retry later
         } else {
-          spdlog::warn("imap: uid {} returned no body; skipped", uid);
+          std::string server = s->imap_response ? s->imap_response : "";
+          spdlog::warn("imap: uid {} not fetched{}{}; left in {} and tried again on the next pass", uid,
+                       server.empty() ? "" : ": ", server, c.mailbox);
         }
         if (raw) move_done(s.get(), uid, has_move, has_uidplus);
         if (++done % 100 == 0) spdlog::info("imap: {} of {} new messages stored", done, uids.size());

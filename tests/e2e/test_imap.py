@@ -330,5 +330,27 @@ def test_starttls_with_an_untrusted_certificate_is_refused():
         w.close()
 
 
+def test_a_message_the_server_cannot_deliver_does_not_stop_the_others():
+    """One message file is unreadable to Dovecot, so its FETCH fails; the
+    messages after it are still stored and moved, and it stays in INBOX."""
+    w = World(idle=False)
+    try:
+        for i in range(3):
+            w.dovecot.drop(f"b{i}", message(f"b{i}@example.org", subject=f"batch {i}"))
+        bad = os.path.join(w.dovecot.maildir, "new", "b1")
+        subprocess.run(["chown", "root:root", bad], check=True)
+        os.chmod(bad, 0o000)
+        w.dovecot.start()
+        w.env.start(wait_port=False)
+        wait_for(lambda: w.stored() == 2 and w.dovecot.count(".Processed") == 2, 30, "the two good ones")
+        time.sleep(2)  # a few more passes: still no progress on the bad one, and no crash
+        assert w.env.daemon.poll() is None
+        w.env.stop()
+        assert w.dovecot.count() == 1
+        assert "uid 2" in w.env.log() and "not fetched" in w.env.log()
+    finally:
+        w.close()
+
+
 if __name__ == "__main__":
     run_tests(globals())
