@@ -34,30 +34,6 @@ std::size_t width(const std::string& s) {
 
 std::string pad(const std::string& s, std::size_t w) { return s + std::string(w > width(s) ? w - width(s) : 0, ' '); }
 
-// Cuts to at most `w` code points, replacing control characters so a
-// subject cannot move the cursor or change colours of the terminal.
-std::string clip(const std::string& s, std::size_t w) {
-  std::string out;
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if ((c & 0xC0) != 0x80) {
-      if (n == w) {
-        if (w > 0) {
-          // replace the last code point with an ellipsis
-          while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
-          if (!out.empty()) out.pop_back();
-          out += "\u2026";
-        }
-        return out;
-      }
-      ++n;
-    }
-    out += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
-  }
-  return out;
-}
-
 // Strips terminal control sequences from multi-line text (keeps newlines and tabs).
 std::string safe_text(const std::string& s) {
   std::string out;

@@ -295,15 +295,15 @@ struct ImapPoller::Impl {
                          n, c.mailbox);
           throw;  // the session is likely gone: reconnect
         }
-        if (raw) fetch_failures.erase({validity, uid});
-        if (raw) {
-          if (!ingest(std::move(*raw), uid)) return;  // reconnect and retry later
-        } else {
+        if (!raw) {
           std::string server = s->imap_response ? s->imap_response : "";
           spdlog::warn("imap: uid {} not fetched{}{}; left in {} and tried again on the next pass", uid,
                        server.empty() ? "" : ": ", server, c.mailbox);
+          continue;
         }
-        if (raw) move_done(s.get(), uid, has_move, has_uidplus);
+        fetch_failures.erase({validity, uid});
+        if (!ingest(std::move(*raw), uid)) return;  // reconnect and retry later
+        move_done(s.get(), uid, has_move, has_uidplus);
         if (++done % 100 == 0) spdlog::info("imap: {} of {} new messages stored", done, uids.size());
       }
       if (!uids.empty()) {

@@ -104,7 +104,7 @@ std::string gpg_error_text(gpgme_error_t err) {
   }
 }
 
-// A context like `like` (protocol, home, armor, signers) for one operation.
+// A context on `home`: OpenPGP, armored, no pinentry, offline.
 Ctx make_context(const std::string& home) {
   gpgme_ctx_t c = nullptr;
   if (gpgme_new(&c) != 0) throw std::runtime_error("cannot create a GPGME context");
@@ -132,17 +132,15 @@ class TimedOp {
   TimedOp(const TimedOp&) = delete;
   TimedOp& operator=(const TimedOp&) = delete;
 
-  // Readies the context for the next operation, signing as `like` does.
-  // One context serves every operation: making one costs a `gpg --version`.
-  void prepare(gpgme_ctx_t like) {
+  // Readies the context for the next operation, signing with `signer` if
+  // given. One context serves every operation: making one costs a
+  // `gpg --version`.
+  void prepare(gpgme_key_t signer) {
     watches_.clear();
     done_ = false;
     result_ = 0;
     gpgme_signers_clear(ctx_.get());
-    for (int i = 0; gpgme_key_t k = gpgme_signers_enum(like, i); ++i) {
-      gpgme_signers_add(ctx_.get(), k);
-      gpgme_key_unref(k);
-    }
+    if (signer) gpgme_signers_add(ctx_.get(), signer);
   }
   // After a cancelled operation the context is not trusted again.
   bool spoiled() const { return spoiled_; }
@@ -216,14 +214,8 @@ struct Crypto::Impl {
   Impl(std::string h, std::chrono::seconds t) : home(std::move(h)), timeout(t) {}
   std::string home;
   std::chrono::seconds timeout;
-  Ctx ctx;  // key listings and lookups; operations that reach gpg-agent use `op`
-  std::unique_ptr<TimedOp> op;
-
-  TimedOp& op_like(gpgme_ctx_t like) {
-    if (!op || op->spoiled()) op = std::make_unique<TimedOp>(home);
-    op->prepare(like);
-    return *op;
-  }
+  Ctx ctx;  // key listings and lookups; operations that reach gpg-agent use op_ctx
+  std::unique_ptr<TimedOp> op_ctx;
   std::vector<std::string> own_fingerprints;  // keys we hold a secret for
   // Signing (sub)key -> primary fingerprint and user id. gpgme_get_key runs
   // gpg twice (about 20 ms, more than a small decrypt); reporters sign many
@@ -263,6 +255,29 @@ struct Crypto::Impl {
       }
     }
     return out;
+  }
+
+  // The operation context, ready for one operation (signing as `signer`).
+  TimedOp& timed_op(gpgme_key_t signer = nullptr) {
+    if (!op_ctx || op_ctx->spoiled()) op_ctx = std::make_unique<TimedOp>(home);
+    op_ctx->prepare(signer);
+    return *op_ctx;
+  }
+
+  // Runs a signing operation; a timeout is a temporary error for the outbox.
+  template <class Start>
+  Result<gpgme_error_t> run_signing(TimedOp& op, Start&& start) {
+    try {
+      return op.run(std::forward<Start>(start), timeout);
+    } catch (const CryptoTimeout& e) {
+      return Error{Errc::temporary, e.what()};
+    }
+  }
+
+  Result<Key> secret_key(const std::string& fpr) {
+    gpgme_key_t sk = nullptr;
+    if (gpgme_get_key(ctx.get(), fpr.c_str(), &sk, 1) != 0 || !sk) return Error{Errc::invalid, "no signing key " + fpr};
+    return Key(sk);
   }
 
   bool is_own(const std::string& fpr) const {
@@ -358,7 +373,7 @@ std::vector<KeyInfo> Crypto::import_keys(std::string_view bytes) {
     }
   }
   Data in = data_over(bytes);
-  TimedOp& op = impl_->op_like(c);
+  TimedOp& op = impl_->timed_op();
   if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_import_start(oc, in.get()); }, impl_->timeout) != 0) return out;
   gpgme_import_result_t r = gpgme_op_import_result(op.get());
   for (gpgme_import_status_t s = r ? r->imports : nullptr; s; s = s->next) {
@@ -416,7 +431,6 @@ MimePart text_part(std::string body, const std::string& charset, bool encrypted,
 
 void Crypto::process(ParsedMessage& msg) {
   imported_.clear();
-  gpgme_ctx_t c = impl_->ctx.get();
   bool decrypt_ok = false, decrypt_failed = false;
   SignatureOutcome first_sig;
   std::string outer_subject = msg.subject;
@@ -448,7 +462,7 @@ void Crypto::process(ParsedMessage& msg) {
   auto decrypt = [&](std::string_view ciphertext, std::string& plain, SignatureOutcome& sig) -> bool {
     Data in = data_over(ciphertext);
     Data out = data_out();
-    TimedOp& op = impl_->op_like(c);
+    TimedOp& op = impl_->timed_op();
     gpgme_error_t err = op.run(
         [&](gpgme_ctx_t oc) { return gpgme_op_decrypt_ext_start(oc, GPGME_DECRYPT_VERIFY, in.get(), out.get()); },
         impl_->timeout);
@@ -482,7 +496,7 @@ void Crypto::process(ParsedMessage& msg) {
       Data sig = data_over(p.children[1].body);
       Data text = data_over(signed_bytes);
       SignatureOutcome outcome;
-      TimedOp& op = impl_->op_like(c);
+      TimedOp& op = impl_->timed_op();
       if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), text.get(), nullptr); },
                  impl_->timeout) == 0)
         outcome = impl_->signatures(gpgme_op_verify_result(op.get()));
@@ -536,7 +550,7 @@ void Crypto::process(ParsedMessage& msg) {
         Data sig = data_over(body.substr(block->first, block->second - block->first));
         Data out = data_out();
         SignatureOutcome outcome;
-        TimedOp& op = impl_->op_like(c);
+        TimedOp& op = impl_->timed_op();
         if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), nullptr, out.get()); },
                    impl_->timeout) == 0) {
           outcome = impl_->signatures(gpgme_op_verify_result(op.get()));
@@ -673,55 +687,34 @@ struct KeyList {
 
 Result<std::string> Crypto::sign_encrypt(std::string_view plaintext, const std::string& signer,
                                          const std::vector<std::string>& recipients) {
-  gpgme_ctx_t c = impl_->ctx.get();
-  gpgme_key_t sk = nullptr;
-  if (gpgme_get_key(c, signer.c_str(), &sk, 1) != 0 || !sk) return Error{Errc::invalid, "no signing key " + signer};
-  Key signing(sk);
-  gpgme_signers_clear(c);
-  if (gpgme_signers_add(c, sk) != 0) return Error{Errc::invalid, "cannot sign with " + signer};
+  auto sk = impl_->secret_key(signer);
+  if (!sk) return sk.error();
   KeyList list;
   for (const auto& fpr : recipients) {
     gpgme_key_t k = nullptr;
-    if (gpgme_get_key(c, fpr.c_str(), &k, 0) != 0 || !k) return Error{Errc::refused, "no key " + fpr};
+    if (gpgme_get_key(impl_->ctx.get(), fpr.c_str(), &k, 0) != 0 || !k) return Error{Errc::refused, "no key " + fpr};
     list.keys.push_back(k);
   }
   Data in = data_over(plaintext);
   Data out = data_out();
-  gpgme_error_t err = 0;
-  try {
-    TimedOp& op = impl_->op_like(c);
-    err = op.run(
-        [&](gpgme_ctx_t oc) {
-          return gpgme_op_encrypt_sign_start(oc, list.array(), GPGME_ENCRYPT_ALWAYS_TRUST, in.get(), out.get());
-        },
-        impl_->timeout);
-  } catch (const CryptoTimeout& e) {
-    return Error{Errc::temporary, e.what()};
-  }
-  gpgme_signers_clear(c);
-  if (err != 0) return Error{Errc::refused, std::string("encryption failed: ") + gpgme_strerror(err)};
+  auto err = impl_->run_signing(impl_->timed_op(sk->get()), [&](gpgme_ctx_t oc) {
+    return gpgme_op_encrypt_sign_start(oc, list.array(), GPGME_ENCRYPT_ALWAYS_TRUST, in.get(), out.get());
+  });
+  if (!err) return err.error();
+  if (*err != 0) return Error{Errc::refused, std::string("encryption failed: ") + gpgme_strerror(*err)};
   return read_all(out.get());
 }
 
 Result<std::pair<std::string, std::string>> Crypto::detach_sign(std::string_view data, const std::string& signer) {
-  gpgme_ctx_t c = impl_->ctx.get();
-  gpgme_key_t sk = nullptr;
-  if (gpgme_get_key(c, signer.c_str(), &sk, 1) != 0 || !sk) return Error{Errc::invalid, "no signing key " + signer};
-  Key signing(sk);
-  gpgme_signers_clear(c);
-  gpgme_signers_add(c, sk);
+  auto sk = impl_->secret_key(signer);
+  if (!sk) return sk.error();
   Data in = data_over(data);
   Data out = data_out();
-  gpgme_error_t err = 0;
-  TimedOp& op = impl_->op_like(c);
-  gpgme_signers_clear(c);
-  try {
-    err = op.run([&](gpgme_ctx_t oc) { return gpgme_op_sign_start(oc, in.get(), out.get(), GPGME_SIG_MODE_DETACH); },
-                 impl_->timeout);
-  } catch (const CryptoTimeout& e) {
-    return Error{Errc::temporary, e.what()};
-  }
-  if (err != 0) return Error{Errc::internal, std::string("signing failed: ") + gpgme_strerror(err)};
+  TimedOp& op = impl_->timed_op(sk->get());
+  auto err = impl_->run_signing(
+      op, [&](gpgme_ctx_t oc) { return gpgme_op_sign_start(oc, in.get(), out.get(), GPGME_SIG_MODE_DETACH); });
+  if (!err) return err.error();
+  if (*err != 0) return Error{Errc::internal, std::string("signing failed: ") + gpgme_strerror(*err)};
   std::string micalg = "pgp-sha256";
   if (gpgme_sign_result_t r = gpgme_op_sign_result(op.get()); r && r->signatures)
     if (const char* h = gpgme_hash_algo_name(r->signatures->hash_algo)) micalg = "pgp-" + to_lower(h);
@@ -729,24 +722,15 @@ Result<std::pair<std::string, std::string>> Crypto::detach_sign(std::string_view
 }
 
 Result<std::string> Crypto::clearsign(std::string_view text, const std::string& signer) {
-  gpgme_ctx_t c = impl_->ctx.get();
-  gpgme_key_t sk = nullptr;
-  if (gpgme_get_key(c, signer.c_str(), &sk, 1) != 0 || !sk) return Error{Errc::invalid, "no signing key " + signer};
-  Key signing(sk);
-  gpgme_signers_clear(c);
-  gpgme_signers_add(c, sk);
+  auto sk = impl_->secret_key(signer);
+  if (!sk) return sk.error();
   Data in = data_over(text);
   Data out = data_out();
-  gpgme_error_t err = 0;
-  try {
-    TimedOp& op = impl_->op_like(c);
-    err = op.run([&](gpgme_ctx_t oc) { return gpgme_op_sign_start(oc, in.get(), out.get(), GPGME_SIG_MODE_CLEAR); },
-                 impl_->timeout);
-  } catch (const CryptoTimeout& e) {
-    return Error{Errc::temporary, e.what()};
-  }
-  gpgme_signers_clear(c);
-  if (err != 0) return Error{Errc::internal, std::string("signing failed: ") + gpgme_strerror(err)};
+  auto err = impl_->run_signing(impl_->timed_op(sk->get()), [&](gpgme_ctx_t oc) {
+    return gpgme_op_sign_start(oc, in.get(), out.get(), GPGME_SIG_MODE_CLEAR);
+  });
+  if (!err) return err.error();
+  if (*err != 0) return Error{Errc::internal, std::string("signing failed: ") + gpgme_strerror(*err)};
   return read_all(out.get());
 }
 

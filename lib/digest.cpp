@@ -31,20 +31,6 @@ std::string embargo_note(std::int64_t now, const std::string& date) {
   return fmt::format("embargo ENDED {} ({}d ago)", date, -days);
 }
 
-std::string one_line(const std::string& s) {
-  std::string out;
-  for (char ch : s) out += (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ? ' ' : ch;
-  return out;
-}
-
-// At most `max` characters, cut at a UTF-8 boundary.
-std::string clip(const std::string& s, std::size_t max) {
-  if (s.size() <= max) return s;
-  std::size_t cut = max - 3;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return s.substr(0, cut) + "...";
-}
-
 std::string render(const Digest& d, const std::string& tag, bool confidential) {
   std::string out;
   for (const auto& w : d.warnings) out += "WARNING: " + w + "\n";
@@ -68,7 +54,7 @@ std::string render(const Digest& d, const std::string& tag, bool confidential) {
                          age(d.now, c.created), age(d.now, c.updated));
       if (confidential) {
         if (s.name == "embargo" && c.embargo) out += "; " + embargo_note(d.now, *c.embargo);
-        out += "\n        " + clip(one_line(c.subject), 66);
+        out += "\n        " + clip(c.subject, 66);
       }
       out += "\n";
     }

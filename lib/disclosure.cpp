@@ -1,9 +1,9 @@
 #include "disclosure.hpp"
+#include "util.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <map>
 
@@ -145,12 +145,10 @@ std::optional<std::int64_t> parse_date(std::string_view t) {
   if (t.size() != 10 || t[4] != '-' || t[7] != '-' || !all_digits(t.substr(0, 4)) || !all_digits(t.substr(5, 2)) ||
       !all_digits(t.substr(8, 2)))
     return std::nullopt;
-  using namespace std::chrono;
-  year_month_day ymd{year{std::stoi(std::string(t.substr(0, 4)))},
-                     month{static_cast<unsigned>(std::stoi(std::string(t.substr(5, 2))))},
-                     day{static_cast<unsigned>(std::stoi(std::string(t.substr(8, 2))))}};
-  if (!ymd.ok()) return std::nullopt;
-  return static_cast<std::int64_t>(sys_days{ymd}.time_since_epoch().count()) * 86400;
+  // The digits are checked here; the calendar (no 2026-02-30) by parse_rfc3339.
+  std::int64_t midnight = 0;
+  if (!parse_rfc3339(t, midnight)) return std::nullopt;
+  return midnight;
 }
 
 Status validate(const DisclosureChange& c) {

@@ -3,6 +3,7 @@
 #include <gnutls/crypto.h>
 
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <cctype>
 #include <cstdlib>
@@ -45,6 +46,30 @@ std::string crlf_sha256_hex(std::string_view bytes) {
   if (run_start == 0) return sha256_hex(bytes);
   crlf.append(bytes.substr(run_start));
   return sha256_hex(crlf);
+}
+
+// Cuts to at most `w` code points, replacing control characters so a
+// subject cannot move the cursor or change colours of the terminal.
+std::string clip(std::string_view s, std::size_t w) {
+  std::string out;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c & 0xC0) != 0x80) {
+      if (n == w) {
+        if (w > 0) {
+          // replace the last code point with an ellipsis
+          while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
+          if (!out.empty()) out.pop_back();
+          out += "\u2026";
+        }
+        return out;
+      }
+      ++n;
+    }
+    out += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
+  }
+  return out;
 }
 
 std::string to_lower(std::string_view s) {
@@ -98,7 +123,12 @@ bool parse_rfc3339(std::string_view text, std::int64_t& out) {
   } else {
     return false;
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return false;
+  if (h > 23 || mi > 59 || s > 60) return false;
+  // A real calendar date: no 2026-02-30 rolled over into March.
+  if (!std::chrono::year_month_day{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
+                                   std::chrono::day{static_cast<unsigned>(d)}}
+           .ok())
+    return false;
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
   tm.tm_mday = d;

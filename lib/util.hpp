@@ -13,6 +13,9 @@ std::string crlf_sha256_hex(std::string_view bytes);
 std::string to_lower(std::string_view s);
 std::string trim(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
+// One line of at most `w` code points (an ellipsis marks a cut), control
+// characters made spaces: a subject cannot move a terminal's cursor.
+std::string clip(std::string_view s, std::size_t w);
 
 // "Now" as Unix seconds. Tests may fix it with CASED_NOW (Unix seconds or RFC 3339).
 std::int64_t now_unix();
