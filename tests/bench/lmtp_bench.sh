@@ -2,6 +2,8 @@
 # Sustained LMTP delivery throughput and peak RSS: cased next to Dovecot's
 # LMTP server (Maildir, default fsync), in the same run, with postfix's
 # smtp-source as the client. Usage: tests/bench/lmtp_bench.sh [build-dir]
+# MESSAGES (default 2000), SIZES (bytes, default "4096 65536") and SESSIONS
+# (default "1 4 16") narrow a run.
 # Needs: dovecot-lmtpd, postfix (smtp-source), /usr/bin/time.
 set -euo pipefail
 build=${1:-build/release}
@@ -77,8 +79,8 @@ run() {  # $1 server kind, $2 size, $3 sessions
 }
 
 printf '| size | sessions | cased msg/s | dovecot msg/s | cased peak RSS | dovecot lmtp peak RSS |\n|---|---|---|---|---|---|\n'
-for size in 4096 65536; do
-  for sessions in 1 4 16; do
+for size in ${SIZES:-4096 65536}; do
+  for sessions in ${SESSIONS:-1 4 16}; do
     start_cased "$size-$sessions"; c_server=$server
     c_rate=$(run cased "$size" "$sessions"); c_rss=$(peak_rss_kb "$c_server")
     kill -TERM "$c_server"; wait "$c_server" || true
