@@ -18,6 +18,7 @@
 #include "lmtp.hpp"
 #include "imap_poller.hpp"
 #include "outbox_worker.hpp"
+#include "parse_worker.hpp"
 #include "threading.hpp"
 
 namespace cased {
@@ -66,6 +67,7 @@ struct Server {
   Server(const Config& c, asio::io_context& i, asio::thread_pool& p, IngestWriter& w, OutboxWorker& o, std::string h)
       : config(c), io(i), parsers(p), writer(w), outbox(o), hostname(std::move(h)) {}
   const Config& config;
+  std::optional<ParseWorkerOptions> workers;  // unset: PGP runs on the parser threads themselves
   asio::io_context& io;
   asio::thread_pool& parsers;
   IngestWriter& writer;
@@ -93,6 +95,26 @@ Crypto* thread_crypto(Server& server) {
   return crypto.get();
 }
 
+// One parse worker process per parser thread, started on first use.
+ParseWorker* thread_worker(Server& server) {
+  if (!server.workers) return nullptr;
+  thread_local std::unique_ptr<ParseWorker> worker;
+  if (!worker) worker = std::make_unique<ParseWorker>(*server.workers);
+  return worker.get();
+}
+
+// Parses here; mail that carries OpenPGP goes to the thread's worker process
+// (or, without workers, to the thread's own GPGME context).
+Result<PreparedMessage> prepare_lmtp(Server& server, LmtpDelivery& job) {
+  Envelope env{"lmtp", job.mail_from, job.recipients};
+  PreparedMessage prepared = prepare_message(std::move(job.data), std::move(env), nullptr);
+  if (!Crypto::has_openpgp(prepared.parsed)) return prepared;
+  if (ParseWorker* worker = thread_worker(server)) return worker->prepare(std::move(prepared.raw), std::move(prepared.envelope));
+  if (Crypto* crypto = thread_crypto(server))
+    return prepare_message(std::move(prepared.raw), std::move(prepared.envelope), crypto);
+  return prepared;
+}
+
 // Parses on the pool, commits on the writer, resumes on the session's
 // executor. The result comes back through a timer that is cancelled when it
 // is ready: a plain named object, since GCC 12 mishandles lambdas with
@@ -115,9 +137,9 @@ awaitable<Result<IngestResult>> store_message(Server& server, LmtpDelivery deliv
       });
     };
     try {
-      Envelope env{"lmtp", job->mail_from, job->recipients};
-      PreparedMessage prepared = prepare_message(std::move(job->data), std::move(env), thread_crypto(server));
-      server.writer.submit(std::move(prepared), reply);
+      Result<PreparedMessage> prepared = prepare_lmtp(server, *job);
+      if (prepared) server.writer.submit(std::move(prepared.value()), reply);
+      else reply(prepared.error());
     } catch (const std::exception& e) {
       // A crash in parsing must not lose the message: the MTA retries.
       reply(Error{Errc::temporary, fmt::format("parse failed: {}", e.what())});
@@ -253,8 +275,15 @@ int run_daemon(const Config& config) {
 
   // Learn the alias's own keys now: listing secret keys asks gpg-agent, and
   // the workers' contexts reuse the answer instead of asking it later.
+  std::optional<ParseWorkerOptions> workers;
   try {
     Crypto keys(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds));
+    // Started with exec of this very binary (parse_worker.hpp), which
+    // /proc/self/exe still names after a package upgrade replaced the file.
+    if (::access("/proc/self/exe", X_OK) == 0)
+      workers = ParseWorkerOptions{"/proc/self/exe", config.gpg.home, config.gpg.timeout_seconds, keys.own_fingerprints()};
+    else
+      spdlog::warn("no /proc/self/exe: PGP mail is decrypted on the parser threads");
   } catch (const std::exception& e) {
     spdlog::warn("PGP is off: {}", e.what());
   }
@@ -263,6 +292,7 @@ int run_daemon(const Config& config) {
   asio::io_context io(1);
   asio::thread_pool parsers(std::max(2u, std::thread::hardware_concurrency()));
   Server server(config, io, parsers, writer, outbox, host_name());
+  server.workers = std::move(workers);
 
   std::list<asio::ip::tcp::acceptor> tcp_acceptors;
   std::list<asio::local::stream_protocol::acceptor> unix_acceptors;

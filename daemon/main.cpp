@@ -11,6 +11,7 @@
 
 #include "config.hpp"
 #include "daemon.hpp"
+#include "parse_worker.hpp"
 #include "store.hpp"
 
 int main(int argc, char** argv) {
@@ -18,11 +19,19 @@ int main(int argc, char** argv) {
   const char* env_config = std::getenv("CASED_CONFIG");
   std::string config_path = env_config && *env_config ? env_config : "/etc/cased/cased.toml";
   bool check_only = false;
+  bool parse_worker = false;
+  ParseWorkerOptions worker;
 
   CLI::App app{"cased - the case tracker daemon behind a security@ alias"};
   app.set_version_flag("--version", std::string("cased ") + CASED_VERSION);
   app.add_option("--config", config_path, "configuration file (default $CASED_CONFIG or /etc/cased/cased.toml)");
   app.add_flag("--check", check_only, "validate the configuration and exit");
+  // The daemon starts its parse workers with these (parse_worker.hpp);
+  // hidden, since nobody else has a use for them.
+  app.add_flag("--parse-worker", parse_worker)->group("");
+  app.add_option("--gpg-home", worker.gpg_home)->group("");
+  app.add_option("--gpg-timeout", worker.gpg_timeout_seconds)->group("");
+  app.add_option("--own-key", worker.own_keys)->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -30,6 +39,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "cased: " << e.what() << "\n";
     return 2;
+  }
+
+  if (parse_worker) {  // talks to the daemon on fd 3
+    auto logger = spdlog::stderr_color_mt("cased-worker");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+    return run_parse_worker(3, worker);
   }
 
   std::ifstream in(config_path, std::ios::binary);

@@ -208,6 +208,16 @@ class TimedOp {
   gpgme_error_t result_ = 0;
 };
 
+// Our own secret keys, per GNUPGHOME, for the life of the process.
+struct OwnKeys {
+  std::mutex mutex;
+  std::unordered_map<std::string, std::vector<std::string>> by_home;
+};
+OwnKeys& own_keys_by_home() {
+  static OwnKeys own;
+  return own;
+}
+
 }  // namespace
 
 struct Crypto::Impl {
@@ -298,17 +308,24 @@ Crypto::Crypto(const std::string& home, std::chrono::seconds timeout)
   // daemon does it at start-up), so that a worker's Crypto made later never
   // waits on an agent that has hung since; our own keys do not change while
   // we run, since mail can never import a secret key.
-  static std::mutex own_mutex;
-  static std::unordered_map<std::string, std::vector<std::string>> own_by_home;
-  std::lock_guard lock(own_mutex);
-  auto known = own_by_home.find(home);
-  if (known == own_by_home.end()) {
-    std::vector<std::string> own;
-    for (const auto& k : secret_keys()) own.push_back(k.fingerprint);
-    known = own_by_home.emplace(home, std::move(own)).first;
+  auto& own = own_keys_by_home();
+  std::lock_guard lock(own.mutex);
+  auto known = own.by_home.find(home);
+  if (known == own.by_home.end()) {
+    std::vector<std::string> fprs;
+    for (const auto& k : secret_keys()) fprs.push_back(k.fingerprint);
+    known = own.by_home.emplace(home, std::move(fprs)).first;
   }
   impl_->own_fingerprints = known->second;
 }
+
+void Crypto::remember_own_keys(const std::string& home, std::vector<std::string> fingerprints) {
+  auto& own = own_keys_by_home();
+  std::lock_guard lock(own.mutex);
+  own.by_home[home] = std::move(fingerprints);
+}
+
+const std::vector<std::string>& Crypto::own_fingerprints() const { return impl_->own_fingerprints; }
 
 Crypto::~Crypto() = default;
 
@@ -427,7 +444,17 @@ MimePart text_part(std::string body, const std::string& charset, bool encrypted,
   return p;
 }
 
+// Whether any part is (or carries) OpenPGP data process() would act on.
+bool looks_like_openpgp(const MimePart& p) {
+  if (p.is("multipart", "encrypted") || p.is("multipart", "signed") || p.subtype == "pgp-keys" ||
+      (p.type == "text" && p.body.find("-----BEGIN PGP ") != std::string::npos))
+    return true;
+  return std::any_of(p.children.begin(), p.children.end(), looks_like_openpgp);
+}
+
 }  // namespace
+
+bool Crypto::has_openpgp(const ParsedMessage& msg) { return !msg.autocrypt.empty() || looks_like_openpgp(msg.root); }
 
 void Crypto::process(ParsedMessage& msg) {
   imported_.clear();
@@ -583,14 +610,7 @@ void Crypto::process(ParsedMessage& msg) {
     for (auto& child : p.children) walk(child);
   };
 
-  bool looks_pgp = false;
-  std::function<void(const MimePart&)> scan = [&](const MimePart& p) {
-    if (p.is("multipart", "encrypted") || p.is("multipart", "signed") || p.subtype == "pgp-keys" ||
-        (p.type == "text" && p.body.find("-----BEGIN PGP ") != std::string::npos))
-      looks_pgp = true;
-    for (const auto& ch : p.children) scan(ch);
-  };
-  scan(msg.root);
+  const bool looks_pgp = looks_like_openpgp(msg.root);
 
   if (!msg.autocrypt.empty()) {
     // Autocrypt: addr=...; [prefer-encrypt=mutual;] keydata=BASE64 — only for the sender's own address.

@@ -24,11 +24,15 @@ struct KeyInfo {
   std::optional<std::int64_t> expires; // Unix time, if any
   bool can_encrypt = false;            // not expired, revoked or disabled, has an encryption subkey
   bool secret = false;                 // we hold its secret key
+
+  bool operator==(const KeyInfo&) const = default;
 };
 
 struct ImportedKey {
   KeyInfo key;
   std::string source;                  // attachment | inline | autocrypt
+
+  bool operator==(const ImportedKey&) const = default;
 };
 
 // A gpg operation ran past its time limit (a hung gpg-agent, say) and was
@@ -53,6 +57,10 @@ class Crypto {
   // offered keys, and re-extracts the body and attachments. Never throws on
   // bad input; failures are recorded on the message.
   void process(ParsedMessage& msg);
+  // Whether process() would run gpg on this message at all (encrypted or
+  // signed parts, armor, key blocks, an Autocrypt header). Plain mail needs
+  // no gpg and no worker.
+  static bool has_openpgp(const ParsedMessage& msg);
 
   // Keys imported by the last process() call, with where they came from.
   const std::vector<ImportedKey>& imported() const { return imported_; }
@@ -67,6 +75,11 @@ class Crypto {
   std::vector<KeyInfo> keys_for(std::string_view address);
   // Every secret key in the keyring.
   std::vector<KeyInfo> secret_keys();
+  // The fingerprints of our own secret keys, listed once per process and
+  // home; remember_own_keys() tells a new process what another has listed,
+  // so that it need not ask gpg-agent again.
+  const std::vector<std::string>& own_fingerprints() const;
+  static void remember_own_keys(const std::string& home, std::vector<std::string> fingerprints);
 
   // The key that signs for `alias`: `configured` (a fingerprint) when set,
   // else the secret key whose user id names the alias.

@@ -17,6 +17,8 @@ struct Attachment {
   std::string sha256;        // hex of the decoded bytes
   bool encrypted = false;    // was inside the encryption
   bool is_signed = false;    // was inside a valid signature
+
+  bool operator==(const Attachment&) const = default;
 };
 
 // One MIME entity. Bodies are transfer-decoded (base64/QP) but not
@@ -40,6 +42,7 @@ struct MimePart {
   std::string param(std::string_view name) const;
   std::string header(std::string_view name) const;   // first field of that name, case-insensitive
   bool is(std::string_view t, std::string_view s) const { return type == t && subtype == s; }
+  bool operator==(const MimePart&) const = default;
 };
 
 struct ParsedMessage {
@@ -81,6 +84,8 @@ struct ParsedMessage {
   std::optional<std::string> signer;       // primary key fingerprint, upper case
   std::string signer_uid;
   std::vector<std::string> keys_offered;   // armored key blocks found in the mail
+
+  bool operator==(const ParsedMessage&) const = default;
 };
 
 }  // namespace cased

@@ -28,6 +28,8 @@ struct Envelope {
   std::string source = "ingest";            // lmtp | ingest | imap
   std::optional<std::string> mail_from;     // "" = null sender; nullopt = unknown
   std::vector<std::string> recipients;      // LMTP RCPT TO addresses
+
+  bool operator==(const Envelope&) const = default;
 };
 
 // A message parsed (and later decrypted) off the database thread.
@@ -37,6 +39,8 @@ struct PreparedMessage {
   Envelope envelope;
   ParsedMessage parsed;
   std::vector<ImportedKey> keys;            // keys it carried, now in the keyring
+
+  bool operator==(const PreparedMessage&) const = default;
 };
 
 // Parses (and with `crypto`, decrypts and verifies) the message; no

@@ -141,8 +141,8 @@ wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/nul
 
 printf '\nbare GPGME decrypt+verify, 4 KB PGP/MIME: %s msg/s on 1 thread, %s msg/s on %s threads (%s msg/s with a fresh context per operation)\n\n' \
   "$(rate_of "$bare1")" "$ceiling" "$threads" "$(rate_of "$bareN_op")"
-printf '| sessions | msgs/s | %% of bare GPGME on %s threads | seconds | stored, decryption ok | cased peak RSS | CPU busy (both cores) | CPU s: cased | gpg-agent | client |\n' "$threads"
-printf '|---|---|---|---|---|---|---|---|---|---|\n'
+printf '| sessions | msgs/s | %% of bare GPGME on %s threads | seconds | stored, decryption ok | cased peak RSS | largest parse worker peak RSS | CPU busy (both cores) | CPU s: cased and its parse workers | gpg-agent | client |\n' "$threads"
+printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
 for sessions in $session_counts; do
   dir=$work/cased-$sessions; mkdir -p "$dir"
   port=$(free_port)
@@ -156,16 +156,21 @@ for sessions in $session_counts; do
   result=$(python3 "$client" 127.0.0.1 "$port" "$sessions" "$msgs" --count "$messages") || {
     echo "delivery failed: $result" >&2; tail -5 "$dir/log" >&2; exit 1; }
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
+  # PGP mail is decrypted in cased's parse worker processes: count them too.
+  workers=$(pgrep -P "$server" -f -- --parse-worker || true)
+  worker_rss=$(for p in $workers; do awk '/VmHWM/ {print $2}' "/proc/$p/status"; done | sort -n | tail -1)
+  worker_cpu=0; for p in $workers; do worker_cpu=$((worker_cpu + $(cpu_ticks "$p"))); done
   read -r b1 a1 < <(stat_busy)
-  self=$(cpu_ticks "$server") agent1=$(cpu_ticks "$agent")
+  self=$(( $(cpu_ticks "$server") + worker_cpu )) agent1=$(cpu_ticks "$agent")
   kill -TERM "$server"; wait "$server" || true; server=
   stored=$(sqlite3 "$dir/cases.db" "SELECT count(*) FROM messages WHERE decryption='ok' AND signature='good'")
   [ "$stored" -eq "$messages" ] || { echo "cased stored $stored of $messages with decryption ok" >&2; exit 1; }
-  python3 - "$result" "$ceiling" "$stored" "$rss" "$((100 * (b1 - b0) / (a1 - a0)))" "$self" "$((agent1 - agent0))" "$hz" <<'PY'
+  python3 - "$result" "$ceiling" "$stored" "$rss" "$((100 * (b1 - b0) / (a1 - a0)))" "$self" "$((agent1 - agent0))" "$hz" "${worker_rss:-0}" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1]); ceiling = float(sys.argv[2]); hz = int(sys.argv[8])
 ticks = lambda x: f"{int(x) / hz:.1f}"
 print(f"| {r['sessions']} | {r['msgs_per_s']} | {100 * r['msgs_per_s'] / ceiling:.0f}% | {r['seconds']} | "
-      f"{sys.argv[3]} | {int(sys.argv[4]) // 1024} MB | {sys.argv[5]}% | {ticks(sys.argv[6])} | {ticks(sys.argv[7])} | {r['client_cpu_s']} |")
+      f"{sys.argv[3]} | {int(sys.argv[4]) // 1024} MB | {int(sys.argv[9]) // 1024} MB | {sys.argv[5]}% | {ticks(sys.argv[6])} | "
+      f"{ticks(sys.argv[7])} | {r['client_cpu_s']} |")
 PY
 done

@@ -344,5 +344,66 @@ def test_first_good_signature_pins_the_signer_and_a_different_signer_is_flagged(
         w.close()
 
 
+def parse_workers(daemon_pid):
+    """The daemon's parse worker processes (cased --parse-worker)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if ppid == daemon_pid and b"--parse-worker" in cmd:
+            found.append(int(pid))
+    return found
+
+
+def test_parse_workers_hold_no_client_connections_and_are_replaced_when_killed():
+    """PGP mail is decrypted in single-threaded worker processes (parse_worker.hpp).
+    They inherit nothing of the daemon's but their socket; one killed between
+    messages is replaced without costing a delivery; all are gone after SIGTERM."""
+    w = World()
+    try:
+        daemon = w.env.start()
+        for i in range(4):  # two sessions at once reach both parser threads
+            msgs = [pgp_mime_encrypted(w.rita, [ALIAS], RITA, f"w{i}{j}@example.org", text_entity(f"word kiwi{i}{j}\n"))
+                    for j in range(2)]
+            results = [None, None]
+            threads = [threading.Thread(target=lambda j=j: results.__setitem__(j, deliver(port=w.env.port, data=msgs[j])))
+                       for j in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert results == [[250], [250]], results
+        workers = parse_workers(daemon.pid)
+        assert 1 <= len(workers) <= max(2, os.cpu_count()), workers
+        for pid in workers:
+            fds = sorted(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
+            assert fds == [0, 1, 2, 3], (pid, fds)  # no listener, no client connection, no database
+            assert os.readlink(f"/proc/{pid}/fd/3").startswith("socket:")
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        after = pgp_mime_encrypted(w.rita, [ALIAS], RITA, "after@example.org", text_entity("word walrus5\n"))
+        assert deliver(port=w.env.port, data=after) == [250]
+        hits = w.env.json("search", "walrus5")
+        assert len(hits) == 1 and w.show(hits[0]["id"])["messages"][0]["decryption"] == "ok"
+        # Plain mail never waits for a worker.
+        assert deliver(port=w.env.port, msgid="plain@example.org", data=message("plain@example.org")) == [250]
+        live = parse_workers(daemon.pid)
+        assert live and not set(live) & set(workers), (workers, live)
+        w.env.stop()
+        for pid in live:
+            assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} outlived the daemon"
+        assert "walrus5" not in w.env.log() and "kiwi" not in w.env.log()
+    finally:
+        w.close()
+
+
 if __name__ == "__main__":
     run_tests(globals())
