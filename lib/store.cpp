@@ -319,7 +319,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
     for (const char* q : {"UPDATE messages SET case_id = ?1 WHERE case_id = ?2",
                           "UPDATE comments SET case_id = ?1 WHERE case_id = ?2",
                           "UPDATE events SET case_id = ?1 WHERE case_id = ?2",
-                          "UPDATE search_index SET case_id = ?1 WHERE case_id = ?2",
+                          "UPDATE note_index SET case_id = ?1 WHERE case_id = ?2",
                           "INSERT OR IGNORE INTO participants(case_id, address, name, role, verified, bouncing, added) "
                           "SELECT ?1, address, name, role, verified, bouncing, added FROM participants WHERE case_id = ?2",
                           "DELETE FROM participants WHERE case_id = ?2",
@@ -378,11 +378,11 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
         .bind(6, a.encrypted)
         .bind(7, a.is_signed)
         .run();
-  db_.cached("INSERT INTO search_index(subject, body, case_id, kind, ref) VALUES (?, ?, ?, 'message', ?)")
-      .bind(1, pm.subject)
-      .bind(2, pm.body)
-      .bind(3, *target)
-      .bind(4, result.message)
+  // The index reads its text from the row just written (external content).
+  db_.cached("INSERT INTO message_index(rowid, subject, body) VALUES (?, ?, ?)")
+      .bind(1, result.message)
+      .bind(2, pm.subject)
+      .bind(3, pm.body)
       .run();
 
   if (bounce) {
@@ -481,11 +481,10 @@ std::int64_t Store::store_outbound(std::int64_t case_id, const std::string& mess
   if (!in_reply_to.empty() && std::find(refs.begin(), refs.end(), in_reply_to) == refs.end()) refs.push_back(in_reply_to);
   for (const auto& r : refs)
     db_.cached("INSERT INTO message_refs(message, ref) VALUES (?, ?)").bind(1, id).bind(2, r).run();
-  db_.cached("INSERT INTO search_index(subject, body, case_id, kind, ref) VALUES (?, ?, ?, 'message', ?)")
-      .bind(1, subject)
-      .bind(2, body)
-      .bind(3, case_id)
-      .bind(4, id)
+  db_.cached("INSERT INTO message_index(rowid, subject, body) VALUES (?, ?, ?)")
+      .bind(1, id)
+      .bind(2, subject)
+      .bind(3, body)
       .run();
   touch(case_id, now);
   return id;
@@ -663,9 +662,16 @@ Result<CaseDetail> Store::get_case(std::int64_t id) {
 Result<std::vector<SearchHit>> Store::search(const std::string& query) {
   return guarded([&]() -> Result<std::vector<SearchHit>> {
     auto run = [&](const std::string& q) {
+      // Both indexes rank with bm25 over the same columns; one list, best first.
       auto st = db_.prepare(
-          "SELECT case_id, snippet(search_index, -1, '[', ']', '...', 12) FROM search_index "
-          "WHERE search_index MATCH ? ORDER BY rank LIMIT 1000");
+          "SELECT case_id, snip FROM ("
+          " SELECT m.case_id AS case_id, snippet(message_index, -1, '[', ']', '...', 12) AS snip,"
+          "        message_index.rank AS r"
+          " FROM message_index JOIN messages m ON m.id = message_index.rowid WHERE message_index MATCH ?1"
+          " UNION ALL"
+          " SELECT case_id, snippet(note_index, -1, '[', ']', '...', 12), note_index.rank"
+          " FROM note_index WHERE note_index MATCH ?1"
+          ") ORDER BY r LIMIT 1000");
       st.bind(1, q);
       std::vector<std::pair<std::int64_t, std::string>> rows;
       while (st.step()) rows.emplace_back(st.int64(0), st.text(1));
@@ -758,7 +764,7 @@ Status Store::add_comment(std::int64_t id, const std::string& text, const std::s
         .bind(4, now)
         .run();
     std::int64_t comment = db_.last_insert_rowid();
-    db_.cached("INSERT INTO search_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'comment', ?)")
+    db_.cached("INSERT INTO note_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'comment', ?)")
         .bind(1, text)
         .bind(2, *resolved)
         .bind(3, comment)
@@ -803,7 +809,7 @@ Result<std::vector<std::string>> Store::set_disclosure(std::int64_t id, const Di
           .run();
       if (db_.changes() == 0) continue;
       // Searchable: `casectl search CVE-2026-12345` finds the case.
-      db_.cached("INSERT INTO search_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'cve', 0)")
+      db_.cached("INSERT INTO note_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'cve', 0)")
           .bind(1, cve)
           .bind(2, *resolved)
           .run();
@@ -812,7 +818,7 @@ Result<std::vector<std::string>> Store::set_disclosure(std::int64_t id, const Di
     for (const auto& cve : change.remove_cves) {
       db_.cached("DELETE FROM case_cves WHERE case_id = ? AND cve = ?").bind(1, *resolved).bind(2, cve).run();
       if (db_.changes() == 0) continue;
-      db_.cached("DELETE FROM search_index WHERE kind = 'cve' AND case_id = ? AND body = ?")
+      db_.cached("DELETE FROM note_index WHERE kind = 'cve' AND case_id = ? AND body = ?")
           .bind(1, *resolved)
           .bind(2, cve)
           .run();

@@ -51,6 +51,32 @@ IngestResult ingest(Store& s, PreparedMessage m) {
   return r->at(0).value();
 }
 
+// What cased before schema 5 wrote for a message, a comment and a CVE id
+// (the code of today writes the new tables, so old rows are made by hand).
+std::int64_t legacy_case(Store& s, const std::string& id, const std::string& subject, const std::string& body,
+                         const std::string& comment, const std::string& cve) {
+  auto& db = s.db();
+  db.exec("INSERT INTO cases(subject, created, updated) VALUES ('" + subject + "', 1, 1)");
+  std::int64_t case_id = db.last_insert_rowid();
+  db.cached("INSERT INTO messages(case_id, message_id, content_sha256, direction, source, received, subject, body, raw) "
+            "VALUES (?, ?, 'x', 'in', 'ingest', 1, ?, ?, 'raw')")
+      .bind(1, case_id).bind(2, id).bind(3, subject).bind(4, body).run();
+  std::int64_t message = db.last_insert_rowid();
+  db.cached("INSERT INTO search_index(subject, body, case_id, kind, ref) VALUES (?, ?, ?, 'message', ?)")
+      .bind(1, subject).bind(2, body).bind(3, case_id).bind(4, message).run();
+  if (!comment.empty()) {
+    db.cached("INSERT INTO comments(case_id, author, text, created) VALUES (?, 'alice', ?, 1)").bind(1, case_id).bind(2, comment).run();
+    db.cached("INSERT INTO search_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'comment', ?)")
+        .bind(1, comment).bind(2, case_id).bind(3, db.last_insert_rowid()).run();
+  }
+  if (!cve.empty()) {
+    db.cached("INSERT INTO case_cves(case_id, cve, added) VALUES (?, ?, 1)").bind(1, case_id).bind(2, cve).run();
+    db.cached("INSERT INTO search_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'cve', 0)")
+        .bind(1, cve).bind(2, case_id).run();
+  }
+  return case_id;
+}
+
 Store open(const TempDir& dir, const char* name = "cases.db") {
   auto s = Store::open(dir.file(name), StoreOptions{"security@example.com", "CASE"});
   REQUIRE(s.ok());
@@ -82,7 +108,7 @@ TEST_CASE("store: an old schema is migrated forward with its data", "[store]") {
     auto old = Store::open_at_version(dir.file("cases.db"), {}, 1);
     REQUIRE(old.ok());
     CHECK(old->schema_version() == 1);
-    ingest(*old, message("old@x"));
+    legacy_case(*old, "old@x", "old", "old body", "", "");
   }
   Store s = open(dir);
   CHECK(s.schema_version() >= 2);
@@ -96,6 +122,38 @@ TEST_CASE("store: an old schema is migrated forward with its data", "[store]") {
   // Opening again is a no-op.
   Store again = open(dir);
   CHECK(again.schema_version() == s.schema_version());
+}
+
+TEST_CASE("store: version 5 indexes message text from the messages table; older indexes carry over", "[store]") {
+  TempDir dir;
+  std::int64_t case_id = 0;
+  {
+    auto old = Store::open_at_version(dir.file("cases.db"), {}, 4);
+    REQUIRE(old.ok());
+    case_id = legacy_case(*old, "v4@x", "Overflow in quux", "The quux parser reads past the end: aardvark.",
+                          "Confirmed; pangolin", "CVE-2026-1234");
+  }
+  Store s = open(dir);
+  REQUIRE(s.schema_version() >= 5);
+  auto m2 = message("v5@x", {}, {}, "other@example.org", "Another report");
+  m2.parsed.body = "Nothing to do with the first: wombat.";
+  auto second = ingest(s, std::move(m2));
+  for (auto [q, want] : {std::pair<const char*, std::int64_t>{"aardvark", case_id}, {"quux", case_id},
+                         {"pangolin", case_id}, {"CVE-2026-1234", case_id}, {"wombat", second.case_id}}) {
+    INFO(q);
+    auto hits = s.search(q);
+    REQUIRE(hits.ok());
+    REQUIRE(hits->size() == 1);
+    CHECK(hits->at(0).summary.id == want);
+    CHECK(hits->at(0).snippet.find('[') != std::string::npos);
+  }
+  // The external-content index agrees with the rows it indexes.
+  s.db().exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
+  s.db().exec("INSERT INTO note_index(note_index) VALUES ('integrity-check')");
+  auto& gone = s.db().cached("SELECT count(*) FROM sqlite_schema WHERE name = 'search_index'");
+  REQUIRE(gone.step());
+  CHECK(gone.int64(0) == 0);
+  gone.reset();
 }
 
 TEST_CASE("store: the same message twice is stored once", "[store]") {
