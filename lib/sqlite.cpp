@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "sqlite_vfs.hpp"
+
 namespace cased::sql {
 
 void throw_error(sqlite3* db, int rc, std::string_view what) {
@@ -32,8 +34,11 @@ Stmt& Stmt::bind(int index, std::int64_t value) {
   return *this;
 }
 
+// SQLite binds a null pointer as NULL, and an empty string_view may have one
+// (a default-constructed one does): bind "" so empty stays empty, not NULL.
 Stmt& Stmt::bind(int index, std::string_view text) {
-  int rc = sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  const char* p = text.data() ? text.data() : "";
+  int rc = sqlite3_bind_text64(stmt_.get(), index, p, text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   if (rc != SQLITE_OK) throw_error(db_, rc, "bind");
   return *this;
 }
@@ -52,8 +57,10 @@ Stmt& Stmt::bind(int index, const std::optional<std::int64_t>& value) {
   return value ? bind(index, *value) : bind(index, nullptr);
 }
 
+// As for text: an empty view is a zero-length blob, never NULL.
 Stmt& Stmt::bind_blob(int index, std::string_view bytes) {
-  int rc = sqlite3_bind_blob64(stmt_.get(), index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  const char* p = bytes.data() ? bytes.data() : "";
+  int rc = sqlite3_bind_blob64(stmt_.get(), index, p, bytes.size(), SQLITE_TRANSIENT);
   if (rc != SQLITE_OK) throw_error(db_, rc, "bind");
   return *this;
 }
@@ -105,7 +112,9 @@ Db Db::open(const std::string& path, bool create, bool readonly) {
   struct stat st {};
   bool fresh = create && !readonly && ::stat(path.c_str(), &st) != 0 && errno == ENOENT;
   if (fresh) flags |= SQLITE_OPEN_CREATE;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  // Through the write-coalescing VFS (sqlite_vfs.hpp): one pwrite per run
+  // of WAL frames or checkpointed pages instead of one or two per page.
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, coalescing_vfs());
   db.db_.reset(raw);
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
