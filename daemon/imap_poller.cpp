@@ -278,6 +278,7 @@ struct ImapPoller::Impl {
     // and one stored but not yet moved is recognised as a duplicate and moved.
     spdlog::info("imap: connected to {}:{} ({}), mailbox {}, idle={}", c.host, c.port, c.security, c.mailbox,
                  has_idle && c.idle);
+    bool rescanned = false;  // the last pass ran without an IDLE before it
     while (!stopping) {
       auto uids = mailbox_uids(s.get());
       std::size_t done = 0;
@@ -311,10 +312,23 @@ struct ImapPoller::Impl {
         spdlog::info("imap: {} new message(s) stored and moved to {}", uids.size(), c.done_mailbox);
       }
       if (stopping) return;
+      // A message that arrived during the pass was announced (EXISTS) in the
+      // reply to one of its commands; IDLE will not announce it again. The
+      // count libetpan keeps then exceeds what the pass left behind: look
+      // again first. Once only without news, so that a server that never
+      // reports its expunges cannot keep us from idling.
+      std::uint32_t exists = s->imap_selection_info ? s->imap_selection_info->sel_exists : 0;
+      if (exists > uids.size() - done && !(rescanned && done == 0)) {
+        rescanned = true;
+        continue;
+      }
+      rescanned = false;
       if (has_idle && c.idle) {
         check(mailimap_idle(s.get()), "IDLE", s.get());
-        // Re-issued well before the 29-minute limit of RFC 2177.
-        wait(25 * 60, mailimap_idle_get_fd(s.get()));
+        // An EXISTS that came with the IDLE continuation already sits in a
+        // buffer, where poll() cannot see it. Re-issued well before the
+        // 29-minute limit of RFC 2177.
+        if (!stream_has_buffered_input(s->imap_stream)) wait(25 * 60, mailimap_idle_get_fd(s.get()));
         check(mailimap_idle_done(s.get()), "DONE", s.get());
       } else {
         wait(c.poll_seconds);

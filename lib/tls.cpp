@@ -138,6 +138,13 @@ Result<mailstream_low*> tls_client_low(int fd, const std::string& host, const st
   return low;
 }
 
+bool stream_has_buffered_input(mailstream* stream) {
+  if (stream->read_buffer_len > 0) return true;
+  mailstream_low* low = mailstream_get_low(stream);
+  return low && low->driver == &tls_driver && data_of(low)->session &&
+         gnutls_record_check_pending(data_of(low)->session) > 0;
+}
+
 Status tls_upgrade_stream(mailstream* stream, const std::string& host, const std::string& ca_file,
                           int timeout_seconds) {
   // Bytes already buffered were sent before TLS: anyone on the path could have put them there.

@@ -24,4 +24,9 @@ Result<mailstream_low*> tls_client_low(int fd, const std::string& host, const st
 Status tls_upgrade_stream(mailstream* stream, const std::string& host, const std::string& ca_file,
                           int timeout_seconds = 60);
 
+// True if bytes from the peer wait in `stream`'s own buffer or, under
+// cased's TLS layer, in GnuTLS's: polling the socket cannot see those, so a
+// caller about to sleep on the fd (IMAP IDLE) must look here first.
+bool stream_has_buffered_input(mailstream* stream);
+
 }  // namespace cased

@@ -352,5 +352,27 @@ def test_a_message_the_server_cannot_deliver_does_not_stop_the_others():
         w.close()
 
 
+def test_messages_arriving_throughout_a_pass_are_all_picked_up_under_idle():
+    """Messages land while the poller fetches, moves and enters IDLE, at
+    random moments. One that the server announces in the reply to some other
+    command, or together with IDLE's continuation, is not announced again:
+    each must still be picked up at once, not after IDLE's 25 minutes."""
+    w = World()
+    try:
+        w.dovecot.start()
+        w.env.start(wait_port=False)
+        wait_for(lambda: "imap: connected" in w.env.log(), 30, "the poller connected")
+        rng = random.Random(2033)
+        total = 60
+        for i in range(total):
+            w.dovecot.drop(f"r{i}", message(f"r{i}@example.org", subject=f"race {i}"))
+            time.sleep(rng.uniform(0, 0.15))
+        wait_for(lambda: w.stored() == total, 20, f"all {total} messages under IDLE")
+        wait_for(lambda: w.dovecot.count() == 0 and w.dovecot.count(".Processed") == total, 20, "all moved")
+        assert w.env.daemon.poll() is None
+    finally:
+        w.close()
+
+
 if __name__ == "__main__":
     run_tests(globals())
