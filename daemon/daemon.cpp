@@ -296,6 +296,21 @@ int run_daemon(const Config& config) {
 
   std::list<asio::ip::tcp::acceptor> tcp_acceptors;
   std::list<asio::local::stream_protocol::acceptor> unix_acceptors;
+  std::unique_ptr<ImapPoller> imap;
+  // Handled before the first listener opens: a supervisor that sees the
+  // port may send SIGTERM at once, and it must not meet the default action.
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const asio::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping; {} session(s) open", signo, server.sessions);
+    server.stopping = true;
+    asio::error_code ignored;
+    for (auto& acc : tcp_acceptors) acc.close(ignored);
+    for (auto& acc : unix_acceptors) acc.close(ignored);
+    for (auto& stop : server.stoppers) stop();
+    if (imap) imap->stop();
+  });
+  ::signal(SIGPIPE, SIG_IGN);
   for (const auto& a : addresses) {
     if (a.unix_socket) {
       std::error_code fec;
@@ -317,21 +332,7 @@ int run_daemon(const Config& config) {
       spdlog::info("listening for LMTP on {}:{}", a.endpoint.address().to_string(), a.endpoint.port());
     }
   }
-  std::unique_ptr<ImapPoller> imap;
   if (config.imap) imap = std::make_unique<ImapPoller>(config, writer, outbox);
-
-  asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const asio::error_code& ec, int signo) {
-    if (ec) return;
-    spdlog::info("signal {}: stopping; {} session(s) open", signo, server.sessions);
-    server.stopping = true;
-    asio::error_code ignored;
-    for (auto& acc : tcp_acceptors) acc.close(ignored);
-    for (auto& acc : unix_acceptors) acc.close(ignored);
-    for (auto& stop : server.stoppers) stop();
-    if (imap) imap->stop();
-  });
-  ::signal(SIGPIPE, SIG_IGN);
 
   spdlog::info("cased {} ready: database {}", CASED_VERSION, config.case_.database);
   io.run();

@@ -221,6 +221,18 @@ def test_sigterm_answers_421_to_idle_sessions_and_exits_0():
         env.cleanup()
 
 
+def test_sigterm_the_moment_the_port_opens_still_exits_0():
+    """A supervisor may signal as soon as it sees the port: the signal is
+    handled from before the first listener opens, never the default action."""
+    env = Env()
+    try:
+        for _ in range(10):
+            env.start()
+            env.stop()  # asserts exit status 0
+    finally:
+        env.cleanup()
+
+
 def test_logs_name_cases_never_subjects_or_bodies():
     env = started()
     try:
