@@ -179,7 +179,9 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
   std::array<char, 16384> buf;
   int transaction = 0;
   try {
-    if (server.sessions > server.config.lmtp.max_sessions) {
+    if (server.stopping) {  // accepted just before the listeners closed
+      session.shutdown("shutting down");
+    } else if (server.sessions > server.config.lmtp.max_sessions) {
       session.shutdown("too many sessions, try again later");
     } else {
       out = session.greeting();
@@ -213,6 +215,8 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
       }
       co_await write_all(socket, out);
       if (session.closed()) break;
+      // A stop that came while the write was pending found no read to cancel.
+      if (stop_requested) continue;
 
       idle.expires_after(idle_limit);
       // The timer also fires when stop() cancels it; either way the read is abandoned.
