@@ -219,9 +219,12 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
       if (stop_requested) continue;
 
       idle.expires_after(idle_limit);
-      // The timer also fires when stop() cancels it; either way the read is abandoned.
-      asio::error_code timer_ec;
-      auto result = co_await (socket.async_read_some(asio::buffer(buf), use_awaitable) ||
+      // The timer also fires when stop() cancels it; either way the read is
+      // abandoned. Both errors are redirected: `||` waits for the first to
+      // *succeed*, so a read that failed (the client closed) would otherwise
+      // leave the session waiting for the idle timeout.
+      asio::error_code read_ec, timer_ec;
+      auto result = co_await (socket.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, read_ec)) ||
                               idle.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
       if (result.index() == 1) {
         if (stop_requested) continue;  // loop top answers 421
@@ -229,6 +232,7 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
         session.timeout();
         continue;
       }
+      if (read_ec) throw asio::system_error(read_ec);
       session.feed(std::string_view(buf.data(), std::get<0>(result)));
     }
   } catch (const asio::system_error& e) {

@@ -160,6 +160,35 @@ def test_plus_address_routing_and_one_copy_for_two_recipients():
         env.cleanup()
 
 
+def test_sessions_of_clients_that_leave_end_at_once():
+    """A client that closes (after the greeting, mid-command, mid-DATA)
+    frees its session slot at once, not after the idle timeout: with
+    max_sessions = 2, ten such clients in a row leave room for a delivery,
+    and the log says at once that the one in DATA left."""
+    env = started("max_sessions = 2\nidle_timeout = 3600\n")  # keys of [lmtp], the config's last table
+    try:
+        for i in range(10):
+            c = Lmtp(port=env.port)
+            assert c.reply()[0] == 220
+            if i % 3 == 1:
+                c.cmd("LHLO x")
+                c.send("MAIL FROM:<rita@exa")
+            elif i % 3 == 2:
+                c.cmd("LHLO x")
+                c.cmd("MAIL FROM:<rita@example.org>")
+                c.cmd("RCPT TO:<security@example.com>")
+                c.cmd("DATA")
+                c.send("Subject: gone\r\n\r\npart of a body")
+            c.close()
+            time.sleep(0.05)
+        wait_for(lambda: env.log().count("client left during DATA") == 3, 10, "each DATA leaver noticed")
+        assert deliver(port=env.port, msgid="after-leavers@example.org") == [250]
+        assert "too many sessions" not in env.log()
+    finally:
+        env.stop()
+        env.cleanup()
+
+
 def test_client_vanishing_mid_data_stores_nothing():
     env = started()
     try:
