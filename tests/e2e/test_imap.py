@@ -135,6 +135,19 @@ class World:
             f'password_file = "{pw}"\nmailbox = "INBOX"\ndone_mailbox = "Processed"\nidle = {"true" if idle else "false"}\n'
             f'poll_seconds = 1\nca_file = "{self.ca.cert}"\n'))
 
+    def wait(self, fn, timeout, what):
+        """wait_for that, on timeout, shows what cased and Dovecot said."""
+        try:
+            wait_for(fn, timeout, what)
+        except AssertionError as e:
+            try:
+                with open(os.path.join(self.dovecot.root, "dovecot.log"), errors="replace") as f:
+                    dovecot_log = f.read()[-2000:]
+            except OSError:
+                dovecot_log = "(none)"
+            raise AssertionError(f"{e}\n--- cased log (end) ---\n{self.env.log()[-3000:]}"
+                                 f"\n--- dovecot log (end) ---\n{dovecot_log}") from None
+
     def stored(self):
         if not os.path.exists(self.env.db):
             return 0
@@ -157,11 +170,13 @@ def test_existing_and_idle_messages_are_ingested_and_moved():
             w.dovecot.drop(f"pre{i}", message(f"pre{i}@example.org", subject=f"imap report {i}"))
         w.dovecot.start()
         w.env.start(wait_port=False)
-        wait_for(lambda: w.stored() == 5, 30, "5 messages stored")
-        wait_for(lambda: w.dovecot.count(".Processed") == 5 and w.dovecot.count() == 0, 30, "moved to Processed")
+        # Normally 2-3 s; 60 s leaves room for reconnects with back-off (1, 2, 4 ... s)
+        # under a loaded ASan run, and a timeout prints both logs to say why.
+        w.wait(lambda: w.stored() == 5, 60, "5 messages stored")
+        w.wait(lambda: w.dovecot.count(".Processed") == 5 and w.dovecot.count() == 0, 30, "moved to Processed")
         t0 = time.monotonic()
         w.dovecot.drop("live", message("live@example.org", subject="arrives while running"))
-        wait_for(lambda: w.stored() == 6, 20, "the live message via IDLE")
+        w.wait(lambda: w.stored() == 6, 20, "the live message via IDLE")
         print(f"IDLE delivery took {time.monotonic() - t0:.1f}s")
         assert len(w.env.json("list")) == 6
         w.env.stop()
@@ -181,7 +196,7 @@ def test_restart_and_uidvalidity_change_lose_and_double_nothing():
             w.dovecot.drop(f"a{i}", message(f"a{i}@example.org", subject=f"first batch {i}"))
         w.dovecot.start()
         w.env.start(wait_port=False)
-        wait_for(lambda: w.stored() == 3, 30, "first batch")
+        w.wait(lambda: w.stored() == 3, 30, "first batch")
         w.env.stop()
         # Recreate the mailbox (new UIDVALIDITY) with one old and one new message.
         w.dovecot.stop()
@@ -198,8 +213,8 @@ def test_restart_and_uidvalidity_change_lose_and_double_nothing():
         w.dovecot.drop("b0", message("b0@example.org", subject="second batch"))
         w.dovecot.start()
         w.env.start(wait_port=False)
-        wait_for(lambda: w.stored() == 4, 30, "the new message, and the old one recognised")
-        wait_for(lambda: w.dovecot.count() == 0, 30, "INBOX emptied")
+        w.wait(lambda: w.stored() == 4, 30, "the new message, and the old one recognised")
+        w.wait(lambda: w.dovecot.count() == 0, 30, "INBOX emptied")
         w.env.stop()
         assert "UIDVALIDITY" in w.env.log()
         with sqlite3.connect(w.env.db) as db:
@@ -217,12 +232,12 @@ def test_two_thousand_messages_with_bounded_memory():
         w.dovecot.start()
         t0 = time.monotonic()
         w.env.start(wait_port=False)
-        wait_for(lambda: w.stored() == 2000, 600, "2000 messages")
+        w.wait(lambda: w.stored() == 2000, 600, "2000 messages")
         elapsed = time.monotonic() - t0
         with open(f"/proc/{w.env.daemon.pid}/status") as f:
             peak_kb = int(next(l for l in f if l.startswith("VmHWM")).split()[1])
         print(f"2000 messages in {elapsed:.1f}s, cased peak RSS {peak_kb // 1024} MB")
-        wait_for(lambda: w.dovecot.count() == 0, 60, "INBOX emptied")
+        w.wait(lambda: w.dovecot.count() == 0, 60, "INBOX emptied")
         w.env.stop()
         assert "imap: 100 of 2000" in w.env.log()  # progress in the log
         # About 20 MB when built optimised; AddressSanitizer's quarantine and
@@ -259,7 +274,7 @@ def test_kill_between_commit_and_move_neither_loses_nor_doubles():
         w.dovecot.drop("k0", message("k0@example.org", subject="committed not moved"))
         w.dovecot.start()
         w.env.start(wait_port=False)
-        wait_for(lambda: w.stored() == 1, 30, "the message committed")
+        w.wait(lambda: w.stored() == 1, 30, "the message committed")
         wait_for(lambda: "UID MOVE failed" in w.env.log() or "UID COPY failed" in w.env.log(), 30, "the move refused")
         assert w.dovecot.count() == 1
         w.env.daemon.send_signal(signal.SIGKILL)
@@ -267,7 +282,7 @@ def test_kill_between_commit_and_move_neither_loses_nor_doubles():
         subprocess.run(["chown", "-R", f"{w.dovecot.uid}:{w.dovecot.gid}", done], check=True)
         subprocess.run(["chmod", "-R", "0700", done], check=True)
         w.env.start(wait_port=False)
-        wait_for(lambda: w.dovecot.count() == 0 and w.dovecot.count(".Processed") == 1, 30, "moved after restart")
+        w.wait(lambda: w.dovecot.count() == 0 and w.dovecot.count(".Processed") == 1, 30, "moved after restart")
         w.env.stop()
         with sqlite3.connect(w.env.db) as db:
             assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
@@ -288,12 +303,12 @@ def test_random_kills_during_a_batch_neither_lose_nor_double():
             w.env.start(wait_port=False)
             before = w.stored()
             # Kill once it has made some progress, at a random point after that.
-            wait_for(lambda: w.stored() > before or w.dovecot.count() == 0, 60, "progress")
+            w.wait(lambda: w.stored() > before or w.dovecot.count() == 0, 60, "progress")
             time.sleep(rng.uniform(0.0, 0.4))
             w.env.daemon.send_signal(signal.SIGKILL)
             w.env.daemon.wait()
         w.env.start(wait_port=False)
-        wait_for(lambda: w.dovecot.count() == 0, 120, "INBOX emptied")
+        w.wait(lambda: w.dovecot.count() == 0, 120, "INBOX emptied")
         w.env.stop()
         assert w.dovecot.count(".Processed") == total
         with sqlite3.connect(w.env.db) as db:
@@ -311,7 +326,7 @@ def test_starttls_on_the_plain_port():
         w.dovecot.drop("s0", message("s0@example.org", subject="over starttls"))
         w.dovecot.start()
         w.env.start(wait_port=False)
-        wait_for(lambda: w.stored() == 1 and w.dovecot.count() == 0, 30, "stored and moved")
+        w.wait(lambda: w.stored() == 1 and w.dovecot.count() == 0, 30, "stored and moved")
         w.env.stop()
         assert "(starttls)" in w.env.log()
     finally:
@@ -342,7 +357,7 @@ def test_a_message_the_server_cannot_deliver_does_not_stop_the_others():
         os.chmod(bad, 0o000)
         w.dovecot.start()
         w.env.start(wait_port=False)
-        wait_for(lambda: w.stored() == 2 and w.dovecot.count(".Processed") == 2, 30, "the two good ones")
+        w.wait(lambda: w.stored() == 2 and w.dovecot.count(".Processed") == 2, 30, "the two good ones")
         time.sleep(2)  # a few more passes: still no progress on the bad one, and no crash
         assert w.env.daemon.poll() is None
         w.env.stop()
@@ -367,8 +382,8 @@ def test_messages_arriving_throughout_a_pass_are_all_picked_up_under_idle():
         for i in range(total):
             w.dovecot.drop(f"r{i}", message(f"r{i}@example.org", subject=f"race {i}"))
             time.sleep(rng.uniform(0, 0.15))
-        wait_for(lambda: w.stored() == total, 20, f"all {total} messages under IDLE")
-        wait_for(lambda: w.dovecot.count() == 0 and w.dovecot.count(".Processed") == total, 20, "all moved")
+        w.wait(lambda: w.stored() == total, 20, f"all {total} messages under IDLE")
+        w.wait(lambda: w.dovecot.count() == 0 and w.dovecot.count(".Processed") == total, 20, "all moved")
         assert w.env.daemon.poll() is None
     finally:
         w.close()
