@@ -307,10 +307,9 @@ struct ImapPoller::Impl {
         move_done(s.get(), uid, has_move, has_uidplus);
         if (++done % 100 == 0) spdlog::info("imap: {} of {} new messages stored", done, uids.size());
       }
-      if (!uids.empty()) {
-        save_state(store, validity, uids.back());
-        spdlog::info("imap: {} new message(s) stored and moved to {}", uids.size(), c.done_mailbox);
-      }
+      if (!uids.empty()) save_state(store, validity, uids.back());
+      // Passed-over and unfetchable messages were logged above and stay put.
+      if (done > 0) spdlog::info("imap: {} new message(s) stored and moved to {}", done, c.done_mailbox);
       if (stopping) return;
       // A message that arrived during the pass was announced (EXISTS) in the
       // reply to one of its commands; IDLE will not announce it again. The

@@ -67,8 +67,8 @@ Status send_frame(int fd, std::string_view payload, const Deadline& deadline) {
   return ok_status();
 }
 
-// Reads exactly `out.size()` bytes. `eof_ok`: a clean end before the first
-// byte is reported as an empty optional rather than an error.
+// Reads exactly `out.size()` bytes; true when done. `eof_ok`: a clean end
+// before the first byte is `false` rather than an error.
 Result<bool> read_exact(int fd, std::string& out, const Deadline& deadline, bool eof_ok) {
   std::size_t got = 0;
   while (got < out.size()) {
