@@ -83,6 +83,17 @@ std::optional<BounceInfo> bounce_info(const PreparedMessage& msg) {
   return info;
 }
 
+// Where `body` starts in `raw` when it is raw's own bytes right after the
+// header, as in most plain-text mail. Such a body is stored once (schema 6).
+std::optional<std::size_t> body_offset_in_raw(std::string_view raw, std::string_view body) {
+  constexpr auto npos = std::string_view::npos;
+  if (body.empty()) return std::nullopt;
+  auto lf = raw.find("\n\n"), crlf = raw.find("\n\r\n");
+  std::size_t start = std::min(lf == npos ? npos : lf + 2, crlf == npos ? npos : crlf + 3);
+  if (start == npos || raw.substr(start, body.size()) != body) return std::nullopt;
+  return start;
+}
+
 }  // namespace
 
 const std::vector<std::string>& case_states() {
@@ -335,6 +346,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
       "from_name, to_json, cc_json, date, received, subject, body, encrypted, mixed, decryption, decryption_error, "
       "signature, signer, signer_uid, unverified, malformed, problems, raw) "
       "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  auto body_offset = body_offset_in_raw(msg.raw, pm.body);
   std::string problems;
   for (const auto& p : pm.problems) problems += (problems.empty() ? "" : "; ") + p;
   ins.bind(1, *target)
@@ -349,7 +361,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
       .bind(10, pm.date)
       .bind(11, now)
       .bind(12, pm.subject)
-      .bind(13, pm.body)
+      .bind(13, body_offset ? std::string() : pm.body)
       .bind(14, pm.encrypted)
       .bind(15, pm.mixed)
       .bind(16, pm.decryption)
@@ -363,6 +375,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
       .bind_blob(24, msg.raw)
       .run();
   result.message = db_.last_insert_rowid();
+  if (body_offset) record_body_in_raw(result.message, *body_offset, pm.body.size());
 
   for (const auto& r : refs)
     db_.cached("INSERT INTO message_refs(message, ref) VALUES (?, ?)").bind(1, result.message).bind(2, r).run();
@@ -425,6 +438,14 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   return result;
 }
 
+void Store::record_body_in_raw(std::int64_t message, std::size_t offset, std::size_t length) {
+  db_.cached("INSERT INTO message_body_in_raw(message, offset, length) VALUES (?, ?, ?)")
+      .bind(1, message)
+      .bind(2, static_cast<std::int64_t>(offset))
+      .bind(3, static_cast<std::int64_t>(length))
+      .run();
+}
+
 // Queues the acknowledgement; the outbox composes and signs it off this
 // thread. One per address per hour at most (RFC 3834).
 void Store::queue_acknowledgement(const PreparedMessage& msg, std::int64_t case_id, std::int64_t now) {
@@ -459,6 +480,7 @@ std::int64_t Store::store_outbound(std::int64_t case_id, const std::string& mess
                                    bool encrypted, const std::string& in_reply_to,
                                    const std::vector<std::string>& references, std::int64_t now,
                                    const std::optional<std::string>& signer) {
+  auto body_offset = body_offset_in_raw(raw, body);
   db_.cached(
          "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, from_addr, to_json, date, "
          "received, subject, body, encrypted, decryption, signature, raw, signer) "
@@ -471,12 +493,13 @@ std::int64_t Store::store_outbound(std::int64_t case_id, const std::string& mess
       .bind(6, now)
       .bind(7, now)
       .bind(8, subject)
-      .bind(9, body)
+      .bind(9, body_offset ? std::string() : body)
       .bind(10, encrypted)
       .bind_blob(11, raw)
       .bind(12, signer)
       .run();
   std::int64_t id = db_.last_insert_rowid();
+  if (body_offset) record_body_in_raw(id, *body_offset, body.size());
   std::vector<std::string> refs = references;
   if (!in_reply_to.empty() && std::find(refs.begin(), refs.end(), in_reply_to) == refs.end()) refs.push_back(in_reply_to);
   for (const auto& r : refs)
@@ -588,9 +611,9 @@ Result<CaseDetail> Store::get_case(std::int64_t id) {
     CaseDetail d;
     d.summary = std::move(*s);
     auto m = db_.prepare(
-        "SELECT id, message_id, direction, from_addr, from_name, to_json, cc_json, date, received, subject, body, "
+        "SELECT m.id, message_id, direction, from_addr, from_name, to_json, cc_json, date, received, m.subject, t.body, "
         "encrypted, mixed, decryption, decryption_error, signature, signer, signer_uid, unverified, malformed, "
-        "problems FROM messages WHERE case_id = ? ORDER BY received, id");
+        "problems FROM messages m JOIN message_text t ON t.id = m.id WHERE case_id = ? ORDER BY received, m.id");
     m.bind(1, d.summary.id);
     while (m.step()) {
       MessageView v;

@@ -182,6 +182,8 @@ class Store {
   IngestResult ingest_one(PreparedMessage& msg, std::int64_t now);
   std::optional<CaseSummary> summary(std::int64_t id);
   void queue_acknowledgement(const PreparedMessage& msg, std::int64_t case_id, std::int64_t now);
+  // The message's text is raw's bytes from `offset`: kept once (schema 6).
+  void record_body_in_raw(std::int64_t message, std::size_t offset, std::size_t length);
   void touch(std::int64_t case_id, std::int64_t now);
   void record_keys(const PreparedMessage& msg, std::int64_t case_id, std::int64_t now);
 

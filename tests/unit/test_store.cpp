@@ -156,6 +156,77 @@ TEST_CASE("store: version 5 indexes message text from the messages table; older 
   gone.reset();
 }
 
+TEST_CASE("store: a plain-text body is kept once, inside the raw message", "[store]") {
+  TempDir dir;
+  Store s = open(dir);
+  auto count = [&](const std::string& sql) {
+    auto st = s.db().prepare(sql);
+    REQUIRE(st.step());
+    return st.int64(0);
+  };
+  std::string long_line(100, 'y');
+  std::string plain_body = "The quux parser reads past the end: aardvark.\r\n";
+  for (int i = 0; i < 50; ++i) plain_body += long_line + "\r\n";
+  auto plain = ingest(s, prepare_message("Message-ID: <plain@x>\r\nFrom: r@example.org\r\nSubject: Overflow\r\n\r\n" +
+                                             plain_body,
+                                         Envelope{}));
+  // Quoted-printable text differs from its raw bytes: it is stored as text.
+  auto qp = ingest(s, prepare_message("Message-ID: <qp@x>\r\nFrom: q@example.org\r\nSubject: Other\r\n"
+                                      "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                                      "Content-Transfer-Encoding: quoted-printable\r\n\r\npangolin caf=C3=A9\r\n",
+                                      Envelope{}));
+  CHECK(count("SELECT count(*) FROM message_body_in_raw") == 1);
+  CHECK(count("SELECT length(body) FROM messages WHERE message_id = 'plain@x'") == 0);
+  CHECK(count("SELECT length(body) FROM messages WHERE message_id = 'qp@x'") > 0);
+
+  auto c = s.get_case(plain.case_id);
+  REQUIRE(c.ok());
+  CHECK(c->messages.at(0).body.find("aardvark.") != std::string::npos);
+  CHECK(c->messages.at(0).body.find(long_line) != std::string::npos);
+  auto other = s.get_case(qp.case_id);
+  REQUIRE(other.ok());
+  CHECK(other->messages.at(0).body.find("pangolin caf\xc3\xa9") != std::string::npos);
+  for (auto [q, want] : {std::pair<const char*, std::int64_t>{"aardvark", plain.case_id}, {"pangolin", qp.case_id}}) {
+    INFO(q);
+    auto hits = s.search(q);
+    REQUIRE(hits.ok());
+    REQUIRE(hits->size() == 1);
+    CHECK(hits->at(0).summary.id == want);
+    CHECK(hits->at(0).snippet.find("[" + std::string(q) + "]") != std::string::npos);
+  }
+  s.db().exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
+}
+
+TEST_CASE("store: version 6 carries a version 5 search index over", "[store]") {
+  TempDir dir;
+  std::int64_t case_id = 0;
+  {
+    auto old = Store::open_at_version(dir.file("cases.db"), {}, 5);
+    REQUIRE(old.ok());
+    auto& db = old->db();
+    db.exec("INSERT INTO cases(subject, created, updated) VALUES ('old', 1, 1)");
+    case_id = db.last_insert_rowid();
+    db.cached("INSERT INTO messages(case_id, message_id, content_sha256, direction, source, received, subject, body, raw) "
+              "VALUES (?, 'v5@x', 'x', 'in', 'ingest', 1, 'Overflow in quux', 'reads past the end: aardvark', 'raw')")
+        .bind(1, case_id)
+        .run();
+    db.cached("INSERT INTO message_index(rowid, subject, body) VALUES (?, 'Overflow in quux', 'reads past the end: aardvark')")
+        .bind(1, db.last_insert_rowid())
+        .run();
+  }
+  Store s = open(dir);
+  REQUIRE(s.schema_version() >= 6);
+  auto hits = s.search("aardvark");
+  REQUIRE(hits.ok());
+  REQUIRE(hits->size() == 1);
+  CHECK(hits->at(0).summary.id == case_id);
+  CHECK(hits->at(0).snippet.find("[aardvark]") != std::string::npos);
+  auto c = s.get_case(case_id);
+  REQUIRE(c.ok());
+  CHECK(c->messages.at(0).body == "reads past the end: aardvark");
+  s.db().exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
+}
+
 TEST_CASE("store: the same message twice is stored once", "[store]") {
   TempDir dir;
   Store s = open(dir);
