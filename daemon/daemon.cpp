@@ -150,6 +150,61 @@ awaitable<Result<IngestResult>> store_message(Server& server, LmtpDelivery deliv
   co_return std::move(*pending->result);
 }
 
+// Calls `on_idle` once a session has waited `limit` for its client without
+// hearing from it. One timer per session, re-armed only when it fires: a
+// timer raced against every read cost a timerfd_settime and a cancelled
+// wait per read, several per message. Lives on the session's one thread.
+class IdleWatch {
+ public:
+  IdleWatch(const asio::any_io_executor& ex, Clock::duration limit, std::function<void()> on_idle)
+      : state_(std::make_shared<State>(ex, limit, std::move(on_idle))) {
+    arm(state_);
+  }
+  ~IdleWatch() {
+    state_->ended = true;
+    state_->timer.cancel();
+  }
+  IdleWatch(const IdleWatch&) = delete;
+  IdleWatch& operator=(const IdleWatch&) = delete;
+
+  // Waiting for the client (the clock runs) or not (a commit is under way).
+  void waiting(bool yes) {
+    state_->waiting = yes;
+    state_->last = Clock::now();
+    // It fired as the client's bytes arrived: they were read, so watch on.
+    if (yes && state_->fired) {
+      state_->fired = false;
+      arm(state_);
+    }
+  }
+  bool waiting() const { return state_->waiting; }
+  bool fired() const { return state_->fired; }
+
+ private:
+  struct State {
+    State(const asio::any_io_executor& ex, Clock::duration l, std::function<void()> f)
+        : timer(ex), limit(l), on_idle(std::move(f)), last(Clock::now()) {}
+    asio::steady_timer timer;
+    Clock::duration limit;
+    std::function<void()> on_idle;
+    Clock::time_point last;
+    bool waiting = false, fired = false, ended = false;
+  };
+  static void arm(const std::shared_ptr<State>& s) {
+    s->timer.expires_at(s->last + s->limit);
+    s->timer.async_wait([s](const asio::error_code&) {
+      if (s->ended) return;
+      if (s->waiting && Clock::now() >= s->last + s->limit) {
+        s->fired = true;
+        s->on_idle();
+        return;
+      }
+      arm(s);
+    });
+  }
+  std::shared_ptr<State> state_;
+};
+
 template <class Socket>
 awaitable<void> write_all(Socket& socket, std::string& out) {
   if (out.empty()) co_return;
@@ -165,14 +220,17 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
   limits.max_message_size = server.config.lmtp.max_message_size;
   const std::string alias = server.config.case_.alias;
   LmtpSession session(server.hostname, limits, [&alias](std::string_view rcpt) { return match_alias(rcpt, alias).ours; });
-  asio::steady_timer idle(socket.get_executor());
-  const auto idle_limit = std::chrono::seconds(server.config.lmtp.idle_timeout_seconds);
-
+  // Both the idle limit and a stop end a wait for the client by cancelling
+  // the read. A commit or a write under way finishes first.
+  IdleWatch idle(socket.get_executor(), std::chrono::seconds(server.config.lmtp.idle_timeout_seconds), [&] {
+    asio::error_code ignored;
+    socket.cancel(ignored);
+  });
   bool stop_requested = false;
   auto self = server.stoppers.insert(server.stoppers.end(), [&] {
     stop_requested = true;
-    // Waiting for a read: wake it up. Waiting for a commit: it finishes first.
-    if (!session.awaiting_delivery()) idle.cancel();
+    asio::error_code ignored;
+    if (idle.waiting()) socket.cancel(ignored);
   });
 
   std::string out;
@@ -218,22 +276,18 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
       // A stop that came while the write was pending found no read to cancel.
       if (stop_requested) continue;
 
-      idle.expires_after(idle_limit);
-      // The timer also fires when stop() cancels it; either way the read is
-      // abandoned. Both errors are redirected: `||` waits for the first to
-      // *succeed*, so a read that failed (the client closed) would otherwise
-      // leave the session waiting for the idle timeout.
-      asio::error_code read_ec, timer_ec;
-      auto result = co_await (socket.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, read_ec)) ||
-                              idle.async_wait(asio::redirect_error(use_awaitable, timer_ec)));
-      if (result.index() == 1) {
+      asio::error_code read_ec;
+      idle.waiting(true);
+      std::size_t n = co_await socket.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, read_ec));
+      idle.waiting(false);
+      if (read_ec == asio::error::operation_aborted && (stop_requested || idle.fired())) {
         if (stop_requested) continue;  // loop top answers 421
         spdlog::info("session {} from {}: idle timeout", id, peer);
         session.timeout();
         continue;
       }
       if (read_ec) throw asio::system_error(read_ec);
-      session.feed(std::string_view(buf.data(), std::get<0>(result)));
+      session.feed(std::string_view(buf.data(), n));
     }
   } catch (const asio::system_error& e) {
     if (e.code() != asio::error::eof && e.code() != asio::error::operation_aborted)

@@ -189,6 +189,48 @@ def test_sessions_of_clients_that_leave_end_at_once():
         env.cleanup()
 
 
+def test_idle_timeout_ends_silent_sessions_only():
+    """With idle_timeout = 2: a client silent for longer gets 421 4.4.2 and
+    is closed, also in the middle of DATA (nothing stored); a client that
+    speaks every 0.7 s for 4 s is never cut off and delivers."""
+    env = started("idle_timeout = 2\n")  # a key of [lmtp], the config's last table
+    try:
+        silent = Lmtp(port=env.port)
+        assert silent.reply()[0] == 220
+        silent.cmd("LHLO x")
+        in_data = Lmtp(port=env.port)
+        in_data.reply()
+        in_data.cmd("LHLO x")
+        in_data.cmd("MAIL FROM:<rita@example.org>")
+        in_data.cmd("RCPT TO:<security@example.com>")
+        assert in_data.cmd("DATA")[0] == 354
+        in_data.send("Message-ID: <cut@example.org>\r\nSubject: cut\r\n\r\npart of a body\r\n")
+        talker = Lmtp(port=env.port)
+        talker.reply()
+        talker.cmd("LHLO x")
+        started_at = time.monotonic()
+        for _ in range(6):
+            time.sleep(0.7)
+            assert talker.cmd("NOOP")[0] == 250
+        for c in (silent, in_data):
+            code, lines = c.reply()
+            assert code == 421 and "4.4.2" in lines[0], lines
+            assert c.sock.recv(1) == b""  # closed after the 421
+        assert time.monotonic() - started_at >= 2 - 0.5
+        talker.cmd("MAIL FROM:<rita@example.org>")
+        talker.cmd("RCPT TO:<security@example.com>")
+        talker.cmd("DATA")
+        talker.send(message("talker@example.org") + ".\r\n")
+        assert talker.reply()[0] == 250
+        talker.cmd("QUIT")
+        assert count(env, "SELECT count(*) FROM messages") == 1
+        assert count(env, "SELECT count(*) FROM messages WHERE message_id = 'cut@example.org'") == 0
+        assert env.log().count("idle timeout") == 2
+    finally:
+        env.stop()
+        env.cleanup()
+
+
 def test_client_vanishing_mid_data_stores_nothing():
     env = started()
     try:
