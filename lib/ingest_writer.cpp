@@ -49,12 +49,25 @@ std::uint64_t IngestWriter::messages() const {
   return messages_;
 }
 
+void IngestWriter::index_stored() {
+  auto indexed = store_.index_pending(unindexed_, /*durable=*/false);
+  if (!indexed) spdlog::warn("search index: {}; retried with the next message or search", indexed.error().message);
+  unindexed_.clear();
+  unindexed_bytes_ = 0;
+}
+
 void IngestWriter::run() {
   std::vector<Item> items;
   std::vector<PreparedMessage> batch;
+  index_stored();  // what a crash or casectl left unindexed
   for (;;) {
     {
       std::unique_lock lock(mu_);
+      if (queue_.empty() && !unindexed_.empty()) {
+        lock.unlock();  // idle: index what was stored
+        index_stored();
+        continue;
+      }
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
       while (!queue_.empty() && items.size() < max_batch_) {
@@ -65,6 +78,13 @@ void IngestWriter::run() {
     batch.clear();
     for (auto& it : items) batch.push_back(std::move(it.message));
     auto results = store_.ingest(batch);
+    for (std::size_t i = 0; results && i < batch.size(); ++i) {
+      auto& r = results.value()[i];
+      if (!r || r->duplicate) continue;
+      ParsedMessage& pm = batch[i].parsed;
+      unindexed_bytes_ += pm.subject.size() + pm.body.size();
+      unindexed_.push_back(IndexText{r->message, std::move(pm.subject), std::move(pm.body)});
+    }
     {
       std::lock_guard lock(mu_);
       ++batches_;
@@ -76,6 +96,7 @@ void IngestWriter::run() {
     }
     if (!results) spdlog::warn("commit of {} message(s) failed: {}", items.size(), results.error().message);
     items.clear();
+    if (unindexed_.size() >= kIndexBatch || unindexed_bytes_ >= kIndexBytes) index_stored();
   }
 }
 

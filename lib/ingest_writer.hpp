@@ -1,7 +1,9 @@
 // One writer thread that owns the database connection and commits queued
 // messages in batches: N sessions delivering at once pay about one durable
 // sync per batch, not one each (group commit). Callbacks run on the writer
-// thread, after the commit (or its failure).
+// thread, after the commit (or its failure). What it stored is indexed for
+// search afterwards, off the path to the 250 reply: whenever no message is
+// waiting, and at the latest every kIndexBatch messages or kIndexBytes of text.
 #pragma once
 
 #include <condition_variable>
@@ -36,6 +38,10 @@ class IngestWriter {
 
  private:
   void run();
+  void index_stored();
+
+  static constexpr std::size_t kIndexBatch = 64;
+  static constexpr std::size_t kIndexBytes = 8 << 20;
 
   struct Item {
     PreparedMessage message;
@@ -48,6 +54,8 @@ class IngestWriter {
   std::deque<Item> queue_;
   bool stopping_ = false;
   std::uint64_t batches_ = 0, messages_ = 0;
+  std::vector<IndexText> unindexed_;  // writer thread only, in id order
+  std::size_t unindexed_bytes_ = 0;
   std::thread thread_;
 };
 

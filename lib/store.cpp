@@ -391,12 +391,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
         .bind(6, a.encrypted)
         .bind(7, a.is_signed)
         .run();
-  // The index reads its text from the row just written (external content).
-  db_.cached("INSERT INTO message_index(rowid, subject, body) VALUES (?, ?, ?)")
-      .bind(1, result.message)
-      .bind(2, pm.subject)
-      .bind(3, pm.body)
-      .run();
+  // The search index follows after the commit (index_pending, schema 7).
 
   if (bounce) {
     for (const auto& r : bounce->recipients) {
@@ -504,11 +499,6 @@ std::int64_t Store::store_outbound(std::int64_t case_id, const std::string& mess
   if (!in_reply_to.empty() && std::find(refs.begin(), refs.end(), in_reply_to) == refs.end()) refs.push_back(in_reply_to);
   for (const auto& r : refs)
     db_.cached("INSERT INTO message_refs(message, ref) VALUES (?, ?)").bind(1, id).bind(2, r).run();
-  db_.cached("INSERT INTO message_index(rowid, subject, body) VALUES (?, ?, ?)")
-      .bind(1, id)
-      .bind(2, subject)
-      .bind(3, body)
-      .run();
   touch(case_id, now);
   return id;
 }
@@ -682,7 +672,73 @@ Result<CaseDetail> Store::get_case(std::int64_t id) {
   });
 }
 
+Result<std::size_t> Store::index_pending(const std::vector<IndexText>& known, bool durable) {
+  return guarded([&]() -> Result<std::size_t> {
+    constexpr std::int64_t kChunk = 256;
+    // Without a lock first: usually there is nothing to do.
+    auto& any = db_.cached(
+        "SELECT 1 FROM messages WHERE id > (SELECT indexed_upto FROM search_progress WHERE id = 1) LIMIT 1");
+    bool pending = any.step();
+    any.reset();
+    if (!pending) return std::size_t{0};
+
+    struct SyncSetting {
+      sql::Db& db;
+      bool relaxed;
+      SyncSetting(sql::Db& d, bool r) : db(d), relaxed(r) {
+        if (relaxed) db.exec("PRAGMA synchronous = NORMAL");
+      }
+      ~SyncSetting() {
+        try {
+          if (relaxed) db.exec("PRAGMA synchronous = FULL");
+        } catch (...) {  // NOLINT(bugprone-empty-catch): cannot fail between transactions
+        }
+      }
+    } sync_setting(db_, !durable);
+
+    std::size_t total = 0;
+    for (;;) {
+      sql::Transaction tx(db_);
+      auto& upto_q = db_.cached("SELECT indexed_upto FROM search_progress WHERE id = 1");
+      std::int64_t upto = upto_q.step() ? upto_q.int64(0) : 0;
+      upto_q.reset();
+      std::vector<std::int64_t> ids;
+      auto& ids_q = db_.cached("SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?");
+      ids_q.bind(1, upto).bind(2, kChunk);
+      while (ids_q.step()) ids.push_back(ids_q.int64(0));
+      ids_q.reset();
+      if (ids.empty()) return total;
+      for (std::int64_t id : ids) {
+        auto insert = [&](std::string_view subject, std::string_view body) {
+          db_.cached("INSERT INTO message_index(rowid, subject, body) VALUES (?, ?, ?)")
+              .bind(1, id)
+              .bind(2, subject)
+              .bind(3, body)
+              .run();
+        };
+        auto k = std::lower_bound(known.begin(), known.end(), id,
+                                  [](const IndexText& t, std::int64_t v) { return t.id < v; });
+        if (k != known.end() && k->id == id) {
+          insert(k->subject, k->body);
+          continue;
+        }
+        auto& text = db_.cached("SELECT subject, body FROM message_text WHERE id = ?");
+        text.bind(1, id);
+        if (text.step()) insert(text.text(0), text.text(1));
+        text.reset();
+      }
+      db_.cached("UPDATE search_progress SET indexed_upto = ? WHERE id = 1").bind(1, ids.back()).run();
+      tx.commit();
+      total += ids.size();
+      if (static_cast<std::int64_t>(ids.size()) < kChunk) return total;
+    }
+  });
+}
+
 Result<std::vector<SearchHit>> Store::search(const std::string& query) {
+  // A reader without write access searches what is indexed so far.
+  if (auto indexed = index_pending(); !indexed)
+    spdlog::debug("search: could not index the newest messages first: {}", indexed.error().message);
   return guarded([&]() -> Result<std::vector<SearchHit>> {
     auto run = [&](const std::string& q) {
       // Both indexes rank with bm25 over the same columns; one list, best first.

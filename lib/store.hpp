@@ -57,6 +57,13 @@ struct IngestResult {
   bool duplicate = false;
 };
 
+// The text of a message just stored, kept by the writer so that indexing it
+// for search does not read it back from the database.
+struct IndexText {
+  std::int64_t id = 0;
+  std::string subject, body;
+};
+
 struct CaseFilter {
   std::optional<std::string> status;
   std::optional<std::string> assignee;
@@ -153,7 +160,17 @@ class Store {
   Result<std::vector<CaseSummary>> list_cases(const CaseFilter& filter);
   // The case, following merges; not_found when it does not exist.
   Result<CaseDetail> get_case(std::int64_t id);
+  // Indexes what is still unindexed first (index_pending), so it finds
+  // every stored message.
   Result<std::vector<SearchHit>> search(const std::string& query);
+
+  // Adds every message stored since the last call to the search index
+  // (schema 7), in transactions of at most 256 messages; returns how many.
+  // Text comes from `known` (sorted by id) when it holds the message, from
+  // the database otherwise. With `durable` false the transactions are not
+  // synced: the next durable commit syncs them, and a crash before that
+  // only leaves those messages to be indexed again.
+  Result<std::size_t> index_pending(const std::vector<IndexText>& known = {}, bool durable = true);
 
   Status assign(std::int64_t id, const std::string& user, const std::string& actor);
   Status set_status(std::int64_t id, const std::string& status, const std::string& actor);
