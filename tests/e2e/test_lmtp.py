@@ -138,6 +138,32 @@ def test_oversize_message_is_refused_and_not_stored():
         env.cleanup()
 
 
+def test_large_and_small_messages_on_one_connection():
+    """Mail over 256 KiB is parsed on the pool, smaller mail on the
+    session's thread: both are stored whole, in order, on one connection."""
+    env = started()
+    try:
+        c = Lmtp(port=env.port)
+        c.reply()
+        c.cmd("LHLO x")
+        sizes = {"small@example.org": 2_000, "large@example.org": 600_000, "small2@example.org": 70_000}
+        for msgid, size in sizes.items():
+            line = "q" * 98 + "\r\n"
+            c.cmd("MAIL FROM:<rita@example.org>")
+            c.cmd("RCPT TO:<security@example.com>")
+            assert c.cmd("DATA")[0] == 354
+            c.send(message(msgid, body=line * (size // 100)) + ".\r\n")
+            assert c.reply()[0] == 250
+        c.cmd("QUIT")
+        with sqlite3.connect(env.db) as db:
+            got = dict(db.execute("SELECT m.message_id, length(t.body) FROM messages m "
+                                  "JOIN message_text t ON t.id = m.id").fetchall())
+        assert got == {msgid: (size // 100) * 100 for msgid, size in sizes.items()}, got
+    finally:
+        env.stop()
+        env.cleanup()
+
+
 def test_plus_address_routing_and_one_copy_for_two_recipients():
     env = started()
     try:
