@@ -147,6 +147,13 @@ void print_ingest(const Context& ctx, const IngestResult& r) {
   else std::cout << fmt::format("stored as message {} in {}\n", r.message, tag);
 }
 
+// What was just stored joins the search index now rather than at the next
+// search. It is stored either way: a failure here is only a warning.
+void index_for_search(Store& s) {
+  if (auto indexed = s.index_pending(); !indexed)
+    std::cerr << "casectl: not yet in the search index (the next search adds it): " << indexed.error().message << "\n";
+}
+
 int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
   // A backfill of old mail acknowledges nothing; one message is treated as LMTP would.
   Store s = ctx.store(mbox.empty());
@@ -176,6 +183,7 @@ int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
       return true;
     });
     commit();
+    index_for_search(s);
     if (ctx.json)
       print_json({{"messages", seen}, {"stored", stored}, {"new_cases", new_cases}, {"duplicates", duplicates},
                   {"failed", failed}});
@@ -189,6 +197,7 @@ int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
   batch.push_back(prepare_message(std::move(raw), Envelope{"ingest", std::nullopt, {}}, crypto.get()));
   auto results = check(s.ingest(batch));
   IngestResult r = check(std::move(results.at(0)));
+  index_for_search(s);
   print_ingest(ctx, r);
   return 0;
 }

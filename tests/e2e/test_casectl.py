@@ -3,6 +3,7 @@ against SPEC.md."""
 
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 
@@ -218,6 +219,10 @@ def test_mbox_backfill_of_1000_messages():
         assert all(c["messages"] == per_thread for c in cases)
         body = env.json("show", "1")["messages"][0]["body"]
         assert "\nFrom the start of a line" in body
+        # Indexed for search by the import itself, before any search.
+        with sqlite3.connect(env.db) as db:
+            assert db.execute("SELECT count(*) FROM message_index_docsize").fetchone()[0] == threads * per_thread
+            assert db.execute("SELECT indexed_upto = (SELECT max(id) FROM messages) FROM search_progress").fetchone()[0] == 1
         # Importing the same mbox again stores nothing new.
         again = env.json("ingest", "--mbox", path)
         assert again["duplicates"] == threads * per_thread
