@@ -77,6 +77,13 @@ std::int64_t legacy_case(Store& s, const std::string& id, const std::string& sub
   return case_id;
 }
 
+// The first column of the first row of `sql`.
+std::int64_t number(Store& s, const std::string& sql) {
+  auto st = s.db().prepare(sql);
+  REQUIRE(st.step());
+  return st.int64(0);
+}
+
 Store open(const TempDir& dir, const char* name = "cases.db") {
   auto s = Store::open(dir.file(name), StoreOptions{"security@example.com", "CASE"});
   REQUIRE(s.ok());
@@ -159,11 +166,6 @@ TEST_CASE("store: version 5 indexes message text from the messages table; older 
 TEST_CASE("store: a plain-text body is kept once, inside the raw message", "[store]") {
   TempDir dir;
   Store s = open(dir);
-  auto count = [&](const std::string& sql) {
-    auto st = s.db().prepare(sql);
-    REQUIRE(st.step());
-    return st.int64(0);
-  };
   std::string long_line(100, 'y');
   std::string plain_body = "The quux parser reads past the end: aardvark.\r\n";
   for (int i = 0; i < 50; ++i) plain_body += long_line + "\r\n";
@@ -175,9 +177,9 @@ TEST_CASE("store: a plain-text body is kept once, inside the raw message", "[sto
                                       "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                                       "Content-Transfer-Encoding: quoted-printable\r\n\r\npangolin caf=C3=A9\r\n",
                                       Envelope{}));
-  CHECK(count("SELECT count(*) FROM message_body_in_raw") == 1);
-  CHECK(count("SELECT length(body) FROM messages WHERE message_id = 'plain@x'") == 0);
-  CHECK(count("SELECT length(body) FROM messages WHERE message_id = 'qp@x'") > 0);
+  CHECK(number(s, "SELECT count(*) FROM message_body_in_raw") == 1);
+  CHECK(number(s, "SELECT length(body) FROM messages WHERE message_id = 'plain@x'") == 0);
+  CHECK(number(s, "SELECT length(body) FROM messages WHERE message_id = 'qp@x'") > 0);
 
   auto c = s.get_case(plain.case_id);
   REQUIRE(c.ok());
@@ -230,12 +232,7 @@ TEST_CASE("store: version 6 carries a version 5 search index over", "[store]") {
 TEST_CASE("store: messages are indexed for search after their commit, and a search indexes first", "[store]") {
   TempDir dir;
   Store s = open(dir);
-  auto number = [&](const std::string& sql) {
-    auto st = s.db().prepare(sql);
-    REQUIRE(st.step());
-    return st.int64(0);
-  };
-  auto indexed = [&] { return number("SELECT count(*) FROM message_index_docsize"); };
+  auto indexed = [&] { return number(s, "SELECT count(*) FROM message_index_docsize"); };
   auto a = message("a@x", {}, {}, "one@example.org", "First");
   a.parsed.body = "aardvark";
   auto b = message("b@x", {}, {}, "two@example.org", "Second");
@@ -245,7 +242,7 @@ TEST_CASE("store: messages are indexed for search after their commit, and a sear
   auto ra = ingest(s, std::move(a));
   auto rb = ingest(s, std::move(b));
   CHECK(indexed() == 0);
-  CHECK(number("SELECT indexed_upto FROM search_progress") == 0);
+  CHECK(number(s, "SELECT indexed_upto FROM search_progress") == 0);
 
   // The writer passes the text it kept for b; a is read back from the database.
   std::vector<IndexText> known{{rb.message, "Second", "badger"}};
@@ -253,7 +250,7 @@ TEST_CASE("store: messages are indexed for search after their commit, and a sear
   REQUIRE(n.ok());
   CHECK(*n == 2);
   CHECK(indexed() == 2);
-  CHECK(number("SELECT indexed_upto FROM search_progress") == rb.message);
+  CHECK(number(s, "SELECT indexed_upto FROM search_progress") == rb.message);
   CHECK(*s.index_pending() == 0);
   auto& sync = s.db().cached("PRAGMA synchronous");
   REQUIRE(sync.step());
