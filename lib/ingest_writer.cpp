@@ -63,10 +63,19 @@ void IngestWriter::run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
+      // Idle: index what was stored once kIndexIdleBatch messages wait for
+      // it, or nothing came for kIndexIdle. A few messages per index
+      // transaction write their shared terms once and cost one
+      // transaction's pages, which the next durable commit must sync;
+      // many would hold the writer while sessions queue behind it.
       if (queue_.empty() && !unindexed_.empty()) {
-        lock.unlock();  // idle: index what was stored
-        index_stored();
-        continue;
+        if (unindexed_.size() < kIndexIdleBatch)
+          cv_.wait_for(lock, kIndexIdle, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) {
+          lock.unlock();
+          index_stored();
+          continue;
+        }
       }
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained

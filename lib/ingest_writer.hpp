@@ -2,10 +2,12 @@
 // messages in batches: N sessions delivering at once pay about one durable
 // sync per batch, not one each (group commit). Callbacks run on the writer
 // thread, after the commit (or its failure). What it stored is indexed for
-// search afterwards, off the path to the 250 reply: whenever no message is
-// waiting, and at the latest every kIndexBatch messages or kIndexBytes of text.
+// search afterwards, off the path to the 250 reply: when it is idle with
+// kIndexIdleBatch messages to index or has been idle for kIndexIdle, and at
+// the latest every kIndexBatch messages or kIndexBytes of text.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -40,6 +42,8 @@ class IngestWriter {
   void run();
   void index_stored();
 
+  static constexpr std::chrono::milliseconds kIndexIdle{20};
+  static constexpr std::size_t kIndexIdleBatch = 8;
   static constexpr std::size_t kIndexBatch = 64;
   static constexpr std::size_t kIndexBytes = 8 << 20;
 

@@ -164,6 +164,20 @@ def test_large_and_small_messages_on_one_connection():
         env.cleanup()
 
 
+def test_delivered_mail_joins_the_search_index_on_its_own():
+    """The writer indexes what it stored once it is idle: three deliveries
+    are in the search index shortly after, with no search to prompt it."""
+    env = started()
+    try:
+        for i in range(3):
+            assert deliver(port=env.port, msgid=f"idx{i}@example.org") == [250]
+        wait_for(lambda: count(env, "SELECT count(*) FROM message_index_docsize") == 3, 10, "three messages indexed")
+        assert count(env, "SELECT indexed_upto FROM search_progress") == count(env, "SELECT max(id) FROM messages")
+    finally:
+        env.stop()
+        env.cleanup()
+
+
 def test_plus_address_routing_and_one_copy_for_two_recipients():
     env = started()
     try:
