@@ -48,6 +48,15 @@ struct BounceInfo {
   std::vector<std::string> recipients;
 };
 
+// Where the body starts: after the first empty line (LF or CRLF ends).
+std::optional<std::size_t> header_end(std::string_view raw) {
+  constexpr auto npos = std::string_view::npos;
+  auto lf = raw.find("\n\n"), crlf = raw.find("\n\r\n");
+  std::size_t start = std::min(lf == npos ? npos : lf + 2, crlf == npos ? npos : crlf + 3);
+  if (start == npos) return std::nullopt;
+  return start;
+}
+
 std::optional<BounceInfo> bounce_info(const PreparedMessage& msg) {
   const ParsedMessage& pm = msg.parsed;
   std::string from = normalize_address(pm.from);
@@ -57,11 +66,9 @@ std::optional<BounceInfo> bounce_info(const PreparedMessage& msg) {
   if (!report && !robot) return std::nullopt;
   BounceInfo info;
   // Skip the bounce's own header: what follows quotes the original.
-  std::string_view raw = msg.raw;
-  auto body_start = raw.find("\n\n");
-  if (auto crlf = raw.find("\r\n\r\n"); crlf != std::string_view::npos && crlf < body_start) body_start = crlf;
-  if (body_start == std::string_view::npos) return std::nullopt;
-  std::string_view body = raw.substr(body_start);
+  auto body_start = header_end(msg.raw);
+  if (!body_start) return std::nullopt;
+  std::string_view body = std::string_view(msg.raw).substr(*body_start);
   std::size_t pos = 0;
   while (pos < body.size()) {
     auto eol = body.find('\n', pos);
@@ -86,11 +93,8 @@ std::optional<BounceInfo> bounce_info(const PreparedMessage& msg) {
 // Where `body` starts in `raw` when it is raw's own bytes right after the
 // header, as in most plain-text mail. Such a body is stored once (schema 6).
 std::optional<std::size_t> body_offset_in_raw(std::string_view raw, std::string_view body) {
-  constexpr auto npos = std::string_view::npos;
-  if (body.empty()) return std::nullopt;
-  auto lf = raw.find("\n\n"), crlf = raw.find("\n\r\n");
-  std::size_t start = std::min(lf == npos ? npos : lf + 2, crlf == npos ? npos : crlf + 3);
-  if (start == npos || raw.substr(start, body.size()) != body) return std::nullopt;
+  auto start = header_end(raw);
+  if (body.empty() || !start || raw.substr(*start, body.size()) != body) return std::nullopt;
   return start;
 }
 
