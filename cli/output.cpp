@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "text.hpp"
 #include "util.hpp"
 
 namespace cased::cli {
@@ -34,17 +35,8 @@ std::size_t width(const std::string& s) {
 
 std::string pad(const std::string& s, std::size_t w) { return s + std::string(w > width(s) ? w - width(s) : 0, ' '); }
 
-// Strips terminal control sequences from multi-line text (keeps newlines and tabs).
-std::string safe_text(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) out += c == '\r' ? "" : "?";
-    else out += ch;
-  }
-  return out;
-}
+// Multi-line text a sender wrote, made inert for the terminal (keeps newlines and tabs).
+std::string safe_text(const std::string& s) { return display_safe(s, true); }
 
 std::string when(std::int64_t t) { return format_rfc3339(t); }
 

@@ -1,5 +1,7 @@
 #include "util.hpp"
 
+#include "text.hpp"
+
 #include <gnutls/crypto.h>
 
 #include <array>
@@ -48,13 +50,17 @@ std::string crlf_sha256_hex(std::string_view bytes) {
   return sha256_hex(crlf);
 }
 
-// Cuts to at most `w` code points, replacing control characters so a
-// subject cannot move the cursor or change colours of the terminal.
+// Cuts to at most `w` code points of display_safe() text: a subject cannot
+// move the cursor, change colours or reorder the terminal's line.
 std::string clip(std::string_view s, std::size_t w) {
+  std::string flat(s);
+  for (char& c : flat)
+    if (c == '\t' || c == '\r' || c == '\n') c = ' ';
+  std::string safe = display_safe(flat);
   std::string out;
   std::size_t n = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
+  for (std::size_t i = 0; i < safe.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(safe[i]);
     if ((c & 0xC0) != 0x80) {
       if (n == w) {
         if (w > 0) {
@@ -67,7 +73,7 @@ std::string clip(std::string_view s, std::size_t w) {
       }
       ++n;
     }
-    out += (c < 0x20 || c == 0x7f) ? ' ' : static_cast<char>(c);
+    out += static_cast<char>(c);
   }
   return out;
 }
