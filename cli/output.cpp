@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "crypto.hpp"
 #include "text.hpp"
 #include "util.hpp"
 
@@ -12,6 +13,25 @@ namespace cased::cli {
 namespace {
 
 nlohmann::json opt(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
+// Whether `problems` ("; "-joined) holds exactly `entry`.
+bool has_problem(const std::optional<std::string>& problems, std::string_view entry) {
+  if (!problems) return false;
+  std::string_view rest = *problems;
+  while (!rest.empty()) {
+    auto sep = rest.find("; ");
+    if (rest.substr(0, sep) == entry) return true;
+    rest = sep == std::string_view::npos ? std::string_view() : rest.substr(sep + 2);
+  }
+  return false;
+}
+
+// Whether a user id of the signer's key names the From address; null
+// without a good (or partial) signature by a known key.
+nlohmann::json signer_matches_from(const MessageView& m) {
+  if ((m.signature != "good" && m.signature != "partial") || !m.signer) return nullptr;
+  return !has_problem(m.problems, kSignerNotFrom);
+}
 
 const char* status_color(const std::string& status) {
   if (status == "new") return "\033[1;33m";
@@ -90,6 +110,7 @@ nlohmann::json to_json(const CaseDetail& d) {
                     {"signature", m.signature},
                     {"signer", opt(m.signer)},
                     {"signer_uid", opt(m.signer_uid)},
+                    {"signer_matches_from", signer_matches_from(m)},
                     {"unverified", m.unverified},
                     {"malformed", m.malformed},
                     {"problems", opt(m.problems)},
@@ -196,9 +217,15 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
     std::string crypto = m.encrypted ? "encrypted" : (m.mixed ? "MIXED: only some parts were encrypted" : "not encrypted");
     if (m.decryption == "failed")
       crypto = "decryption FAILED" + (m.decryption_error ? ": " + *m.decryption_error : std::string());
+    else if (m.decryption_error)
+      crypto += " (" + *m.decryption_error + ")";
     std::string sig = m.signature == "none" ? "unsigned" : "signature " + m.signature;
     if (m.signer) sig += " by " + *m.signer + (m.signer_uid ? " " + clip(*m.signer_uid, 120) : "");
     out += fmt::format("Security:   {}, {}\n", crypto, sig);
+    if (m.signature == "partial")
+      out += colored(style, "\033[1;31m", "Warning:    the signature covers only the parts marked [signed part]") + "\n";
+    if (signer_matches_from(m) == false)
+      out += colored(style, "\033[1;31m", "Warning:    the signer's key does not name the From address") + "\n";
     if (m.unverified) out += colored(style, "\033[1;31m", "Warning:    sender is not a participant (matched by subject tag only)") + "\n";
     if (m.malformed) out += fmt::format("Warning:    malformed message ({})\n", m.problems.value_or("stored raw"));
     for (const auto& a : m.attachments)

@@ -87,7 +87,8 @@ Crypto* thread_crypto(Server& server) {
   if (!tried) {
     tried = true;
     try {
-      crypto = std::make_unique<Crypto>(server.config.gpg.home, std::chrono::seconds(server.config.gpg.timeout_seconds));
+      crypto = std::make_unique<Crypto>(server.config.gpg.home, std::chrono::seconds(server.config.gpg.timeout_seconds),
+                                        server.config.lmtp.max_message_size);
     } catch (const std::exception& e) {
       spdlog::warn("PGP is off on this thread: {}", e.what());
     }
@@ -376,7 +377,8 @@ int run_daemon(const Config& config) {
     // Started with exec of this very binary (parse_worker.hpp), which
     // /proc/self/exe still names after a package upgrade replaced the file.
     if (::access("/proc/self/exe", X_OK) == 0)
-      workers = ParseWorkerOptions{"/proc/self/exe", config.gpg.home, config.gpg.timeout_seconds, keys.own_fingerprints()};
+      workers = ParseWorkerOptions{"/proc/self/exe", config.gpg.home, config.gpg.timeout_seconds,
+                                   config.lmtp.max_message_size, keys.own_fingerprints()};
     else
       spdlog::warn("no /proc/self/exe: PGP mail is decrypted on the parser threads");
   } catch (const std::exception& e) {

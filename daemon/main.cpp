@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   app.add_flag("--parse-worker", parse_worker)->group("");
   app.add_option("--gpg-home", worker.gpg_home)->group("");
   app.add_option("--gpg-timeout", worker.gpg_timeout_seconds)->group("");
+  app.add_option("--max-plaintext", worker.max_plaintext)->group("");
   app.add_option("--own-key", worker.own_keys)->group("");
   try {
     app.parse(argc, argv);

@@ -125,7 +125,8 @@ Status ParseWorker::start() {
     ::close(sv[1]);
   }
   std::vector<std::string> args = {options_.exe, "--parse-worker", "--gpg-timeout",
-                                   std::to_string(options_.gpg_timeout_seconds)};
+                                   std::to_string(options_.gpg_timeout_seconds), "--max-plaintext",
+                                   std::to_string(options_.max_plaintext)};
   if (!options_.gpg_home.empty()) {
     args.emplace_back("--gpg-home");
     args.push_back(options_.gpg_home);
@@ -223,7 +224,8 @@ int run_parse_worker(int fd, const ParseWorkerOptions& options) {
   if (!options.gpg_home.empty()) {
     if (!options.own_keys.empty()) Crypto::remember_own_keys(options.gpg_home, options.own_keys);
     try {
-      crypto = std::make_unique<Crypto>(options.gpg_home, std::chrono::seconds(options.gpg_timeout_seconds));
+      crypto = std::make_unique<Crypto>(options.gpg_home, std::chrono::seconds(options.gpg_timeout_seconds),
+                                        options.max_plaintext);
     } catch (const std::exception& e) {
       spdlog::warn("parse worker: PGP is off: {}", e.what());
     }

@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct ParseWorkerOptions {
   std::string exe;                    // this binary; "/proc/self/exe" keeps the running version
   std::string gpg_home;               // empty: no PGP
   int gpg_timeout_seconds = 60;
+  std::uint64_t max_plaintext = 50ull << 20;  // decrypted content, at most (max_message_size)
   std::vector<std::string> own_keys;  // fingerprints already listed, so the worker need not ask gpg-agent
 };
 

@@ -1,38 +1,23 @@
+// Keys and signing with GPGME; incoming mail is in pgp_shapes.cpp.
 #include "crypto.hpp"
 
 #include <fmt/format.h>
 #include <gpgme.h>
-#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 
-#include "mime.hpp"
+#include "pgp_gpgme.hpp"
 #include "threading.hpp"
 #include "util.hpp"
 
 namespace cased {
-namespace {
+namespace pgp {
 
-struct CtxRelease {
-  void operator()(gpgme_ctx_t c) const { gpgme_release(c); }
-};
-struct DataRelease {
-  void operator()(gpgme_data_t d) const { gpgme_data_release(d); }
-};
-struct KeyUnref {
-  void operator()(gpgme_key_t k) const { gpgme_key_unref(k); }
-};
-using Ctx = std::unique_ptr<gpgme_context, CtxRelease>;
-using Data = std::unique_ptr<gpgme_data, DataRelease>;
-using Key = std::unique_ptr<_gpgme_key, KeyUnref>;
-
-// Input data over a buffer the caller keeps alive (no copy).
 Data data_over(std::string_view bytes) {
   gpgme_data_t d = nullptr;
   if (gpgme_data_new_from_mem(&d, bytes.data(), bytes.size(), 0) != 0) throw std::bad_alloc();
@@ -57,14 +42,28 @@ std::string read_all(gpgme_data_t d) {
   return out;
 }
 
-std::string to_crlf(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() + in.size() / 32);
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) out.push_back('\r');
-    out.push_back(in[i]);
+BoundedSink::BoundedSink(std::uint64_t limit) : limit_(limit) {
+  cbs_.read = &BoundedSink::read;
+  cbs_.write = &BoundedSink::write;
+  gpgme_data_t d = nullptr;
+  if (gpgme_data_new_from_cbs(&d, &cbs_, this) != 0) throw std::bad_alloc();
+  data_.reset(d);
+}
+
+ssize_t BoundedSink::write(void* self, const void* buffer, size_t size) {
+  auto* sink = static_cast<BoundedSink*>(self);
+  if (size > sink->limit_ - std::min<std::uint64_t>(sink->limit_, sink->bytes_.size())) {
+    sink->overflowed_ = true;
+    errno = EFBIG;
+    return -1;
   }
-  return out;
+  sink->bytes_.append(static_cast<const char*>(buffer), size);
+  return static_cast<ssize_t>(size);
+}
+
+ssize_t BoundedSink::read(void*, void*, size_t) {
+  errno = EINVAL;  // an output only
+  return -1;
 }
 
 std::string upper(std::string s) {
@@ -85,13 +84,6 @@ KeyInfo key_info(gpgme_key_t k) {
   return info;
 }
 
-struct SignatureOutcome {
-  std::string status = "none";  // good | bad | unknown-key | none
-  std::optional<std::string> signer;
-  std::string signer_uid;
-};
-
-// Adds the text of `code` to `out` without a message's content in it.
 std::string gpg_error_text(gpgme_error_t err) {
   switch (gpgme_err_code(err)) {
     case GPG_ERR_NO_SECKEY: return "no secret key for this message";
@@ -100,11 +92,11 @@ std::string gpg_error_text(gpgme_error_t err) {
     case GPG_ERR_NO_DATA: return "corrupt or not OpenPGP data";
     case GPG_ERR_DECRYPT_FAILED: return "decryption failed (no usable secret key, or corrupt data)";
     case GPG_ERR_UNSUPPORTED_ALGORITHM: return "unsupported algorithm";
+    case GPG_ERR_TIMEOUT: return "gpg did not finish in time on this message; given up";
     default: return gpgme_strerror(err);
   }
 }
 
-// A context on `home`: OpenPGP, armored, no pinentry, offline.
 Ctx make_context(const std::string& home) {
   gpgme_ctx_t c = nullptr;
   if (gpgme_new(&c) != 0) throw std::runtime_error("cannot create a GPGME context");
@@ -119,94 +111,11 @@ Ctx make_context(const std::string& home) {
   return ctx;
 }
 
-// One GPGME operation on a context of its own, driven by our own event loop
-// (gpgme_set_io_cbs) so that it can be abandoned: GPGME's blocking calls have
-// no time limit and only look at cancellation when gpg writes something, so a
-// gpg waiting on a hung gpg-agent would hold a worker thread for ever.
-class TimedOp {
- public:
-  explicit TimedOp(const std::string& home) : ctx_(make_context(home)) {
-    gpgme_io_cbs cbs{&TimedOp::add, this, &TimedOp::remove, &TimedOp::event, this};
-    gpgme_set_io_cbs(ctx_.get(), &cbs);
-  }
-  TimedOp(const TimedOp&) = delete;
-  TimedOp& operator=(const TimedOp&) = delete;
+}  // namespace pgp
 
-  // Readies the context for the next operation, signing with `signer` if
-  // given. One context serves every operation: making one costs a
-  // `gpg --version`.
-  void prepare(gpgme_key_t signer) {
-    watches_.clear();
-    done_ = false;
-    result_ = 0;
-    gpgme_signers_clear(ctx_.get());
-    if (signer) gpgme_signers_add(ctx_.get(), signer);
-  }
-  // After a cancelled operation the context is not trusted again.
-  bool spoiled() const { return spoiled_; }
+using namespace pgp;
 
-  gpgme_ctx_t get() const { return ctx_.get(); }
-
-  // Starts the operation with `start` (a gpgme_op_*_start call) and runs it
-  // to the end, or throws CryptoTimeout after `limit`.
-  template <class Start>
-  gpgme_error_t run(Start&& start, std::chrono::seconds limit) {
-    if (gpgme_error_t err = start(ctx_.get()); err != 0) return err;
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    std::vector<pollfd> fds;
-    std::vector<Watch*> ready;
-    while (!done_) {
-      fds.clear();
-      ready.clear();
-      for (auto& w : watches_)
-        if (w->active) {
-          fds.push_back({w->fd, static_cast<short>(w->dir ? POLLIN : POLLOUT), 0});
-          ready.push_back(w.get());
-        }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      int n = fds.empty() ? 0 : ::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(0, left.count())));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0 && std::chrono::steady_clock::now() >= deadline) {
-        gpgme_cancel(ctx_.get());  // closes our ends; gpg dies of EPIPE once it wakes
-        spoiled_ = true;
-        throw CryptoTimeout(fmt::format("gpg did not finish within {} s (is gpg-agent hung?); cancelled", limit.count()));
-      }
-      if (n < 0) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
-      for (std::size_t i = 0; i < fds.size(); ++i)
-        if (fds[i].revents != 0 && ready[i]->active) ready[i]->fnc(ready[i]->fnc_data, ready[i]->fd);
-    }
-    return result_;
-  }
-
- private:
-  struct Watch {
-    int fd;
-    int dir;  // 1: GPGME reads from fd; 0: it writes
-    gpgme_io_cb_t fnc;
-    void* fnc_data;
-    bool active = true;
-  };
-
-  static gpgme_error_t add(void* self, int fd, int dir, gpgme_io_cb_t fnc, void* fnc_data, void** tag) {
-    auto* op = static_cast<TimedOp*>(self);
-    op->watches_.push_back(std::make_unique<Watch>(Watch{fd, dir, fnc, fnc_data}));
-    *tag = op->watches_.back().get();
-    return 0;
-  }
-  static void remove(void* tag) { static_cast<Watch*>(tag)->active = false; }
-  static void event(void* self, gpgme_event_io_t type, void* type_data) {
-    if (type != GPGME_EVENT_DONE) return;
-    auto* op = static_cast<TimedOp*>(self);
-    op->done_ = true;
-    if (auto* d = static_cast<gpgme_io_event_done_data_t>(type_data)) op->result_ = d->err ? d->err : d->op_err;
-  }
-
-  Ctx ctx_;
-  std::vector<std::unique_ptr<Watch>> watches_;
-  bool done_ = false;
-  bool spoiled_ = false;
-  gpgme_error_t result_ = 0;
-};
+namespace {
 
 // Our own secret keys, per GNUPGHOME, for the life of the process.
 struct OwnKeys {
@@ -220,83 +129,60 @@ OwnKeys& own_keys_by_home() {
 
 }  // namespace
 
-struct Crypto::Impl {
-  Impl(std::string h, std::chrono::seconds t) : home(std::move(h)), timeout(t) {}
-  std::string home;
-  std::chrono::seconds timeout;
-  Ctx ctx;  // key listings and lookups; operations that reach gpg-agent use op_ctx
-  std::unique_ptr<TimedOp> op_ctx;
-  std::vector<std::string> own_fingerprints;  // keys we hold a secret for
-  // Signing (sub)key -> primary fingerprint and user id. gpgme_get_key runs
-  // gpg twice (about 20 ms, more than a small decrypt); reporters sign many
-  // messages with one key. Cleared whenever keys are imported.
-  std::unordered_map<std::string, std::pair<std::string, std::string>> signer_cache;
-  static constexpr std::size_t kSignerCacheMax = 1024;
-
-  SignatureOutcome signatures(gpgme_verify_result_t vr) {
-    SignatureOutcome out;
-    if (!vr || !vr->signatures) return out;
-    gpgme_signature_t s = vr->signatures;
-    gpgme_err_code_t code = gpgme_err_code(s->status);
-    if (code == GPG_ERR_NO_ERROR || code == GPG_ERR_KEY_EXPIRED || code == GPG_ERR_SIG_EXPIRED ||
-        code == GPG_ERR_CERT_REVOKED) {
-      // Cryptographically valid. Trust is decided by pinning, not the web of trust.
-      out.status = code == GPG_ERR_NO_ERROR ? "good" : "bad";
-    } else if (code == GPG_ERR_NO_PUBKEY) {
-      out.status = "unknown-key";
-    } else {
-      out.status = "bad";
-    }
-    if (out.status != "unknown-key" && s->fpr) {
-      if (auto hit = signer_cache.find(s->fpr); hit != signer_cache.end()) {
-        out.signer = hit->second.first;
-        out.signer_uid = hit->second.second;
-        return out;
-      }
-      gpgme_key_t k = nullptr;
-      // The signature names the signing subkey; report the primary key.
-      if (gpgme_get_key(ctx.get(), s->fpr, &k, 0) == 0 && k) {
-        Key owner(k);
-        KeyInfo info = key_info(k);
-        out.signer = info.fingerprint;
-        out.signer_uid = info.uid;
-        if (signer_cache.size() >= kSignerCacheMax) signer_cache.clear();
-        signer_cache.emplace(s->fpr, std::make_pair(info.fingerprint, info.uid));
-      }
-    }
+SignatureOutcome Crypto::Impl::signatures(gpgme_verify_result_t vr) {
+  SignatureOutcome out;
+  if (!vr || !vr->signatures) return out;
+  gpgme_signature_t s = vr->signatures;
+  gpgme_err_code_t code = gpgme_err_code(s->status);
+  if (code == GPG_ERR_NO_ERROR || code == GPG_ERR_KEY_EXPIRED || code == GPG_ERR_SIG_EXPIRED ||
+      code == GPG_ERR_CERT_REVOKED) {
+    // Cryptographically valid. Trust is decided by pinning, not the web of trust.
+    out.status = code == GPG_ERR_NO_ERROR ? "good" : "bad";
+  } else if (code == GPG_ERR_NO_PUBKEY) {
+    out.status = "unknown-key";
+  } else {
+    out.status = "bad";
+  }
+  if (out.status == "unknown-key" || !s->fpr) return out;
+  if (auto hit = signer_cache.find(s->fpr); hit != signer_cache.end()) {
+    std::string status = std::move(out.status);
+    out = hit->second;
+    out.status = std::move(status);
     return out;
   }
-
-  // The operation context, ready for one operation (signing as `signer`).
-  TimedOp& timed_op(gpgme_key_t signer = nullptr) {
-    if (!op_ctx || op_ctx->spoiled()) op_ctx = std::make_unique<TimedOp>(home);
-    op_ctx->prepare(signer);
-    return *op_ctx;
+  gpgme_key_t k = nullptr;
+  // The signature names the signing subkey; report the primary key.
+  if (gpgme_get_key(ctx.get(), s->fpr, &k, 0) == 0 && k) {
+    Key owner(k);
+    KeyInfo info = key_info(k);
+    out.signer = info.fingerprint;
+    out.signer_uid = info.uid;
+    out.addresses = info.addresses;
+    if (signer_cache.size() >= kSignerCacheMax) signer_cache.clear();
+    signer_cache.emplace(s->fpr, out);
   }
+  return out;
+}
 
-  // Runs a signing operation; a timeout is a temporary error for the outbox.
-  template <class Start>
-  Result<gpgme_error_t> run_signing(TimedOp& op, Start&& start) {
-    try {
-      return op.run(std::forward<Start>(start), timeout);
-    } catch (const CryptoTimeout& e) {
-      return Error{Errc::temporary, e.what()};
-    }
+bool Crypto::Impl::agent_answers() {
+  auto limit = std::clamp(timeout / 2, std::chrono::seconds(1), std::chrono::seconds(5));
+  try {
+    TimedOp& op = timed_op();
+    gpgme_error_t err = op.run([](gpgme_ctx_t oc) { return gpgme_op_keylist_start(oc, nullptr, 1); }, limit);
+    return gpgme_err_code(err) == GPG_ERR_NO_ERROR || gpgme_err_code(err) == GPG_ERR_EOF;
+  } catch (const CryptoTimeout&) {
+    return false;
   }
+}
 
-  Result<Key> secret_key(const std::string& fpr) {
-    gpgme_key_t sk = nullptr;
-    if (gpgme_get_key(ctx.get(), fpr.c_str(), &sk, 1) != 0 || !sk) return Error{Errc::invalid, "no signing key " + fpr};
-    return Key(sk);
-  }
+Result<Key> Crypto::Impl::secret_key(const std::string& fpr) {
+  gpgme_key_t sk = nullptr;
+  if (gpgme_get_key(ctx.get(), fpr.c_str(), &sk, 1) != 0 || !sk) return Error{Errc::invalid, "no signing key " + fpr};
+  return Key(sk);
+}
 
-  bool is_own(const std::string& fpr) const {
-    return std::find(own_fingerprints.begin(), own_fingerprints.end(), fpr) != own_fingerprints.end();
-  }
-};
-
-Crypto::Crypto(const std::string& home, std::chrono::seconds timeout)
-    : impl_(std::make_unique<Impl>(home, timeout)) {
+Crypto::Crypto(const std::string& home, std::chrono::seconds timeout, std::uint64_t max_plaintext)
+    : impl_(std::make_unique<Impl>(home, timeout, max_plaintext)) {
   static std::once_flag init;
   std::call_once(init, [] {
     gpgme_check_version(nullptr);
@@ -391,7 +277,7 @@ std::vector<KeyInfo> Crypto::import_keys(std::string_view bytes) {
   }
   Data in = data_over(bytes);
   TimedOp& op = impl_->timed_op();
-  if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_import_start(oc, in.get()); }, impl_->timeout) != 0) return out;
+  if (impl_->run_on_content(op, [&](gpgme_ctx_t oc) { return gpgme_op_import_start(oc, in.get()); }) != 0) return out;
   gpgme_import_result_t r = gpgme_op_import_result(op.get());
   for (gpgme_import_status_t s = r ? r->imports : nullptr; s; s = s->next) {
     if (s->result != 0 || !s->fpr) continue;
@@ -401,277 +287,6 @@ std::vector<KeyInfo> Crypto::import_keys(std::string_view bytes) {
     }
   }
   return out;
-}
-
-namespace {
-
-void mark_subtree(MimePart& p, bool encrypted, bool is_signed) {
-  if (encrypted) p.encrypted = true;
-  if (is_signed) p.is_signed = true;
-  for (auto& c : p.children) mark_subtree(c, encrypted, is_signed);
-}
-
-bool has_armor(std::string_view body, std::string_view what) {
-  return body.find(std::string("-----BEGIN PGP ") + std::string(what) + "-----") != std::string_view::npos;
-}
-
-// The bytes from the BEGIN line of `what` to the end of its END line.
-std::optional<std::pair<std::size_t, std::size_t>> armor_block(std::string_view body, std::string_view what,
-                                                               std::string_view end_what) {
-  std::string begin = "-----BEGIN PGP " + std::string(what) + "-----";
-  std::string end = "-----END PGP " + std::string(end_what) + "-----";
-  auto b = body.find(begin);
-  if (b == std::string_view::npos) return std::nullopt;
-  auto e = body.find(end, b);
-  if (e == std::string_view::npos) return std::nullopt;
-  e += end.size();
-  while (e < body.size() && (body[e] == '\r' || body[e] == '\n' || body[e] == ' ')) ++e;
-  return std::make_pair(b, e);
-}
-
-bool blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
-}
-
-MimePart text_part(std::string body, const std::string& charset, bool encrypted, bool is_signed) {
-  MimePart p;
-  p.type = "text";
-  p.subtype = "plain";
-  p.charset = charset;
-  p.body = std::move(body);
-  p.encrypted = encrypted;
-  p.is_signed = is_signed;
-  return p;
-}
-
-// Whether any part is (or carries) OpenPGP data process() would act on.
-bool looks_like_openpgp(const MimePart& p) {
-  if (p.is("multipart", "encrypted") || p.is("multipart", "signed") || p.subtype == "pgp-keys" ||
-      (p.type == "text" && p.body.find("-----BEGIN PGP ") != std::string::npos))
-    return true;
-  return std::any_of(p.children.begin(), p.children.end(), looks_like_openpgp);
-}
-
-}  // namespace
-
-bool Crypto::has_openpgp(const ParsedMessage& msg) { return !msg.autocrypt.empty() || looks_like_openpgp(msg.root); }
-
-void Crypto::process(ParsedMessage& msg) {
-  imported_.clear();
-  bool decrypt_ok = false, decrypt_failed = false;
-  SignatureOutcome first_sig;
-  std::string outer_subject = msg.subject;
-  std::optional<std::string> protected_subject;
-
-  auto note_signature = [&](const SignatureOutcome& s) {
-    if (first_sig.status == "none" && s.status != "none") first_sig = s;
-  };
-  auto import_from = [&](std::string_view data, const char* source) {
-    for (auto& k : import_keys(data)) imported_.push_back({k, source});
-  };
-  auto take_protected = [&](const MimePart& p) {
-    auto is_v1 = [](const MimePart& x) { return iequals(x.param("protected-headers"), "v1"); };
-    const MimePart* holder = nullptr;
-    if (is_v1(p)) holder = &p;
-    else
-      for (const auto& ch : p.children)
-        if (is_v1(ch)) {
-          holder = &ch;
-          break;
-        }
-    if (holder && !protected_subject) {
-      std::string s = holder->header("Subject");
-      if (!s.empty()) protected_subject = decode_header_words(trim(s));
-    }
-  };
-
-  // Decrypts `ciphertext`; on success returns the plaintext and the signature.
-  auto decrypt = [&](std::string_view ciphertext, std::string& plain, SignatureOutcome& sig) -> bool {
-    Data in = data_over(ciphertext);
-    Data out = data_out();
-    TimedOp& op = impl_->timed_op();
-    gpgme_error_t err = op.run(
-        [&](gpgme_ctx_t oc) { return gpgme_op_decrypt_ext_start(oc, GPGME_DECRYPT_VERIFY, in.get(), out.get()); },
-        impl_->timeout);
-    if (err != 0) {
-      decrypt_failed = true;
-      if (msg.decryption_error.empty()) msg.decryption_error = gpg_error_text(err);
-      return false;
-    }
-    decrypt_ok = true;
-    plain = read_all(out.get());
-    sig = impl_->signatures(gpgme_op_verify_result(op.get()));
-    return true;
-  };
-
-  std::function<void(MimePart&)> walk = [&](MimePart& p) {
-    if (p.is("multipart", "encrypted") && p.children.size() >= 2) {
-      std::string plain;
-      SignatureOutcome sig;
-      if (decrypt(p.children[1].body, plain, sig)) {
-        MimePart inner = parse_entity(plain);
-        mark_subtree(inner, true, sig.status == "good");
-        note_signature(sig);
-        take_protected(inner);
-        p = std::move(inner);
-        walk(p);  // signed-inside-encrypted, keys inside, ...
-      }
-      return;
-    }
-    if (p.is("multipart", "signed") && p.children.size() >= 2) {
-      std::string signed_bytes = to_crlf(p.children[0].raw);
-      Data sig = data_over(p.children[1].body);
-      Data text = data_over(signed_bytes);
-      SignatureOutcome outcome;
-      TimedOp& op = impl_->timed_op();
-      if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), text.get(), nullptr); },
-                 impl_->timeout) == 0)
-        outcome = impl_->signatures(gpgme_op_verify_result(op.get()));
-      else
-        outcome.status = "bad";
-      note_signature(outcome);
-      bool inside = p.encrypted;
-      MimePart content = std::move(p.children[0]);
-      mark_subtree(content, inside, outcome.status == "good");
-      take_protected(content);
-      p = std::move(content);
-      walk(p);
-      return;
-    }
-    if (p.type == "application" && (p.subtype == "pgp-keys")) {
-      import_from(p.body, "attachment");
-      return;
-    }
-    if (p.is("text", "plain") && p.disposition != "attachment" && p.children.empty()) {
-      if (has_armor(p.body, "MESSAGE")) {
-        auto block = armor_block(p.body, "MESSAGE", "MESSAGE");
-        if (!block) return;
-        std::string plain;
-        SignatureOutcome sig;
-        std::string_view body = p.body;
-        if (!decrypt(body.substr(block->first, block->second - block->first), plain, sig)) return;
-        note_signature(sig);
-        std::string before(body.substr(0, block->first)), after(body.substr(block->second));
-        bool good = sig.status == "good";
-        if (blank(before) && blank(after)) {
-          p.body = std::move(plain);
-          p.encrypted = true;
-          p.is_signed = p.is_signed || good;
-        } else {
-          // Text around the armor was not encrypted: keep it apart (no Efail gluing).
-          MimePart mixed;
-          mixed.type = "multipart";
-          mixed.subtype = "mixed";
-          mixed.encrypted = p.encrypted;
-          if (!blank(before)) mixed.children.push_back(text_part(before, p.charset, p.encrypted, p.is_signed));
-          mixed.children.push_back(text_part(std::move(plain), p.charset, true, p.is_signed || good));
-          if (!blank(after)) mixed.children.push_back(text_part(after, p.charset, p.encrypted, p.is_signed));
-          p = std::move(mixed);
-        }
-        return;
-      }
-      if (has_armor(p.body, "SIGNED MESSAGE")) {
-        auto block = armor_block(p.body, "SIGNED MESSAGE", "SIGNATURE");
-        if (!block) return;
-        std::string_view body = p.body;
-        Data sig = data_over(body.substr(block->first, block->second - block->first));
-        Data out = data_out();
-        SignatureOutcome outcome;
-        TimedOp& op = impl_->timed_op();
-        if (op.run([&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), nullptr, out.get()); },
-                   impl_->timeout) == 0) {
-          outcome = impl_->signatures(gpgme_op_verify_result(op.get()));
-          std::string verified = read_all(out.get());
-          std::string before(body.substr(0, block->first)), after(body.substr(block->second));
-          if (blank(before) && blank(after)) {
-            p.body = std::move(verified);
-            p.is_signed = outcome.status == "good";
-          } else {
-            MimePart mixed;
-            mixed.type = "multipart";
-            mixed.subtype = "mixed";
-            if (!blank(before)) mixed.children.push_back(text_part(before, p.charset, p.encrypted, false));
-            mixed.children.push_back(text_part(std::move(verified), p.charset, p.encrypted, outcome.status == "good"));
-            if (!blank(after)) mixed.children.push_back(text_part(after, p.charset, p.encrypted, false));
-            p = std::move(mixed);
-          }
-        } else {
-          outcome.status = "bad";
-        }
-        note_signature(outcome);
-        return;
-      }
-      if (has_armor(p.body, "PUBLIC KEY BLOCK")) {
-        if (auto block = armor_block(p.body, "PUBLIC KEY BLOCK", "PUBLIC KEY BLOCK"))
-          import_from(std::string_view(p.body).substr(block->first, block->second - block->first), "inline");
-      }
-      return;
-    }
-    for (auto& child : p.children) walk(child);
-  };
-
-  const bool looks_pgp = looks_like_openpgp(msg.root);
-
-  if (!msg.autocrypt.empty()) {
-    // Autocrypt: addr=...; [prefer-encrypt=mutual;] keydata=BASE64 — only for the sender's own address.
-    std::string value = msg.autocrypt, addr, keydata;
-    std::size_t pos = 0;
-    while (pos < value.size()) {
-      auto semi = value.find(';', pos);
-      std::string attr = trim(value.substr(pos, semi == std::string::npos ? std::string::npos : semi - pos));
-      auto eq = attr.find('=');
-      if (eq != std::string::npos) {
-        std::string name = to_lower(trim(attr.substr(0, eq)));
-        std::string val = attr.substr(eq + 1);
-        if (name == "addr") addr = normalize_address(val);
-        else if (name == "keydata") keydata = val;
-      }
-      if (semi == std::string::npos) break;
-      pos = semi + 1;
-    }
-    if (!addr.empty() && addr == normalize_address(msg.from) && !keydata.empty()) {
-      std::string b64;
-      for (char ch : keydata)
-        if (!std::isspace(static_cast<unsigned char>(ch))) b64 += ch;
-      static constexpr std::string_view alphabet =
-          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-      std::string bin;
-      unsigned acc = 0;
-      int bits = 0;
-      for (char ch : b64) {
-        auto idx = alphabet.find(ch);
-        if (idx == std::string_view::npos) continue;
-        acc = (acc << 6) | static_cast<unsigned>(idx);
-        bits += 6;
-        if (bits >= 8) {
-          bits -= 8;
-          bin.push_back(static_cast<char>((acc >> bits) & 0xff));
-        }
-      }
-      if (!bin.empty()) import_from(bin, "autocrypt");
-    }
-  }
-
-  if (!looks_pgp) return;
-  try {
-    walk(msg.root);
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const CryptoTimeout&) {
-    throw;  // temporary: the caller defers the message
-  } catch (const std::exception& e) {
-    decrypt_failed = true;
-    if (msg.decryption_error.empty()) msg.decryption_error = e.what();
-  }
-  msg.decryption = decrypt_failed ? "failed" : decrypt_ok ? "ok" : "none";
-  msg.signature = first_sig.status;
-  msg.signer = first_sig.signer;
-  msg.signer_uid = first_sig.signer_uid;
-  if (protected_subject) {
-    msg.outer_subject = outer_subject;
-    msg.subject = *protected_subject;
-  }
-  extract_content(msg);
 }
 
 Result<KeyInfo> Crypto::signing_key(const std::string& configured, const std::string& alias) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <stdexcept>
 
 #include <memory>
@@ -35,27 +36,47 @@ struct ImportedKey {
   bool operator==(const ImportedKey&) const = default;
 };
 
-// A gpg operation ran past its time limit (a hung gpg-agent, say) and was
-// cancelled. Temporary: the message must be retried, not stored as failed.
+// gpg or gpg-agent could not do its work for a reason outside the message:
+// an operation ran past its time limit while gpg-agent did not answer (hung),
+// or gpg-agent could not be reached. Temporary: the message must be retried,
+// not stored as failed. A message that makes gpg slow or fail is not this:
+// it is stored with "decryption": "failed".
 class CryptoTimeout : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
+// The entry of ParsedMessage::problems saying that no user id of the
+// signer's key names the From address.
+inline constexpr std::string_view kSignerNotFrom = "signer does not match From";
+
 class Crypto {
  public:
+  static constexpr std::uint64_t kDefaultMaxPlaintext = 50ull << 20;
+  // At most this many session-key packets (public-key or symmetric) in front
+  // of a message's encrypted data: gpg tries each one.
+  static constexpr std::size_t kMaxKeyPackets = 64;
+
   // `home` is the GNUPGHOME holding the alias key. Throws std::runtime_error
   // when GPGME or gpg cannot be used at all. An operation that takes longer
-  // than `timeout` is cancelled and throws CryptoTimeout.
-  explicit Crypto(const std::string& home, std::chrono::seconds timeout = std::chrono::seconds(60));
+  // than `timeout` is cancelled (see CryptoTimeout). Decrypted or verified
+  // content is read up to `max_plaintext` bytes (the message size limit);
+  // beyond it the operation stops and the message is marked failed.
+  explicit Crypto(const std::string& home, std::chrono::seconds timeout = std::chrono::seconds(60),
+                  std::uint64_t max_plaintext = kDefaultMaxPlaintext);
   ~Crypto();
   Crypto(const Crypto&) = delete;
   Crypto& operator=(const Crypto&) = delete;
 
-  // Decrypts PGP/MIME and inline PGP, verifies multipart/signed, clearsigned
-  // and signed-inside-encrypted content, applies protected headers, imports
-  // offered keys, and re-extracts the body and attachments. Never throws on
-  // bad input; failures are recorded on the message.
+  // Decrypts PGP/MIME and inline PGP where the sender encrypted the message
+  // itself (its root, or its only body part; ciphertext anywhere else is
+  // kept as it is and noted in `decryption_error`), verifies multipart/signed,
+  // clearsigned and signed-inside-encrypted content ("partial" when a good
+  // signature covers only some of the parts; a signer whose user ids do not
+  // name From is noted in `problems`), applies protected headers of what it
+  // decrypted, imports offered keys, and re-extracts the body and
+  // attachments. Never throws on bad input; failures are recorded on the
+  // message. Throws CryptoTimeout only for faults outside the message.
   void process(ParsedMessage& msg);
   // Whether process() would run gpg on this message at all (encrypted or
   // signed parts, armor, key blocks, an Autocrypt header). Plain mail needs
@@ -99,6 +120,7 @@ class Crypto {
 
  private:
   struct Impl;
+  class Incoming;  // one message's way through process() (pgp_shapes.cpp)
   std::unique_ptr<Impl> impl_;
   std::vector<ImportedKey> imported_;
 };

@@ -377,8 +377,10 @@ Result<Queued> Outbox::queue_reply(const ReplyRequest& request) {
       }
     }
     std::string tag = fmt::format("[{}#{}]", options_.tag, *case_id);
-    std::string inner_subject = fmt::format("Re: {} {}", tag, strip_tag_and_re(case_subject, options_.tag));
+    // Signed-only mail travels in clear: the tag and a neutral subject, inside and out.
     std::string outer_subject = encrypt ? tag + " Encrypted message" : tag + " Message from the security team";
+    std::string inner_subject =
+        encrypt ? fmt::format("Re: {} {}", tag, strip_tag_and_re(case_subject, options_.tag)) : outer_subject;
     std::string message_id = new_message_id(*case_id);
     auto raw = compose(message_id, to, inner_subject, outer_subject, request.text, keys, encrypt, in_reply_to,
                        references, false);

@@ -202,6 +202,12 @@ def test_refused_without_key_and_sign_only():
         msg = email.message_from_bytes(raw)
         assert msg.get_content_type() == "multipart/signed"
         assert b"a report" not in raw.split(b"\r\n\r\n", 1)[0]
+        # It travels in clear: no word of the case subject anywhere, inside or out.
+        for word in (b"Heap overflow", b"widget"):
+            assert word not in raw, raw
+        signed_part = msg.get_payload()[0]
+        assert signed_part["Subject"] == "[CASE#1] Message from the security team", signed_part["Subject"]
+        assert msg["Subject"] == "[CASE#1] Message from the security team", msg["Subject"]
         signed, sig = msg.get_payload()
         signed_bytes = raw.split(b"\r\n--" + msg.get_boundary().encode() + b"\r\n")[1]
         sigfile = os.path.join(w.tmp, "sig.asc")

@@ -144,16 +144,18 @@ def test_inline_pgp_and_clearsigned():
         w.close()
 
 
-def test_mixed_plain_and_encrypted_parts_are_shown_as_mixed():
+def test_inline_ciphertext_among_plain_text_is_kept_not_decrypted():
+    """Text around the armour may be anyone's, wrapped around a captured
+    message: the ciphertext is kept as it is (test_pgp_hostile.py has more)."""
     w = World()
     try:
         w.env.json("ingest", input=inline_encrypted(
             w.rita, [ALIAS], RITA, "mix@example.org", "the encrypted part\n",
             before="Plain text an attacker could have added\n\n", after="\nplain footer\n"))
         m = w.show()["messages"][0]
-        assert m["encrypted"] is False
-        assert m["mixed"] is True
-        assert "the encrypted part" in m["body"]
+        assert m["encrypted"] is False and m["mixed"] is False and m["decryption"] == "none"
+        assert "the encrypted part" not in m["body"] and "BEGIN PGP MESSAGE" in m["body"]
+        assert m["decryption_error"] == "ciphertext not at the root; not decrypted"
     finally:
         w.close()
 
