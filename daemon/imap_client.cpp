@@ -130,11 +130,10 @@ std::vector<Entry> list(mailimap* s, std::uint32_t exists) {
   Set set(mailimap_set_new_interval(1, 0));
   FetchType type(mailimap_fetch_type_new_fetch_att_list_empty());
   mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_uid());
-  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_rfc822_size());
   mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_flags());
   arm(s, (1u << 20) + static_cast<std::size_t>(exists) * kListBytesPerMessage);
   FetchList result;
-  check(uid_fetch(s, set.get(), type.get(), result), "UID FETCH (UID RFC822.SIZE FLAGS)", s);
+  check(uid_fetch(s, set.get(), type.get(), result), "UID FETCH (UID FLAGS)", s);
   std::vector<Entry> out;
   for (clistiter* it = clist_begin(result.get()); it; it = clist_next(it)) {
     Entry e = entry_of(static_cast<mailimap_msg_att*>(clist_content(it)));
@@ -144,6 +143,23 @@ std::vector<Entry> list(mailimap* s, std::uint32_t exists) {
   out.erase(std::unique(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.uid == b.uid; }),
             out.end());
   return out;
+}
+
+std::optional<std::uint32_t> fetch_size(mailimap* s, std::uint32_t uid) {
+  Set set(mailimap_set_new_single(uid));
+  FetchType type(mailimap_fetch_type_new_fetch_att_list_empty());
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_uid());
+  mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_rfc822_size());
+  arm(s);
+  FetchList result;
+  int rc = uid_fetch(s, set.get(), type.get(), result);
+  if (rc == MAILIMAP_ERROR_FETCH) return std::nullopt;
+  check(rc, "UID FETCH RFC822.SIZE", s);
+  for (clistiter* it = clist_begin(result.get()); it; it = clist_next(it)) {
+    Entry e = entry_of(static_cast<mailimap_msg_att*>(clist_content(it)));
+    if (e.uid == uid) return e.size;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::string> fetch_body(mailimap* s, std::uint32_t uid, std::uint32_t size) {

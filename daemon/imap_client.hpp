@@ -44,13 +44,18 @@ void arm(mailimap* s, std::size_t max_reply = 4u << 20);
 
 struct Entry {
   std::uint32_t uid = 0;
-  std::uint32_t size = 0;  // RFC822.SIZE
+  std::uint32_t size = 0;  // RFC822.SIZE, when asked for
   bool stored = false;     // carries kStoredKeyword
   bool too_large = false;  // carries kTooLargeKeyword
 };
 
-// Every message of the selected mailbox (`exists` of them), by UID ascending.
+// Every message of the selected mailbox (`exists` of them), by UID ascending,
+// with its flags. No sizes: a server may have to open each message for
+// that, and one it cannot open would fail the whole listing.
 std::vector<Entry> list(mailimap* s, std::uint32_t exists);
+
+// RFC822.SIZE of one message; nullopt if refused (NO) or vanished.
+std::optional<std::uint32_t> fetch_size(mailimap* s, std::uint32_t uid);
 
 // The whole message, without setting \Seen; at most `size` bytes (plus
 // slack) are accepted. Nullopt if the server refused it (NO) or it vanished.

@@ -115,16 +115,18 @@ struct ImapPoller::Impl {
     const ImapConfig& c = *config.imap;
     std::pair key{validity, e.uid};
     if (e.stored || e.too_large || passed_over.count(key)) return Outcome::skipped;
-    if (e.size > config.lmtp.max_message_size) {
-      passed_over.insert(key);
-      leave_too_large(s, e);
-      return Outcome::skipped;
-    }
     auto failures = fetch_failures.find(key);
     if (failures != fetch_failures.end() && failures->second >= kMaxFetchFailures) return Outcome::skipped;
     std::optional<std::string> raw;
     try {
-      raw = imap::fetch_body(s, e.uid, e.size);
+      // The size first: an oversize message is never fetched.
+      std::optional<std::uint32_t> size = imap::fetch_size(s, e.uid);
+      if (size && *size > config.lmtp.max_message_size) {
+        passed_over.insert(key);
+        leave_too_large(s, imap::Entry{e.uid, *size, false, false});
+        return Outcome::skipped;
+      }
+      if (size) raw = imap::fetch_body(s, e.uid, *size);
     } catch (const imap::Failure&) {
       int n = ++fetch_failures[key];
       if (n >= kMaxFetchFailures)

@@ -163,6 +163,9 @@ class ImapServer:
                     out += f"* {i + 1} FETCH (UID {uid} RFC822.SIZE {len(data)} FLAGS ({fl}))\r\n".encode()
                 return out + ok
             uid = int(which)
+            if "BODY" not in items.upper():
+                m = next((m for m in self.messages if m[0] == uid), None)
+                return (f"* {self._seq(uid)} FETCH (UID {uid} RFC822.SIZE {len(m[1])})\r\n".encode() if m else b"") + ok
             if uid in self.body_no:
                 return f"{tag} NO {self.no_text}\r\n".encode()
             m = next((m for m in self.messages if m[0] == uid), None)
