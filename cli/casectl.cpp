@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <ext/stdio_filebuf.h>
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "config.hpp"
 #include "crypto.hpp"
 #include "digest.hpp"
+#include "invoker.hpp"
 #include "outbox.hpp"
 #include "securitytxt.hpp"
 #include "threading.hpp"
@@ -30,6 +32,7 @@ using namespace cased;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNoCase = 3;
+constexpr const char* kDefaultConfig = "/etc/cased/cased.toml";
 
 // Ends the command with a message on stderr and an exit status.
 struct Exit {
@@ -49,11 +52,11 @@ T check(Result<T> r) {
   return std::move(r.value());
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(kExitFailure, fmt::format("cannot read {}", path));
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+// Who typed the command (invoker.hpp): set once in run().
+cli::Invoker g_invoker;
+
+// A file named on the command line, read with the invoking user's rights.
+std::string read_file(const std::string& path) { return check(cli::read_as_invoker(g_invoker, path)); }
 
 std::string read_stdin() {
   std::ios::sync_with_stdio(false);
@@ -80,7 +83,7 @@ struct Context {
       return std::string(std::istreambuf_iterator<char>(in), {});
     }();
     config = check(parse_config(text, config_path));
-    actor = current_user();
+    actor = g_invoker.via_sudo ? g_invoker.user : current_user();
     style.tag = config.case_.tag;
     style.color = isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
   }
@@ -159,8 +162,9 @@ int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
   Store s = ctx.store(mbox.empty());
   auto crypto = ctx.crypto();
   if (!mbox.empty()) {
-    std::ifstream in(mbox, std::ios::binary);
-    if (!in) fail(kExitFailure, fmt::format("cannot read {}", mbox));
+    std::optional<__gnu_cxx::stdio_filebuf<char>> mbox_file;
+    if (mbox != "-") mbox_file.emplace(check(cli::open_as_invoker(g_invoker, mbox)), std::ios::in | std::ios::binary);
+    std::istream in(mbox_file ? &*mbox_file : std::cin.rdbuf());
     std::vector<PreparedMessage> batch;
     std::size_t stored = 0, new_cases = 0, duplicates = 0, failed = 0;
     auto commit = [&] {
@@ -518,7 +522,7 @@ int cmd_keys(Context& ctx, const std::string& action, const std::vector<std::str
 int run(int argc, char** argv) {
   Context ctx;
   const char* env_config = std::getenv("CASED_CONFIG");
-  ctx.config_path = env_config && *env_config ? env_config : "/etc/cased/cased.toml";
+  ctx.config_path = env_config && *env_config ? env_config : kDefaultConfig;
 
   CLI::App app{"casectl - work the cases of a security@ alias"};
   app.set_version_flag("--version", std::string("casectl ") + CASED_VERSION);
@@ -526,6 +530,7 @@ int run(int argc, char** argv) {
   app.add_flag("--json", ctx.json, "print JSON");
   app.require_subcommand(1);
   app.fallthrough();
+  g_invoker = cli::invoker_from_environment();
 
   std::function<int()> action;
 
@@ -535,7 +540,7 @@ int run(int argc, char** argv) {
   static std::string ingest_file, ingest_mbox;
   auto* ingest = app.add_subcommand("ingest", "store one RFC 5322 message (file or stdin), or a whole mbox");
   ingest->add_option("FILE", ingest_file, "the message (default: stdin)");
-  ingest->add_option("--mbox", ingest_mbox, "import every message of this mbox");
+  ingest->add_option("--mbox", ingest_mbox, "import every message of this mbox (- for stdin)");
   ingest->callback([&] {
     if (!ingest_file.empty() && !ingest_mbox.empty()) fail(kExitUsage, "give FILE or --mbox, not both");
     action = [&] { return cmd_ingest(ctx, ingest_file, ingest_mbox); };
@@ -655,6 +660,13 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "casectl: " << e.what() << "\n";
     return kExitUsage;
+  }
+  // Through sudo the configuration decides which password goes to which
+  // server: only root picks it.
+  if (!g_invoker.may_choose_config() && (app.count("--config") > 0 || (env_config && *env_config))) {
+    std::cerr << fmt::format("casectl: warning: run through sudo by {}: --config and CASED_CONFIG are ignored; "
+                             "reading {}\n", g_invoker.user, kDefaultConfig);
+    ctx.config_path = kDefaultConfig;
   }
   ctx.load();
   return action();

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <list>
+#include <map>
 #include <memory>
 #include <spdlog/spdlog.h>
 
@@ -75,6 +76,7 @@ struct Server {
   std::string hostname;
   std::atomic<bool> stopping{false};
   int sessions = 0;
+  std::map<std::string, int> sessions_per_peer;  // by IP address; unix-socket peers are not counted here
   std::uint64_t next_session = 0;
   // Closes every open session on shutdown; entries remove themselves.
   std::list<std::function<void()>> stoppers;
@@ -185,7 +187,9 @@ awaitable<Result<IngestResult>> store_message(Server& server, LmtpDelivery deliv
 }
 
 // Calls `on_idle` once a session has waited `limit` for its client without
-// hearing from it. One timer per session, re-armed only when it fires: a
+// hearing from it, or is waiting for it past a deadline (the end of a
+// transaction, however often the client sends a byte). One timer per
+// session, re-armed only when it fires or the deadline moves earlier: a
 // timer raced against every read cost a timerfd_settime and a cancelled
 // wait per read, several per message. Lives on the session's one thread.
 class IdleWatch {
@@ -214,6 +218,15 @@ class IdleWatch {
   bool waiting() const { return state_->waiting; }
   bool fired() const { return state_->fired; }
 
+  // A wait for the client ends at `at` at the latest (time_point::max(): none).
+  void deadline(Clock::time_point at) {
+    bool earlier = at < state_->deadline;
+    state_->deadline = at;
+    // The pending wait is cancelled; its handler re-arms for the new time.
+    if (earlier && !state_->fired) state_->timer.cancel();
+  }
+  bool past_deadline() const { return Clock::now() >= state_->deadline; }
+
  private:
   struct State {
     State(const asio::any_io_executor& ex, Clock::duration l, std::function<void()> f)
@@ -222,13 +235,15 @@ class IdleWatch {
     Clock::duration limit;
     std::function<void()> on_idle;
     Clock::time_point last;
+    Clock::time_point deadline = Clock::time_point::max();
     bool waiting = false, fired = false, ended = false;
+    Clock::time_point due() const { return std::min(last + limit, deadline); }
   };
   static void arm(const std::shared_ptr<State>& s) {
-    s->timer.expires_at(s->last + s->limit);
+    s->timer.expires_at(s->due());
     s->timer.async_wait([s](const asio::error_code&) {
       if (s->ended) return;
-      if (s->waiting && Clock::now() >= s->last + s->limit) {
+      if (s->waiting && Clock::now() >= s->due()) {
         s->fired = true;
         s->on_idle();
         return;
@@ -247,9 +262,12 @@ awaitable<void> write_all(Socket& socket, std::string& out) {
 }
 
 template <class Socket>
-awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
+awaitable<void> run_session(Server& server, Socket socket, std::string peer, std::string peer_key) {
   std::uint64_t id = ++server.next_session;
   ++server.sessions;
+  int from_peer = peer_key.empty() ? 0 : ++server.sessions_per_peer[peer_key];
+  const auto transaction_limit = std::chrono::seconds(server.config.lmtp.transaction_timeout_seconds);
+  std::optional<Clock::time_point> busy_since;  // a command or transaction under way since
   LmtpLimits limits;
   limits.max_message_size = server.config.lmtp.max_message_size;
   const std::string alias = server.config.case_.alias;
@@ -275,6 +293,9 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
       session.shutdown("shutting down");
     } else if (server.sessions > server.config.lmtp.max_sessions) {
       session.shutdown("too many sessions, try again later");
+    } else if (from_peer > server.config.lmtp.max_sessions_per_peer) {
+      spdlog::info("session {} from {}: refused, {} sessions from that address", id, peer, from_peer - 1);
+      session.shutdown("too many sessions from your address, try again later");
     } else {
       out = session.greeting();
     }
@@ -300,6 +321,7 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
           session.complete_delivery({LmtpOutcome{451, "4.3.0", "temporary failure, please try again later"}});
         }
         out += session.take_output();
+        busy_since.reset();  // the next one, pipelined or not, gets its own time
       }
       if (stop_requested && !session.closed()) {
         session.shutdown("shutting down");
@@ -310,14 +332,28 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
       // A stop that came while the write was pending found no read to cancel.
       if (stop_requested) continue;
 
+      // A command or transaction under way must end within the limit,
+      // however often the client sends a byte.
+      if (!session.busy()) {
+        busy_since.reset();
+        idle.deadline(Clock::time_point::max());
+      } else if (!busy_since) {
+        busy_since = Clock::now();
+        idle.deadline(*busy_since + transaction_limit);
+      }
       asio::error_code read_ec;
       idle.waiting(true);
       std::size_t n = co_await socket.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, read_ec));
       idle.waiting(false);
       if (read_ec == asio::error::operation_aborted && (stop_requested || idle.fired())) {
         if (stop_requested) continue;  // loop top answers 421
-        spdlog::info("session {} from {}: idle timeout", id, peer);
-        session.timeout();
+        if (busy_since && idle.past_deadline()) {
+          spdlog::info("session {} from {}: transaction timeout", id, peer);
+          session.transaction_timeout();
+        } else {
+          spdlog::info("session {} from {}: idle timeout", id, peer);
+          session.timeout();
+        }
         continue;
       }
       if (read_ec) throw asio::system_error(read_ec);
@@ -332,6 +368,7 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer) {
   }
   server.stoppers.erase(self);
   --server.sessions;
+  if (!peer_key.empty() && --server.sessions_per_peer[peer_key] <= 0) server.sessions_per_peer.erase(peer_key);
   asio::error_code ignored;
   socket.shutdown(Socket::shutdown_both, ignored);
   socket.close(ignored);
@@ -348,12 +385,16 @@ awaitable<void> accept_loop(Server& server, Acceptor& acceptor, std::string name
       continue;
     }
     std::string peer = name;
+    std::string peer_key;  // the IP address; unix-socket sessions count only globally
     if constexpr (std::is_same_v<Acceptor, asio::ip::tcp::acceptor>) {
       asio::error_code pe;
       auto ep = socket.remote_endpoint(pe);
-      if (!pe) peer = fmt::format("{}:{}", ep.address().to_string(), ep.port());
+      if (!pe) {
+        peer_key = ep.address().to_string();
+        peer = fmt::format("{}:{}", peer_key, ep.port());
+      }
     }
-    asio::co_spawn(server.io, run_session(server, std::move(socket), peer), asio::detached);
+    asio::co_spawn(server.io, run_session(server, std::move(socket), peer, peer_key), asio::detached);
   }
 }
 

@@ -1,135 +1,23 @@
 #include "imap_poller.hpp"
 
-#include <libetpan/libetpan.h>
-#include <netdb.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fmt/format.h>
-#include <fstream>
-#include <map>
 #include <future>
+#include <map>
+#include <set>
 #include <spdlog/spdlog.h>
 
 #include "crypto.hpp"
+#include "imap_client.hpp"
+#include "net.hpp"
 #include "outbox_worker.hpp"
 #include "store.hpp"
-#include "tls.hpp"
 
 namespace cased {
-namespace {
-
-struct ImapFree {
-  void operator()(mailimap* s) const { mailimap_free(s); }
-};
-using ImapSession = std::unique_ptr<mailimap, ImapFree>;
-
-struct SetFree {
-  void operator()(mailimap_set* s) const { mailimap_set_free(s); }
-};
-using ImapSet = std::unique_ptr<mailimap_set, SetFree>;
-
-struct FetchListFree {
-  void operator()(clist* l) const { mailimap_fetch_list_free(l); }
-};
-using FetchList = std::unique_ptr<clist, FetchListFree>;
-
-struct Failure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-void check(int rc, const char* what, mailimap* s) {
-  if (rc == MAILIMAP_NO_ERROR) return;
-  std::string server = s && s->imap_response ? s->imap_response : "";
-  throw Failure(fmt::format("{} failed (libetpan error {}){}{}", what, rc, server.empty() ? "" : ": ", server));
-}
-
-int connect_tcp(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
-  if (rc != 0) throw Failure(fmt::format("cannot resolve {}: {}", host, gai_strerror(rc)));
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> owner(res, freeaddrinfo);
-  int last_errno = 0;
-  for (addrinfo* a = res; a; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) return fd;
-    last_errno = errno;
-    ::close(fd);
-  }
-  throw Failure(fmt::format("cannot connect to {}:{}: {}", host, port, std::strerror(last_errno)));
-}
-
-std::string read_password(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Failure("cannot read imap.password_file " + path);
-  std::string line;
-  std::getline(in, line);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
-}
-
-// Every UID of the selected mailbox, ascending.
-std::vector<std::uint32_t> mailbox_uids(mailimap* s) {
-  ImapSet set(mailimap_set_new_interval(1, 0));
-  mailimap_fetch_type* type = mailimap_fetch_type_new_fetch_att_list_empty();
-  mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_uid());
-  clist* result = nullptr;
-  int rc = mailimap_uid_fetch(s, set.get(), type, &result);
-  mailimap_fetch_type_free(type);
-  FetchList owner(result);
-  if (rc == MAILIMAP_ERROR_FETCH && !result) return {};  // empty mailbox
-  check(rc, "UID FETCH (UID)", s);
-  std::vector<std::uint32_t> uids;
-  for (clistiter* it = clist_begin(result); it; it = clist_next(it)) {
-    auto* msg = static_cast<mailimap_msg_att*>(clist_content(it));
-    for (clistiter* a = clist_begin(msg->att_list); a; a = clist_next(a)) {
-      auto* item = static_cast<mailimap_msg_att_item*>(clist_content(a));
-      if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC &&
-          item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_UID) {
-        uids.push_back(item->att_data.att_static->att_data.att_uid);
-      }
-    }
-  }
-  std::sort(uids.begin(), uids.end());
-  return uids;
-}
-
-// The whole message by UID, without setting \Seen. Nullopt if it vanished
-// or the server will not give it.
-std::optional<std::string> fetch_body(mailimap* s, std::uint32_t uid) {
-  ImapSet set(mailimap_set_new_single(uid));
-  mailimap_fetch_type* type = mailimap_fetch_type_new_fetch_att_list_empty();
-  mailimap_section* section = mailimap_section_new(nullptr);
-  mailimap_fetch_type_new_fetch_att_list_add(type, mailimap_fetch_att_new_body_peek_section(section));
-  clist* result = nullptr;
-  int rc = mailimap_uid_fetch(s, set.get(), type, &result);
-  mailimap_fetch_type_free(type);
-  FetchList owner(result);
-  // The server refused this one message (NO: unreadable, broken on its side).
-  // That is no reason to stop: the caller leaves it and goes on.
-  if (rc == MAILIMAP_ERROR_FETCH) return std::nullopt;
-  check(rc, "UID FETCH BODY.PEEK[]", s);
-  for (clistiter* it = clist_begin(result); it; it = clist_next(it)) {
-    auto* msg = static_cast<mailimap_msg_att*>(clist_content(it));
-    for (clistiter* a = clist_begin(msg->att_list); a; a = clist_next(a)) {
-      auto* item = static_cast<mailimap_msg_att_item*>(clist_content(a));
-      if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC &&
-          item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_BODY_SECTION) {
-        auto* body = item->att_data.att_static->att_data.att_body_section;
-        return std::string(body->sec_body_part ? body->sec_body_part : "", body->sec_length);
-      }
-    }
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 struct ImapPoller::Impl {
   const Config& config;
@@ -145,6 +33,12 @@ struct ImapPoller::Impl {
   // so that one bad message cannot hold up the rest of the mailbox.
   std::map<std::pair<std::uint32_t, std::uint32_t>, int> fetch_failures;  // (uidvalidity, uid)
   static constexpr int kMaxFetchFailures = 3;
+  // Left where they are for good: over max_message_size, or stored and
+  // flagged on a server without MOVE and UIDPLUS. Not looked at again.
+  std::set<std::pair<std::uint32_t, std::uint32_t>> passed_over;
+  struct Capabilities {
+    bool move = false, uidplus = false;
+  };
 
   Impl(const Config& c, IngestWriter& w, OutboxWorker& o) : config(c), writer(w), outbox(o) {
     wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -159,40 +53,6 @@ struct ImapPoller::Impl {
     pollfd fds[2] = {{wake_fd, POLLIN, 0}, {fd, POLLIN, 0}};
     int n = ::poll(fds, fd >= 0 ? 2 : 1, seconds * 1000);
     return n > 0 && fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR));
-  }
-
-  ImapSession connect() {
-    const ImapConfig& c = *config.imap;
-    ImapSession s(mailimap_new(0, nullptr));
-    if (!s) throw std::bad_alloc();
-    int fd = connect_tcp(c.host, c.port);
-    mailstream_low* low = nullptr;
-    if (c.security == "tls") {
-      auto tls = tls_client_low(fd, c.host, c.ca_file);
-      if (!tls) {
-        ::close(fd);
-        throw Failure(tls.error().message);
-      }
-      low = *tls;
-    } else {
-      low = mailstream_low_socket_open(fd);
-    }
-    mailstream* stream = mailstream_new(low, 8192);
-    int rc = mailimap_connect(s.get(), stream);
-    if (rc != MAILIMAP_NO_ERROR_AUTHENTICATED && rc != MAILIMAP_NO_ERROR_NON_AUTHENTICATED)
-      check(rc, "IMAP greeting", s.get());
-    if (c.security == "starttls") {
-      check(mailimap_starttls(s.get()), "STARTTLS", s.get());
-      // Everything from here on goes through the verified TLS layer.
-      auto tls = tls_upgrade_stream(s->imap_stream, c.host, c.ca_file);
-      if (!tls) throw Failure(tls.error().message);
-      mailimap_capability_data* caps = nullptr;
-      check(mailimap_capability(s.get(), &caps), "CAPABILITY", s.get());
-      mailimap_capability_data_free(caps);
-    }
-    std::string password = read_password(c.password_file);
-    check(mailimap_login(s.get(), c.user.c_str(), password.c_str()), "LOGIN", s.get());
-    return s;
   }
 
   // The UIDVALIDITY seen last time, 0 if never; only to say when it changed.
@@ -227,7 +87,8 @@ struct ImapPoller::Impl {
     writer.submit(std::move(prepared), [&done](Result<IngestResult> r) { done.set_value(std::move(r)); });
     auto r = future.get();
     if (!r) {
-      spdlog::warn("imap: uid {} not stored ({}); will retry", uid, r.error().message);
+      spdlog::warn("imap: uid {} not stored ({}); left in the mailbox and tried again on a later pass", uid,
+                   r.error().message);
       return false;
     }
     spdlog::info("imap: uid {} stored: case={} message={} new_case={} duplicate={}", uid, r->case_id, r->message,
@@ -236,33 +97,77 @@ struct ImapPoller::Impl {
     return true;
   }
 
-  void move_done(mailimap* s, std::uint32_t uid, bool has_move, bool has_uidplus) {
-    const std::string& done = config.imap->done_mailbox;
-    ImapSet set(mailimap_set_new_single(uid));
-    if (has_move) {
-      check(mailimap_uid_move(s, set.get(), done.c_str()), "UID MOVE", s);
-      return;
+  // Over max_message_size: never fetched; flagged for a person, logged once.
+  void leave_too_large(mailimap* s, const imap::Entry& e) {
+    spdlog::warn("imap: uid {} is {} bytes, over max_message_size {}; not fetched, flagged {} and left in {}", e.uid,
+                 e.size, config.lmtp.max_message_size, imap::kTooLargeKeyword, config.imap->mailbox);
+    try {
+      imap::add_flags(s, e.uid, false, true, imap::kTooLargeKeyword);
+    } catch (const imap::Failure& f) {
+      spdlog::warn("imap: {}", f.what());  // remembered below; the next session tries again
     }
-    check(mailimap_uid_copy(s, set.get(), done.c_str()), "UID COPY", s);
-    mailimap_flag_list* flags = mailimap_flag_list_new_empty();
-    mailimap_flag_list_add(flags, mailimap_flag_new_deleted());
-    mailimap_store_att_flags* att = mailimap_store_att_flags_new_add_flags_silent(flags);
-    int rc = mailimap_uid_store(s, set.get(), att);
-    mailimap_store_att_flags_free(att);
-    check(rc, "UID STORE +FLAGS (\\Deleted)", s);
-    check(has_uidplus ? mailimap_uid_expunge(s, set.get()) : mailimap_expunge(s), "EXPUNGE", s);
+  }
+
+  enum class Outcome { done, skipped, failed };
+
+  // One message of a pass. Throws imap::Failure when the session is unusable.
+  Outcome handle(mailimap* s, const imap::Entry& e, std::uint32_t validity, const Capabilities& caps) {
+    const ImapConfig& c = *config.imap;
+    std::pair key{validity, e.uid};
+    if (e.stored || e.too_large || passed_over.count(key)) return Outcome::skipped;
+    auto failures = fetch_failures.find(key);
+    if (failures != fetch_failures.end() && failures->second >= kMaxFetchFailures) return Outcome::skipped;
+    std::optional<std::string> raw;
+    try {
+      // The size first: an oversize message is never fetched.
+      std::optional<std::uint32_t> size = imap::fetch_size(s, e.uid);
+      if (size && *size > config.lmtp.max_message_size) {
+        passed_over.insert(key);
+        leave_too_large(s, imap::Entry{e.uid, *size, false, false});
+        return Outcome::skipped;
+      }
+      if (size) raw = imap::fetch_body(s, e.uid, *size);
+    } catch (const imap::Failure&) {
+      int n = ++fetch_failures[key];
+      if (n >= kMaxFetchFailures)
+        spdlog::warn("imap: uid {} not fetched {} times in a row; left in {} and passed over until restart", e.uid, n,
+                     c.mailbox);
+      throw;  // the session is likely gone: reconnect
+    }
+    if (!raw) {
+      std::string server = imap::server_said(s);
+      spdlog::warn("imap: uid {} not fetched{}{}; left in {} and tried again on the next pass", e.uid,
+                   server.empty() ? "" : ": ", server, c.mailbox);
+      return Outcome::skipped;
+    }
+    fetch_failures.erase(key);
+    if (raw->size() > config.lmtp.max_message_size) {  // RFC822.SIZE was wrong
+      passed_over.insert(key);
+      leave_too_large(s, imap::Entry{e.uid, static_cast<std::uint32_t>(raw->size()), false, false});
+      return Outcome::skipped;
+    }
+    // One that cannot be stored now is left for a later pass; the rest go on.
+    if (!ingest(std::move(*raw), e.uid)) return Outcome::failed;
+    imap::finish(s, e.uid, c.done_mailbox, caps.move, caps.uidplus);
+    if (!caps.move && !caps.uidplus) passed_over.insert(key);  // flagged, still there
+    return Outcome::done;
   }
 
   // One connected session: catch up, then IDLE or poll until stop or error.
   void session(Store& store) {
     const ImapConfig& c = *config.imap;
-    ImapSession s = connect();
-    bool has_move = mailimap_has_extension(s.get(), const_cast<char*>("MOVE")) != 0;
-    bool has_uidplus = mailimap_has_extension(s.get(), const_cast<char*>("UIDPLUS")) != 0;
-    bool has_idle = mailimap_has_idle(s.get()) != 0;
+    imap::Session session = imap::connect(c);
+    mailimap* s = session.get();
+    Capabilities caps{mailimap_has_extension(s, "MOVE") != 0, mailimap_has_extension(s, "UIDPLUS") != 0};
+    bool has_idle = mailimap_has_idle(s) != 0;
+    if (!caps.move && !caps.uidplus)
+      spdlog::warn("imap: {} offers neither MOVE nor UIDPLUS: stored mail is flagged \\Seen and {} and left in {}",
+                   c.host, imap::kStoredKeyword, c.mailbox);
     // CREATE fails when it exists already; that is fine.
-    mailimap_create(s.get(), c.done_mailbox.c_str());
-    check(mailimap_select(s.get(), c.mailbox.c_str()), "SELECT", s.get());
+    imap::arm(s);
+    mailimap_create(s, c.done_mailbox.c_str());
+    imap::arm(s);
+    imap::check(mailimap_select(s, c.mailbox.c_str()), "SELECT", s);
     std::uint32_t validity = s->imap_selection_info ? s->imap_selection_info->sel_uidvalidity : 0;
     std::uint32_t stored_validity = load_validity(store);
     if (stored_validity != validity) {
@@ -272,69 +177,64 @@ struct ImapPoller::Impl {
       save_state(store, validity);
     }
     // Every message still in the mailbox is unfinished: finished ones are
-    // moved away. So each pass scans the whole mailbox rather than trusting a
-    // remembered UID; a server that reuses UIDs without changing UIDVALIDITY
-    // (a recreated mailbox with a cached list index) cannot make us skip mail,
-    // and one stored but not yet moved is recognised as a duplicate and moved.
+    // moved away (or, without MOVE and UIDPLUS, flagged). So each pass scans
+    // the whole mailbox rather than trusting a remembered UID; a server that
+    // reuses UIDs without changing UIDVALIDITY cannot make us skip mail, and
+    // one stored but not yet moved is recognised as a duplicate and moved.
     spdlog::info("imap: connected to {}:{} ({}), mailbox {}, idle={}", c.host, c.port, c.security, c.mailbox,
                  has_idle && c.idle);
     bool rescanned = false;  // the last pass ran without an IDLE before it
     while (!stopping) {
-      auto uids = mailbox_uids(s.get());
-      std::size_t done = 0;
-      for (std::uint32_t uid : uids) {
+      auto entries = imap::list(s, s->imap_selection_info ? s->imap_selection_info->sel_exists : 0);
+      std::size_t done = 0, failed = 0;
+      for (const imap::Entry& e : entries) {
         if (stopping) return;
-        auto failures = fetch_failures.find({validity, uid});
-        if (failures != fetch_failures.end() && failures->second >= kMaxFetchFailures) continue;
-        std::optional<std::string> raw;
-        try {
-          raw = fetch_body(s.get(), uid);
-        } catch (const Failure&) {
-          int n = ++fetch_failures[{validity, uid}];
-          if (n >= kMaxFetchFailures)
-            spdlog::warn("imap: uid {} not fetched {} times in a row; left in {} and passed over until restart", uid,
-                         n, c.mailbox);
-          throw;  // the session is likely gone: reconnect
-        }
-        if (!raw) {
-          std::string server = s->imap_response ? s->imap_response : "";
-          spdlog::warn("imap: uid {} not fetched{}{}; left in {} and tried again on the next pass", uid,
-                       server.empty() ? "" : ": ", server, c.mailbox);
-          continue;
-        }
-        fetch_failures.erase({validity, uid});
-        if (!ingest(std::move(*raw), uid)) return;  // reconnect and retry later
-        move_done(s.get(), uid, has_move, has_uidplus);
-        if (++done % 100 == 0) spdlog::info("imap: {} of {} new messages stored", done, uids.size());
+        Outcome o = handle(s, e, validity, caps);
+        if (o == Outcome::failed) ++failed;
+        if (o == Outcome::done && ++done % 100 == 0)
+          spdlog::info("imap: {} of {} new messages stored", done, entries.size());
       }
-      if (!uids.empty()) save_state(store, validity, uids.back());
+      if (!entries.empty()) save_state(store, validity, entries.back().uid);
       // Passed-over and unfetchable messages were logged above and stay put.
       if (done > 0) spdlog::info("imap: {} new message(s) stored and moved to {}", done, c.done_mailbox);
       if (stopping) return;
-      // A message that arrived during the pass was announced (EXISTS) in the
-      // reply to one of its commands; IDLE will not announce it again. The
-      // count libetpan keeps then exceeds what the pass left behind: look
-      // again first. Once only without news, so that a server that never
-      // reports its expunges cannot keep us from idling.
-      std::uint32_t exists = s->imap_selection_info ? s->imap_selection_info->sel_exists : 0;
-      if (exists > uids.size() - done && !(rescanned && done == 0)) {
-        rescanned = true;
+      if (failed > 0) {
+        // Retried on the next pass, after a pause rather than at once.
+        wait(std::min(c.poll_seconds, 30));
         continue;
       }
-      rescanned = false;
-      if (has_idle && c.idle) {
-        check(mailimap_idle(s.get()), "IDLE", s.get());
-        // An EXISTS that came with the IDLE continuation already sits in a
-        // buffer, where poll() cannot see it. Re-issued well before the
-        // 29-minute limit of RFC 2177.
-        if (!stream_has_buffered_input(s->imap_stream)) wait(25 * 60, mailimap_idle_get_fd(s.get()));
-        check(mailimap_idle_done(s.get()), "DONE", s.get());
-      } else {
-        wait(c.poll_seconds);
-        check(mailimap_noop(s.get()), "NOOP", s.get());
-      }
+      idle_or_poll(s, entries.size(), done, rescanned, has_idle && c.idle);
     }
-    mailimap_logout(s.get());
+    imap::arm(s);
+    mailimap_logout(s);
+  }
+
+  // Between passes. A message that arrived during the pass was announced
+  // (EXISTS) in the reply to one of its commands; IDLE will not announce it
+  // again. The count libetpan keeps then exceeds what the pass left behind:
+  // look again first. Once only without news, so that a server that never
+  // reports its expunges cannot keep us from idling.
+  void idle_or_poll(mailimap* s, std::size_t listed, std::size_t done, bool& rescanned, bool idle) {
+    std::uint32_t exists = s->imap_selection_info ? s->imap_selection_info->sel_exists : 0;
+    if (exists > listed - done && !(rescanned && done == 0)) {
+      rescanned = true;
+      return;
+    }
+    rescanned = false;
+    if (idle) {
+      imap::arm(s);
+      imap::check(mailimap_idle(s), "IDLE", s);
+      // An EXISTS that came with the IDLE continuation already sits in a
+      // buffer, where poll() cannot see it. Re-issued well before the
+      // 29-minute limit of RFC 2177.
+      if (!net::has_buffered_input(s->imap_stream)) wait(25 * 60, mailimap_idle_get_fd(s));
+      imap::arm(s);
+      imap::check(mailimap_idle_done(s), "DONE", s);
+    } else {
+      wait(config.imap->poll_seconds);
+      imap::arm(s);
+      imap::check(mailimap_noop(s), "NOOP", s);
+    }
   }
 };
 

@@ -158,7 +158,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   }
 
   if (const toml::table* t = r.section(root, "lmtp")) {
-    r.only_keys(*t, "lmtp", {"listen", "max_message_size", "max_sessions", "idle_timeout"});
+    r.only_keys(*t, "lmtp", {"listen", "max_message_size", "max_sessions", "idle_timeout", "transaction_timeout",
+                            "max_sessions_per_peer"});
     if (const toml::node* n = t->get("listen"); n && n->is_string())
       cfg.lmtp.listen = {n->as_string()->get()};
     else
@@ -166,6 +167,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     r.get_int(*t, "lmtp", "max_message_size", cfg.lmtp.max_message_size, 1024, std::int64_t{1} << 40);
     r.get_int(*t, "lmtp", "max_sessions", cfg.lmtp.max_sessions, 1, 100000);
     r.get_int(*t, "lmtp", "idle_timeout", cfg.lmtp.idle_timeout_seconds, 1, 86400);
+    r.get_int(*t, "lmtp", "transaction_timeout", cfg.lmtp.transaction_timeout_seconds, 1, 86400);
+    r.get_int(*t, "lmtp", "max_sessions_per_peer", cfg.lmtp.max_sessions_per_peer, 1, 100000);
   }
 
   if (const toml::table* t = r.section(root, "imap")) {

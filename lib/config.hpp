@@ -24,6 +24,12 @@ struct LmtpConfig {
   std::uint64_t max_message_size = 52428800;
   int max_sessions = 64;
   int idle_timeout_seconds = 300;
+  // From the first byte of a command after a pause to the end of its DATA
+  // (MAIL..end of DATA included): a client that trickles bytes gets 421.
+  int transaction_timeout_seconds = 600;
+  // Concurrent sessions from one IP address; unix-socket peers (the local
+  // MTA, behind the socket directory's permissions) only count globally.
+  int max_sessions_per_peer = 16;
 };
 
 struct ImapConfig {

@@ -447,6 +447,13 @@ void LmtpSession::shutdown(std::string_view why) { impl_->close_with("4.3.2", wh
 
 void LmtpSession::timeout() { impl_->close_with("4.4.2", "idle timeout"); }
 
+void LmtpSession::transaction_timeout() { impl_->close_with("4.4.2", "transaction timeout"); }
+
+bool LmtpSession::busy() const {
+  const Impl& s = *impl_;
+  return s.state == Impl::State::mail || s.state == Impl::State::data || !s.input.empty() || s.skipping_line;
+}
+
 bool LmtpSession::closed() const { return impl_->state == Impl::State::closed; }
 
 bool LmtpSession::in_data() const { return impl_->state == Impl::State::data; }

@@ -65,6 +65,13 @@ class LmtpSession {
   void shutdown(std::string_view why);
   // The client idled too long: queue "421 4.4.2 ..." and close.
   void timeout();
+  // The client took too long over one command or transaction: "421 4.4.2 ...", close.
+  void transaction_timeout();
+
+  // True while a command line or a transaction (MAIL through the end of
+  // DATA) is under way: the time a client may spend here is bounded by the
+  // caller (lmtp.transaction_timeout), however often it sends a byte.
+  bool busy() const;
 
   // True after QUIT or a fatal error: write what is left in output, then close.
   bool closed() const;

@@ -8,11 +8,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <memory>
 
-#include "tls.hpp"
+#include "net.hpp"
 
 namespace cased {
 namespace {
@@ -21,45 +22,34 @@ struct SmtpFree {
   void operator()(mailsmtp* s) const { mailsmtp_free(s); }
 };
 
+// RFC 5321 4.5.3.1.5 allows 512 bytes per reply line; some servers send more.
+constexpr std::size_t kMaxReplyLine = 4096;
+// All replies of one session: a few lines per command, a few per recipient.
+constexpr std::size_t kMaxSessionReplies = 1 << 20;
+
 struct Failed {
   SmtpResult::Kind kind;
   std::string message;
 };
 
-// A blocking socket with send/receive timeouts, connected to host:port.
-int connect_to(const std::string& host, int port, int timeout_seconds) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
-  if (rc != 0) throw Failed{SmtpResult::Kind::temporary, fmt::format("cannot resolve {}: {}", host, gai_strerror(rc))};
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> owner(res, freeaddrinfo);
-  int err = 0;
-  for (addrinfo* a = res; a; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    timeval tv{timeout_seconds, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) return fd;
-    err = errno;
-    ::close(fd);
-  }
-  throw Failed{SmtpResult::Kind::temporary, fmt::format("cannot connect to {}:{}: {}", host, port, std::strerror(err))};
-}
-
+// The server's text, made visible and inert and cut short: it goes into
+// logs, last_error and `casectl outbox`.
 std::string server_said(mailsmtp* s) {
   std::string r = s->response ? s->response : "";
   for (char& c : r)
     if (c == '\r' || c == '\n') c = ' ';
-  return fmt::format("{} {}", s->response_code, r);
+  return fmt::format("{} {}", s->response_code, net::server_text(r));
 }
 
 // 4xx and transport errors are temporary, 5xx permanent.
 void check(mailsmtp* s, int rc, const char* step, const std::string& host) {
   if (rc == MAILSMTP_NO_ERROR) return;
   bool permanent = s->response_code >= 500 && s->response_code < 600;
-  std::string detail = s->response_code ? server_said(s) : std::string(mailsmtp_strerror(rc));
+  std::string guard = s->stream ? net::failure(s->stream) : std::string();
+  std::string detail = !guard.empty()          ? guard
+                       : s->response_code ? server_said(s)
+                                          : std::string(mailsmtp_strerror(rc));
+  if (!guard.empty()) permanent = false;
   throw Failed{permanent ? SmtpResult::Kind::permanent : SmtpResult::Kind::temporary,
                fmt::format("{} at {}: {}", step, host, detail)};
 }
@@ -90,7 +80,7 @@ int command(mailsmtp* s, const std::string& line, std::string& reply) {
   std::unique_ptr<MMAPString, void (*)(MMAPString*)> buf(mmap_string_new(""), mmap_string_free);
   for (;;) {
     char* l = mailstream_read_line_remove_eol(s->stream, buf.get());
-    if (!l) return -1;
+    if (!l) return -1;  // a broken connection, or the guard's limits (net.hpp)
     reply = l;
     if (reply.size() < 4 || reply[3] != '-') break;
   }
@@ -110,7 +100,7 @@ void authenticate(mailsmtp* s, const std::string& user, const std::string& passw
   if (code == 235) return;
   if (code < 0) throw Failed{SmtpResult::Kind::temporary, fmt::format("connection to {} lost during AUTH", host)};
   throw Failed{code >= 500 ? SmtpResult::Kind::permanent : SmtpResult::Kind::temporary,
-               fmt::format("authentication as {} at {} failed: {}", user, host, reply)};
+               fmt::format("authentication as {} at {} failed: {}", user, host, net::server_text(reply))};
 }
 
 }  // namespace
@@ -136,22 +126,12 @@ SmtpResult smtp_send(const SmtpConfig& cfg, const std::string& password, const s
     std::unique_ptr<mailsmtp, SmtpFree> s(mailsmtp_new(0, nullptr));
     if (!s) throw Failed{SmtpResult::Kind::temporary, "out of memory"};
     mailsmtp_set_timeout(s.get(), timeout_seconds);
-    int fd = connect_to(host, cfg.port, timeout_seconds);
-    mailstream* stream = nullptr;
-    if (cfg.security == "tls") {
-      auto low = tls_client_low(fd, host, cfg.ca_file, timeout_seconds);
-      if (!low) {
-        ::close(fd);
-        throw Failed{SmtpResult::Kind::temporary, low.error().message};
-      }
-      stream = mailstream_new(*low, 8192);
-    } else {
-      stream = mailstream_socket_open_timeout(fd, timeout_seconds);
-    }
-    if (!stream) {
-      ::close(fd);
-      throw Failed{SmtpResult::Kind::temporary, "out of memory"};
-    }
+    // Every reply of the session together is small; a server (or anyone on
+    // the path before TLS) that sends more, longer lines, or too slowly is cut off.
+    net::Limits limits{kMaxReplyLine, kMaxSessionReplies, std::chrono::seconds(timeout_seconds * 5)};
+    auto opened = net::open(host, cfg.port, cfg.security, cfg.ca_file, timeout_seconds, net::Protocol::smtp, limits);
+    if (!opened) throw Failed{SmtpResult::Kind::temporary, opened.error().message};
+    mailstream* stream = *opened;
     check(s.get(), mailsmtp_connect(s.get(), stream), "greeting", host);
     int rc = mailesmtp_ehlo(s.get());
     if (rc == MAILSMTP_ERROR_NOT_IMPLEMENTED && cfg.security == "none") rc = mailsmtp_helo(s.get());
@@ -160,7 +140,7 @@ SmtpResult smtp_send(const SmtpConfig& cfg, const std::string& password, const s
       if (!(s->esmtp & MAILSMTP_ESMTP_STARTTLS))
         throw Failed{SmtpResult::Kind::temporary, fmt::format("{} does not offer STARTTLS; nothing sent", host)};
       check(s.get(), mailesmtp_starttls(s.get()), "STARTTLS", host);
-      if (auto up = tls_upgrade_stream(s->stream, host, cfg.ca_file, timeout_seconds); !up)
+      if (auto up = net::starttls(s->stream, host, cfg.ca_file, timeout_seconds); !up)
         throw Failed{SmtpResult::Kind::temporary, up.error().message};
       check(s.get(), mailesmtp_ehlo(s.get()), "EHLO after STARTTLS", host);
     }

@@ -138,26 +138,9 @@ Result<mailstream_low*> tls_client_low(int fd, const std::string& host, const st
   return low;
 }
 
-bool stream_has_buffered_input(mailstream* stream) {
-  if (stream->read_buffer_len > 0) return true;
-  mailstream_low* low = mailstream_get_low(stream);
+bool tls_pending(mailstream_low* low) {
   return low && low->driver == &tls_driver && data_of(low)->session &&
          gnutls_record_check_pending(data_of(low)->session) > 0;
-}
-
-Status tls_upgrade_stream(mailstream* stream, const std::string& host, const std::string& ca_file,
-                          int timeout_seconds) {
-  // Bytes already buffered were sent before TLS: anyone on the path could have put them there.
-  if (stream->read_buffer_len > 0)
-    return Error{Errc::temporary, fmt::format("{} sent data after its STARTTLS reply; refusing it", host)};
-  mailstream_low* plain = mailstream_get_low(stream);
-  int fd = mailstream_low_get_fd(plain);
-  auto tls = tls_client_low(fd, host, ca_file, timeout_seconds);
-  if (!tls) return tls.error();
-  mailstream_set_low(stream, *tls);
-  // The plain layer goes without closing the socket, which TLS now owns.
-  mailstream_low_free(plain);
-  return ok_status();
 }
 
 }  // namespace cased

@@ -19,14 +19,8 @@ namespace cased {
 Result<mailstream_low*> tls_client_low(int fd, const std::string& host, const std::string& ca_file,
                                        int timeout_seconds = 60);
 
-// After a successful STARTTLS reply: puts the verified TLS layer under
-// `stream`. Refuses if the server already sent more (a STARTTLS injection).
-Status tls_upgrade_stream(mailstream* stream, const std::string& host, const std::string& ca_file,
-                          int timeout_seconds = 60);
-
-// True if bytes from the peer wait in `stream`'s own buffer or, under
-// cased's TLS layer, in GnuTLS's: polling the socket cannot see those, so a
-// caller about to sleep on the fd (IMAP IDLE) must look here first.
-bool stream_has_buffered_input(mailstream* stream);
+// True if GnuTLS holds decrypted bytes of `low` (one of ours) that
+// polling the socket cannot see.
+bool tls_pending(mailstream_low* low);
 
 }  // namespace cased

@@ -1,0 +1,259 @@
+"""Servers are not trusted either: an IMAP server that refuses, floods or
+lacks MOVE/UIDPLUS, and an SMTP server that never ends its reply. cased and
+casectl stay up, bounded in memory and time, and remove nothing they did
+not store."""
+
+import os
+import sqlite3
+import subprocess
+import time
+
+from harness import CASECTL, SANITIZER, Env, run_tests, wait_for
+from hostile_servers import ImapServer, SmtpFlood
+from lmtp_client import message
+
+# Peak RSS allowed while flooded; a sanitizer build's shadow memory and
+# quarantine make its figure meaningless, so it only gets a looser bound.
+RSS_BOUND_MB = 1024 if SANITIZER else 200
+
+
+def rss_kb(pid, field="VmRSS"):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return int(next(l for l in f if l.startswith(field)).split()[1])
+    except (OSError, StopIteration):
+        return 0
+
+
+class World:
+    def __init__(self, server, extra=""):
+        self.imap = server
+        pw = "/dev/null"
+        self.env = Env(extra_config=(
+            f'[imap]\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"\nuser = "security"\n'
+            f'password_file = "{pw}"\nmailbox = "INBOX"\ndone_mailbox = "Processed"\nidle = false\n'
+            f'poll_seconds = 1\n'), listen=None)
+        if extra:
+            with open(self.env.config) as f:
+                text = f.read()
+            with open(self.env.config, "w") as f:
+                f.write(text.replace("[lmtp]\n", "[lmtp]\n" + extra))
+
+    def start(self):
+        self.imap.start()
+        self.env.start()
+
+    def stored(self):
+        if not os.path.exists(self.env.db):
+            return 0
+        with sqlite3.connect(self.env.db) as db:
+            try:
+                return db.execute("SELECT count(*) FROM messages").fetchone()[0]
+            except sqlite3.OperationalError:
+                return 0
+
+    def alive(self):
+        return self.env.daemon is not None and self.env.daemon.poll() is None
+
+    def wait(self, fn, timeout, what):
+        try:
+            wait_for(lambda: fn() or not self.alive(), timeout, what)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- cased log ---\n{self.env.log()[-3000:]}") from None
+        assert self.alive(), f"cased died ({self.env.daemon.poll()}) while waiting for {what}:\n{self.env.log()[-3000:]}"
+
+    def close(self):
+        self.env.cleanup()
+        self.imap.stop()
+
+
+def msgs(*ids, size=0):
+    out = []
+    for i, name in enumerate(ids):
+        body = "x" * 70 + "\r\n"
+        raw = message(f"{name}@example.org", subject=f"report {name}", body=body * max(1, size // 72))
+        out.append((i + 1, raw.encode() if isinstance(raw, str) else raw))
+    return out
+
+
+def test_a_no_to_a_body_fetch_neither_crashes_nor_stops_the_others():
+    """Item 14: libetpan frees the fetch list on NO; owning it again was a double free.
+    The server's text (with an escape sequence) reaches the log made inert."""
+    w = World(ImapServer(msgs("n1", "n2", "n3"), body_no={2}, no_text="\x1b[31mno such message\x1b]0;x\x07"))
+    try:
+        w.start()
+        w.wait(lambda: w.stored() == 2, 30, "the two readable messages")
+        time.sleep(2)  # more passes over the refused one
+        assert w.alive()
+        log = w.env.log()
+        assert "uid 2 not fetched" in log, log[-2000:]
+        assert "\x1b" not in log and "^[[31mno such message" in log, log[-2000:]
+    finally:
+        w.close()
+
+
+def test_a_no_to_the_listing_does_not_crash():
+    w = World(ImapServer(msgs("l1"), list_no=True))
+    try:
+        w.start()
+        w.wait(lambda: "UID FETCH (UID FLAGS) failed" in w.env.log(), 30, "the refused listing logged")
+        time.sleep(2)
+        assert w.alive()
+        w.env.stop()
+    finally:
+        w.close()
+
+
+def flood_bounded(server, what):
+    w = World(server)
+    try:
+        w.start()
+        pid = w.env.daemon.pid
+        deadline = time.monotonic() + 30
+        peak = 0
+        while time.monotonic() < deadline:
+            peak = max(peak, rss_kb(pid))
+            assert w.alive(), f"cased died: {w.env.log()[-2000:]}"
+            assert peak < RSS_BOUND_MB * 1024, f"cased grew to {peak // 1024} MB under {what}"
+            if "reconnecting" in w.env.log():
+                break
+            time.sleep(0.05)
+        log = w.env.log()
+        assert "reconnecting" in log, f"no error within 30 s under {what}: {log[-2000:]}"
+        hwm = rss_kb(pid, "VmHWM")
+        print(f"{what}: gave up after {30 - (deadline - time.monotonic()):.1f}s, peak RSS {hwm // 1024} MB")
+        assert hwm < RSS_BOUND_MB * 1024, hwm
+        return log
+    finally:
+        w.close()
+
+
+def test_an_imap_greeting_that_never_ends_is_cut_off():
+    """Item 15: a greeting line without end."""
+    log = flood_bounded(ImapServer([], greeting="flood-line"), "an endless greeting line")
+    assert "line longer than" in log, log[-2000:]
+
+
+def test_endless_imap_lines_are_cut_off():
+    log = flood_bounded(ImapServer([], greeting="flood-lines"), "endless untagged lines")
+    assert "exceeded" in log or "line longer than" in log, log[-2000:]
+
+
+def test_an_oversize_message_is_neither_fetched_nor_looped_on():
+    """Item 16: RFC822.SIZE first; over max_message_size: flagged, logged once, left."""
+    big = msgs("big", size=200 * 1024)[0][1]
+    small = msgs("small")[0][1]
+    server = ImapServer([(1, big), (2, small)])
+    w = World(server, extra="max_message_size = 1024\n")
+    try:
+        w.start()
+        w.wait(lambda: w.stored() >= 1, 30, "the small message")
+        time.sleep(3)  # several passes
+        assert w.stored() == 1
+        assert server.body_fetches(1) == 0, server.commands
+        assert "$CasedTooLarge" in (server.flags(1) or set()), server.flags(1)
+        log = w.env.log()
+        assert log.count("uid 1 is") == 1, log[-3000:]
+        assert server.flags(1) is not None  # still in the mailbox
+    finally:
+        w.close()
+
+
+def test_without_move_or_uidplus_nothing_is_expunged():
+    """Item 22: a plain EXPUNGE would take mail other clients marked \\Deleted."""
+    server = ImapServer(msgs("e1", "e2", "e3"))
+    server.messages[2][2].add("\\Deleted")  # another client's, not ours to remove
+    w = World(server)
+    try:
+        w.start()
+        w.wait(lambda: w.stored() == 3, 30, "all three stored")
+        time.sleep(3)
+        assert not any(c.split(" ")[1].upper() == "EXPUNGE" for c in server.commands if " " in c), server.commands
+        assert server.expunged == [], server.expunged
+        for uid in (1, 2, 3):
+            assert "$CasedStored" in server.flags(uid) and "\\Seen" in server.flags(uid), server.flags(uid)
+            assert server.body_fetches(uid) == 1, (uid, server.body_fetches(uid))
+        assert w.stored() == 3
+    finally:
+        w.close()
+
+
+def test_a_message_that_fails_to_store_does_not_hold_up_the_rest():
+    """Item 13: the pass goes on after a failed store and retries it later."""
+    server = ImapServer(msgs("h1", "h2bad", "h3"), caps=("IMAP4rev1", "MOVE"))
+    w = World(server)
+    try:
+        w.env.casectl("list")  # creates the database
+        with sqlite3.connect(w.env.db) as db:
+            db.execute("CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.message_id LIKE 'h2bad%' "
+                       "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        w.start()
+        w.wait(lambda: w.stored() == 2, 30, "the messages before and after the failing one")
+        with sqlite3.connect(w.env.db, timeout=30) as db:
+            ids = [r[0] for r in db.execute("SELECT message_id FROM messages")]
+        assert any(i.startswith("h3") for i in ids), ids
+        with sqlite3.connect(w.env.db, timeout=30) as db:
+            db.execute("DROP TRIGGER refuse")
+        w.wait(lambda: w.stored() == 3, 30, "the failed one, retried")
+        assert server.messages == []
+    finally:
+        w.close()
+
+
+def run_casectl_bounded(env, *args):
+    """casectl under a watchdog: killed past the RSS bound or 60 s. Returns (rc, out, peak_kb, seconds)."""
+    full = dict(os.environ, CASED_CONFIG=env.config)
+    t0 = time.monotonic()
+    p = subprocess.Popen([CASECTL, *args], env=full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    killed = None
+    # The output is small (one error line); read after the exit.
+    while True:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid == p.pid:
+            break
+        if not killed and rss_kb(p.pid) > RSS_BOUND_MB * 1024:
+            killed = "memory"
+        elif not killed and time.monotonic() - t0 > 60:
+            killed = "time"
+        if killed:
+            p.kill()
+        time.sleep(0.05)
+    out = p.stdout.read().decode(errors="replace")
+    p.returncode = os.waitstatus_to_exitcode(status)
+    assert not killed, f"casectl {' '.join(args)} killed for {killed}; output: {out[-500:]}"
+    return p.returncode, out, usage.ru_maxrss, time.monotonic() - t0
+
+
+def smtp_flood(mode):
+    from test_outbound import World as OutWorld
+    flood = SmtpFlood(mode)
+    w = OutWorld()
+    try:
+        flood.start()
+        with open(w.env.config) as f:
+            text = f.read()
+        with open(w.env.config, "w") as f:
+            f.write(text.replace(f"port = {w.smtp.port}", f"port = {flood.port}"))
+        w.env.json("ingest", input=w.report())
+        rc, out, peak, secs = run_casectl_bounded(w.env, "reply", "1", "-m", "the fix")
+        print(f"SMTP {mode}: casectl gave up after {secs:.1f}s, peak RSS {peak // 1024} MB: {out.strip()[-200:]}")
+        assert "queued" in out and ("exceeded" in out or "longer than" in out), out
+        assert peak < RSS_BOUND_MB * 1024
+        box = w.env.json("outbox")
+        assert box[-1]["status"] == "queued" and box[-1]["last_error"], box[-1]
+    finally:
+        flood.stop()
+        w.close()
+
+
+def test_an_endless_ehlo_reply_is_cut_off():
+    """Item 15, SMTP: endless 250- lines before STARTTLS."""
+    smtp_flood("lines")
+
+
+def test_an_ehlo_line_that_never_ends_is_cut_off():
+    smtp_flood("line")
+
+
+if __name__ == "__main__":
+    run_tests(globals())
