@@ -246,6 +246,29 @@ def smtp_flood(mode):
         w.close()
 
 
+def test_smtp_server_text_reaches_the_outbox_inert():
+    """Item 23: the server's text in last_error and casectl's output has its escapes made visible."""
+    from test_outbound import World as OutWorld
+    flood = SmtpFlood("escape")
+    w = OutWorld()
+    try:
+        flood.start()
+        with open(w.env.config) as f:
+            text = f.read()
+        with open(w.env.config, "w") as f:
+            f.write(text.replace(f"port = {w.smtp.port}", f"port = {flood.port}")
+                    .replace('security = "starttls"', 'security = "none"'))
+        w.env.json("ingest", input=w.report())
+        p = w.env.casectl("reply", "1", "-m", "the fix")
+        out = p.stdout.decode(errors="replace")
+        assert "try later" in out and "\x1b" not in out and "\x9b" not in out, repr(out)
+        err = w.env.json("outbox")[-1]["last_error"]
+        assert "^[[31mtry later" in err and "\x1b" not in err and "\x07" not in err and "\x9b" not in err, repr(err)
+    finally:
+        flood.stop()
+        w.close()
+
+
 def test_an_endless_ehlo_reply_is_cut_off():
     """Item 15, SMTP: endless 250- lines before STARTTLS."""
     smtp_flood("lines")
