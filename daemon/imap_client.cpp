@@ -44,6 +44,9 @@ int uid_fetch(mailimap* s, mailimap_set* set, mailimap_fetch_type* type, FetchLi
   return rc;
 }
 
+// A NO or BAD to a UID FETCH (libetpan says UID_FETCH; FETCH in older versions).
+bool refused(int rc) { return rc == MAILIMAP_ERROR_UID_FETCH || rc == MAILIMAP_ERROR_FETCH; }
+
 std::string read_password(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Failure("cannot read imap.password_file " + path);
@@ -153,7 +156,7 @@ std::optional<std::uint32_t> fetch_size(mailimap* s, std::uint32_t uid) {
   arm(s);
   FetchList result;
   int rc = uid_fetch(s, set.get(), type.get(), result);
-  if (rc == MAILIMAP_ERROR_FETCH) return std::nullopt;
+  if (refused(rc)) return std::nullopt;
   check(rc, "UID FETCH RFC822.SIZE", s);
   for (clistiter* it = clist_begin(result.get()); it; it = clist_next(it)) {
     Entry e = entry_of(static_cast<mailimap_msg_att*>(clist_content(it)));
@@ -173,7 +176,7 @@ std::optional<std::string> fetch_body(mailimap* s, std::uint32_t uid, std::uint3
   int rc = uid_fetch(s, set.get(), type.get(), result);
   // The server refused this one message (NO: unreadable, broken on its side).
   // That is no reason to stop: the caller leaves it and goes on.
-  if (rc == MAILIMAP_ERROR_FETCH) return std::nullopt;
+  if (refused(rc)) return std::nullopt;
   check(rc, "UID FETCH BODY.PEEK[]", s);
   for (clistiter* it = clist_begin(result.get()); it; it = clist_next(it)) {
     auto* msg = static_cast<mailimap_msg_att*>(clist_content(it));

@@ -36,6 +36,7 @@ struct ImapPoller::Impl {
   // Left where they are for good: over max_message_size, or stored and
   // flagged on a server without MOVE and UIDPLUS. Not looked at again.
   std::set<std::pair<std::uint32_t, std::uint32_t>> passed_over;
+  int warned_no_move = 0;  // said once per process, not per reconnect
   struct Capabilities {
     bool move = false, uidplus = false;
   };
@@ -148,8 +149,18 @@ struct ImapPoller::Impl {
     }
     // One that cannot be stored now is left for a later pass; the rest go on.
     if (!ingest(std::move(*raw), e.uid)) return Outcome::failed;
-    imap::finish(s, e.uid, c.done_mailbox, caps.move, caps.uidplus);
-    if (!caps.move && !caps.uidplus) passed_over.insert(key);  // flagged, still there
+    if (caps.move || caps.uidplus) {
+      imap::finish(s, e.uid, c.done_mailbox, caps.move, caps.uidplus);
+      return Outcome::done;
+    }
+    // It stays in the mailbox: never fetched again by this process, even if
+    // the server refuses the keyword that tells the next one.
+    passed_over.insert(key);
+    try {
+      imap::finish(s, e.uid, c.done_mailbox, false, false);
+    } catch (const imap::Failure& f) {
+      spdlog::warn("imap: uid {} stored but not flagged: {}", e.uid, f.what());
+    }
     return Outcome::done;
   }
 
@@ -160,7 +171,7 @@ struct ImapPoller::Impl {
     mailimap* s = session.get();
     Capabilities caps{mailimap_has_extension(s, "MOVE") != 0, mailimap_has_extension(s, "UIDPLUS") != 0};
     bool has_idle = mailimap_has_idle(s) != 0;
-    if (!caps.move && !caps.uidplus)
+    if (!caps.move && !caps.uidplus && !warned_no_move++)
       spdlog::warn("imap: {} offers neither MOVE nor UIDPLUS: stored mail is flagged \\Seen and {} and left in {}",
                    c.host, imap::kStoredKeyword, c.mailbox);
     // CREATE fails when it exists already; that is fine.
@@ -196,7 +207,9 @@ struct ImapPoller::Impl {
       }
       if (!entries.empty()) save_state(store, validity, entries.back().uid);
       // Passed-over and unfetchable messages were logged above and stay put.
-      if (done > 0) spdlog::info("imap: {} new message(s) stored and moved to {}", done, c.done_mailbox);
+      if (done > 0)
+        spdlog::info("imap: {} new message(s) stored and {}", done,
+                     caps.move || caps.uidplus ? "moved to " + c.done_mailbox : std::string("flagged"));
       if (stopping) return;
       if (failed > 0) {
         // Retried on the next pass, after a pause rather than at once.

@@ -195,7 +195,8 @@ class ImapServer:
 
 class SmtpFlood:
     """Greets, then answers EHLO with an endless reply: "lines" sends
-    250- lines without end, "line" one line that never ends."""
+    250- lines without end, "line" one line that never ends. "escape"
+    answers EHLO and then refuses MAIL with terminal escapes in its text."""
 
     def __init__(self, mode="lines"):
         self.mode = mode
@@ -214,6 +215,18 @@ class SmtpFlood:
             await writer.drain()
             await reader.readline()
         except (ConnectionError, asyncio.CancelledError):
+            return
+        if self.mode == "escape":
+            try:
+                writer.write(b"250 hostile.test\r\n")
+                await writer.drain()
+                await reader.readline()
+                writer.write(b"451 4.3.0 \x1b[31mtry later\x1b]0;owned\x07 \xc2\x9b2J\r\n")
+                await writer.drain()
+                await reader.readline()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            writer.close()
             return
         if self.mode == "lines":
             await _flood(writer, b"250-" + b"x" * 500, b"\r\n")

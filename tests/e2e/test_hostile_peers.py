@@ -87,6 +87,7 @@ def test_a_no_to_a_body_fetch_neither_crashes_nor_stops_the_others():
         assert w.alive()
         log = w.env.log()
         assert "uid 2 not fetched" in log, log[-2000:]
+        assert "reconnecting" not in log, log[-2000:]  # a NO to one message is not a broken session
         assert "\x1b" not in log and "^[[31mno such message" in log, log[-2000:]
     finally:
         w.close()
@@ -241,6 +242,29 @@ def smtp_flood(mode):
         assert peak < RSS_BOUND_MB * 1024
         box = w.env.json("outbox")
         assert box[-1]["status"] == "queued" and box[-1]["last_error"], box[-1]
+    finally:
+        flood.stop()
+        w.close()
+
+
+def test_smtp_server_text_reaches_the_outbox_inert():
+    """Item 23: the server's text in last_error and casectl's output has its escapes made visible."""
+    from test_outbound import World as OutWorld
+    flood = SmtpFlood("escape")
+    w = OutWorld()
+    try:
+        flood.start()
+        with open(w.env.config) as f:
+            text = f.read()
+        with open(w.env.config, "w") as f:
+            f.write(text.replace(f"port = {w.smtp.port}", f"port = {flood.port}")
+                    .replace('security = "starttls"', 'security = "none"'))
+        w.env.json("ingest", input=w.report())
+        p = w.env.casectl("reply", "1", "-m", "the fix")
+        out = p.stdout.decode(errors="replace")
+        assert "try later" in out and "\x1b" not in out and "\x9b" not in out, repr(out)
+        err = w.env.json("outbox")[-1]["last_error"]
+        assert "^[[31mtry later" in err and "\x1b" not in err and "\x07" not in err and "\x9b" not in err, repr(err)
     finally:
         flood.stop()
         w.close()

@@ -120,7 +120,7 @@ mailbox_idle_check_interval = 1 secs
 
 
 class World:
-    def __init__(self, trusted=True, idle=True, security="tls"):
+    def __init__(self, trusted=True, idle=True, security="tls", lmtp_extra=""):
         self.tmp = tempfile.mkdtemp(prefix="cased-imap-")
         os.chmod(self.tmp, 0o755)  # dovecot's login processes run unprivileged
         self.ca = CA(os.path.join(self.tmp, "ca"))
@@ -130,7 +130,7 @@ class World:
         pw = os.path.join(self.tmp, "imap.pass")
         with open(pw, "w") as f:
             f.write("imap-secret\n")
-        self.env = Env(listen=[], extra_config=(
+        self.env = Env(listen=[], extra_config=lmtp_extra + (
             f'[imap]\nhost = "127.0.0.1"\nport = {self.dovecot.port}\nsecurity = "{security}"\nuser = "security"\n'
             f'password_file = "{pw}"\nmailbox = "INBOX"\ndone_mailbox = "Processed"\nidle = {"true" if idle else "false"}\n'
             f'poll_seconds = 1\nca_file = "{self.ca.cert}"\n'))
@@ -385,6 +385,26 @@ def test_messages_arriving_throughout_a_pass_are_all_picked_up_under_idle():
         w.wait(lambda: w.stored() == total, 20, f"all {total} messages under IDLE")
         w.wait(lambda: w.dovecot.count() == 0 and w.dovecot.count(".Processed") == total, 20, "all moved")
         assert w.env.daemon.poll() is None
+    finally:
+        w.close()
+
+
+def test_a_message_over_max_message_size_is_left_and_flagged():
+    """RFC822.SIZE first: over lmtp.max_message_size it is never fetched nor
+    stored, gets \\Flagged (and a keyword), and is logged once."""
+    w = World(idle=False, lmtp_extra="max_message_size = 1024\n")
+    try:
+        w.dovecot.drop("big", message("big@example.org", subject="too big", body=("y" * 70 + "\r\n") * 3000))
+        w.dovecot.drop("small", message("small@example.org", subject="fits"))
+        w.dovecot.start()
+        w.env.start(wait_port=False)
+        w.wait(lambda: w.stored() == 1 and w.dovecot.count(".Processed") == 1, 30, "the small one")
+        time.sleep(3)  # a few more passes
+        w.env.stop()
+        assert w.stored() == 1 and w.dovecot.count() == 1
+        names = os.listdir(os.path.join(w.dovecot.maildir, "cur"))
+        assert len(names) == 1 and "F" in names[0].split(":2,")[1], names
+        assert w.env.log().count("over max_message_size") == 1, w.env.log()[-2000:]
     finally:
         w.close()
 
