@@ -519,7 +519,7 @@ void Crypto::process(ParsedMessage& msg) {
       return;
     }
     if (p.is("multipart", "signed") && p.children.size() >= 2) {
-      std::string signed_bytes = to_crlf(p.children[0].raw);
+      std::string signed_bytes = to_crlf(p.children[0].raw());
       Data sig = data_over(p.children[1].body);
       Data text = data_over(signed_bytes);
       SignatureOutcome outcome;
