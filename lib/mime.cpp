@@ -344,7 +344,11 @@ void extract_content(ParsedMessage& msg) {
   msg.mixed = any_enc && any_plain;
   bool label = std::any_of(blocks.begin(), blocks.end(), [](auto& b) { return b.encrypted; }) &&
                std::any_of(blocks.begin(), blocks.end(), [](auto& b) { return !b.encrypted; });
-  for (const auto& b : blocks) {
+  if (blocks.size() == 1 && !label) {
+    msg.body = std::move(blocks.front().text);  // the common case: no second copy of a large body
+    return;
+  }
+  for (auto& b : blocks) {
     if (!msg.body.empty() && msg.body.back() != '\n') msg.body += '\n';
     if (!msg.body.empty()) msg.body += '\n';
     // Never glue text from inside and outside the encryption without saying so.
