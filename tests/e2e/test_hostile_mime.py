@@ -3,8 +3,8 @@ overflow a recursive parser, addresses that smuggle a CR into a header. The
 daemon must store what it can, stay up, and never write such bytes into
 mail it sends."""
 
-import json
 import sqlite3
+import time
 
 from harness import Env, run_tests
 from lmtp_client import deliver, message
@@ -105,6 +105,19 @@ def test_a_cr_in_reply_to_or_message_id_never_reaches_an_acknowledgement():
         for row in w.env.json("outbox"):
             assert row["to"] == ["rita@example.org"], row
         w.env.stop()
+    finally:
+        w.close()
+
+
+def test_a_reply_to_a_case_whose_subject_is_all_re_prefixes_is_quick():
+    w = OutboundWorld()
+    try:
+        subject = "Re: " * 500000 + "x"  # 2 MB: each prefix used to copy the rest (41 s)
+        w.env.json("ingest", input=w.report(subject=subject))
+        start = time.monotonic()
+        p = w.env.casectl("reply", "1", "-m", "hello")
+        assert time.monotonic() - start < 20, time.monotonic() - start
+        assert b"signed, encrypted" in p.stdout, p.stdout
     finally:
         w.close()
 
