@@ -13,6 +13,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "address.hpp"
 #include "config.hpp"
 #include "crypto.hpp"
 #include "digest.hpp"
@@ -23,6 +24,7 @@
 #include "mbox.hpp"
 #include "output.hpp"
 #include "store.hpp"
+#include "text.hpp"
 #include "util.hpp"
 
 namespace {
@@ -118,7 +120,10 @@ struct Context {
   }
 };
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+// Text from old rows or hostile mail may not be UTF-8: print U+FFFD, never throw.
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
 
 std::int64_t parse_case_id(const std::string& text, const std::string& tag) {
   std::string t = text;
@@ -296,10 +301,18 @@ int cmd_search(Context& ctx, const std::string& query) {
   return 0;
 }
 
+// Addresses for the terminal: whatever a sender or a server put in them is shown inert.
 std::string join(const std::vector<std::string>& v) {
   std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+  for (const auto& x : v) out += (out.empty() ? "" : ", ") + clip(x, 200);
   return out;
+}
+
+// An address an analyst typed: one addr-spec, or a usage error before anything is done.
+std::string analyst_address(const std::string& address) {
+  std::string addr = normalize_address(address);
+  if (!valid_addr_spec(addr)) fail(kExitUsage, fmt::format("not an address: '{}'", display_safe(address)));
+  return addr;
 }
 
 // Sends `id` once now; prints what happened. Returns the exit status.
@@ -319,20 +332,22 @@ int try_send(Context& ctx, Outbox& outbox, std::int64_t id, const std::string& w
     return 0;
   }
   if (a.status == "failed") {
-    std::cout << fmt::format("{} FAILED (outbox {}): {}\n", what, id, a.error);
+    std::cout << fmt::format("{} FAILED (outbox {}): {}\n", what, id, clip(a.error, 500));
     return kExitFailure;
   }
-  std::cout << fmt::format("{} queued (outbox {}), not sent yet: {}; it will be retried\n", what, id, a.error);
+  std::cout << fmt::format("{} queued (outbox {}), not sent yet: {}; it will be retried\n", what, id, clip(a.error, 500));
   return 0;
 }
 
 int cmd_reply(Context& ctx, const std::string& id, const std::string& text, const std::string& file,
               const std::vector<std::string>& to, bool sign_only) {
+  std::vector<std::string> recipients;
+  for (const auto& t : to) recipients.push_back(analyst_address(t));
   std::string body = message_text(text, file);
   Store s = ctx.store();
   auto crypto = ctx.required_crypto();
   Outbox outbox(s, *crypto, outbox_options(ctx.config));
-  ReplyRequest req{parse_case_id(id, ctx.config.case_.tag), body, to, sign_only, ctx.actor};
+  ReplyRequest req{parse_case_id(id, ctx.config.case_.tag), body, recipients, sign_only, ctx.actor};
   Queued q = check(outbox.queue_reply(req));
   std::string what = fmt::format("reply to {} ({})", join(q.to), q.encrypted ? "signed, encrypted" : "signed only");
   return try_send(ctx, outbox, q.outbox_id, what);
@@ -374,7 +389,7 @@ int cmd_outbox(Context& ctx, const std::string& action, const std::string& id) {
   for (const auto& r : rows) {
     std::string c = r.case_id ? fmt::format("{}#{}", ctx.config.case_.tag, *r.case_id) : "-";
     std::cout << fmt::format("{:>4}  {:<10} {:<7} {:<6} {:>3}  {}\n", r.id, c, r.status, r.kind, r.attempts, join(r.to));
-    if (r.last_error && r.status != "sent") std::cout << fmt::format("{:>36}{}\n", "", *r.last_error);
+    if (r.last_error && r.status != "sent") std::cout << fmt::format("{:>36}{}\n", "", clip(*r.last_error, 500));
   }
   return 0;
 }
@@ -421,8 +436,7 @@ int cmd_participant(Context& ctx, const std::string& id, const std::string& addr
   Store s = ctx.store();
   auto case_id = s.resolve_case(parse_case_id(id, ctx.config.case_.tag));
   if (!case_id) fail(kExitNoCase, fmt::format("no such case: {}", id));
-  std::string addr = normalize_address(address);
-  if (addr.find('@') == std::string::npos) fail(kExitUsage, fmt::format("not an address: {}", address));
+  std::string addr = analyst_address(address);
   try {
     auto& db = s.db();
     sql::Transaction tx(db);
@@ -449,7 +463,7 @@ int cmd_keys(Context& ctx, const std::string& action, const std::vector<std::str
   auto& db = s.db();
   if (action == "pin") {
     if (args.size() != 2) fail(kExitUsage, "usage: casectl keys pin ADDR FINGERPRINT");
-    std::string addr = normalize_address(args[0]);
+    std::string addr = analyst_address(args[0]);
     std::string fpr;
     for (char c : args[1])
       if (c != ' ') fpr += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -513,8 +527,8 @@ int cmd_keys(Context& ctx, const std::string& action, const std::vector<std::str
   }
   if (arr.empty()) std::cout << "no keys have arrived by mail or been pinned\n";
   for (const auto& k : arr)
-    std::cout << fmt::format("{:<32} {} {:<10} {}{}\n", k["address"].get<std::string>(), k["fingerprint"].get<std::string>(),
-                             k["source"].get<std::string>(), k["pinned"].get<bool>() ? "pinned" : "NOT pinned",
+    std::cout << fmt::format("{:<32} {} {:<10} {}{}\n", clip(k["address"].get<std::string>(), 200),
+                             clip(k["fingerprint"].get<std::string>(), 64), clip(k["source"].get<std::string>(), 20), k["pinned"].get<bool>() ? "pinned" : "NOT pinned",
                              k["usable"].get<bool>() ? "" : ", unusable");
   return 0;
 }
@@ -678,10 +692,10 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const Exit& e) {
-    std::cerr << "casectl: " << e.message << "\n";
+    std::cerr << "casectl: " << display_safe(e.message, true) << "\n";
     return e.code;
   } catch (const std::exception& e) {
-    std::cerr << "casectl: " << e.what() << "\n";
+    std::cerr << "casectl: " << display_safe(e.what(), true) << "\n";
     return kExitFailure;
   }
 }

@@ -183,16 +183,16 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
   std::string out;
   out += colored(style, "\033[1m", fmt::format("[{}#{}] {}", style.tag, s.id, clip(s.subject, 200))) + "\n";
   out += fmt::format("Status:       {}\n", colored(style, status_color(s.status), s.status));
-  out += fmt::format("Assignee:     {}\n", s.assignee.value_or("-"));
+  out += fmt::format("Assignee:     {}\n", clip(s.assignee.value_or("-"), 80));
   out += fmt::format("Created:      {}\n", when(s.created));
   out += fmt::format("Last activity:{}{}\n", " ", when(s.updated));
   const auto& dis = d.disclosure;
-  if (dis.embargo) out += fmt::format("Embargo:      {}\n", *dis.embargo);
-  if (!dis.cves.empty()) out += fmt::format("CVE:          {}\n", fmt::join(dis.cves, ", "));
+  if (dis.embargo) out += fmt::format("Embargo:      {}\n", clip(*dis.embargo, 40));
+  if (!dis.cves.empty()) out += fmt::format("CVE:          {}\n", clip(fmt::format("{}", fmt::join(dis.cves, ", ")), 400));
   if (dis.product) out += fmt::format("Product:      {}\n", clip(*dis.product, 200));
   if (dis.versions) out += fmt::format("Versions:     {}\n", clip(*dis.versions, 200));
   if (dis.cvss)
-    out += fmt::format("Severity:     {}{}\n", dis.cvss->vector,
+    out += fmt::format("Severity:     {}{}\n", clip(dis.cvss->vector, 200),
                        dis.cvss->base_score ? fmt::format(" ({:.1f} {})", *dis.cvss->base_score, dis.cvss->severity.value_or(""))
                                             : std::string());
   for (const auto& p : d.participants)
@@ -216,32 +216,33 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
     out += fmt::format("Message-ID: {}\n", clip(m.message_id, 200));
     std::string crypto = m.encrypted ? "encrypted" : (m.mixed ? "MIXED: only some parts were encrypted" : "not encrypted");
     if (m.decryption == "failed")
-      crypto = "decryption FAILED" + (m.decryption_error ? ": " + *m.decryption_error : std::string());
+      crypto = "decryption FAILED" + (m.decryption_error ? ": " + clip(*m.decryption_error, 200) : std::string());
     else if (m.decryption_error)
-      crypto += " (" + *m.decryption_error + ")";
-    std::string sig = m.signature == "none" ? "unsigned" : "signature " + m.signature;
-    if (m.signer) sig += " by " + *m.signer + (m.signer_uid ? " " + clip(*m.signer_uid, 120) : "");
+      crypto += " (" + clip(*m.decryption_error, 200) + ")";
+    std::string sig = m.signature == "none" ? "unsigned" : "signature " + clip(m.signature, 20);
+    if (m.signer) sig += " by " + clip(*m.signer, 64) + (m.signer_uid ? " " + clip(*m.signer_uid, 120) : "");
     out += fmt::format("Security:   {}, {}\n", crypto, sig);
     if (m.signature == "partial")
       out += colored(style, "\033[1;31m", "Warning:    the signature covers only the parts marked [signed part]") + "\n";
     if (signer_matches_from(m) == false)
       out += colored(style, "\033[1;31m", "Warning:    the signer's key does not name the From address") + "\n";
     if (m.unverified) out += colored(style, "\033[1;31m", "Warning:    sender is not a participant (matched by subject tag only)") + "\n";
-    if (m.malformed) out += fmt::format("Warning:    malformed message ({})\n", m.problems.value_or("stored raw"));
+    if (m.malformed) out += fmt::format("Warning:    malformed message ({})\n", clip(m.problems.value_or("stored raw"), 400));
     for (const auto& a : m.attachments)
       out += fmt::format("Attachment: {} ({}, {} bytes{}{}) sha256:{}\n", a.filename.empty() ? "(unnamed)" : clip(a.filename, 120),
-                         a.content_type, a.size, a.encrypted ? ", encrypted" : "", a.is_signed ? ", signed" : "",
-                         a.sha256);
+                         clip(a.content_type, 80), a.size, a.encrypted ? ", encrypted" : "", a.is_signed ? ", signed" : "",
+                         clip(a.sha256, 64));
     out += "\n" + safe_text(m.body);
     if (!m.body.empty() && m.body.back() != '\n') out += "\n";
   }
   if (!d.comments.empty()) {
     out += "\n" + colored(style, "\033[1m", "Comments") + "\n";
-    for (const auto& c : d.comments) out += fmt::format("{} {}:\n{}\n", when(c.created), c.author, safe_text(c.text));
+    for (const auto& c : d.comments)
+      out += fmt::format("{} {}:\n{}\n", when(c.created), clip(c.author, 40), safe_text(c.text));
   }
   out += "\n" + colored(style, "\033[1m", "History") + "\n";
   for (const auto& e : d.events)
-    out += fmt::format("{}  {:<11} {:<10} {}\n", when(e.created), e.kind, clip(e.actor, 10), clip(e.detail, 160));
+    out += fmt::format("{}  {:<11} {:<10} {}\n", when(e.created), clip(e.kind, 11), clip(e.actor, 10), clip(e.detail, 160));
   return out;
 }
 

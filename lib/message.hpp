@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,6 +23,25 @@ struct Attachment {
   bool operator==(const Attachment&) const = default;
 };
 
+// A stretch of the bytes a MIME tree was parsed from. Every part of a tree
+// shares the one copy of those bytes, so a part costs no more than its
+// decoded body however deep it sits. Where a part came from is not part of
+// its value: spans compare equal and are not sent to or from parse workers.
+class SourceSpan {
+ public:
+  SourceSpan() = default;
+  SourceSpan(std::shared_ptr<const std::string> source, std::size_t offset, std::size_t length)
+      : source_(std::move(source)), offset_(offset), length_(length) {}
+  std::string_view view() const {
+    return source_ ? std::string_view(*source_).substr(offset_, length_) : std::string_view();
+  }
+  bool operator==(const SourceSpan&) const { return true; }
+
+ private:
+  std::shared_ptr<const std::string> source_;
+  std::size_t offset_ = 0, length_ = 0;
+};
+
 // One MIME entity. Bodies are transfer-decoded (base64/QP) but not
 // charset-converted; `charset` says what they are in.
 struct MimePart {
@@ -31,16 +52,18 @@ struct MimePart {
   std::string charset;            // lower case, empty when none given
   std::string disposition;        // "inline" | "attachment" | ""
   std::string filename;           // decoded, from disposition or content-type name
-  std::string raw;                // the entity exactly as in the source: headers + body (for signatures)
-  std::string raw_body;           // the body exactly as in the source, before transfer decoding
+  SourceSpan raw_span;            // the entity exactly as in the source: headers + body (for signatures)
+  SourceSpan raw_body_span;       // the body exactly as in the source, before transfer decoding
   std::string body;               // transfer-decoded bytes (leaves only)
   std::vector<MimePart> children; // multipart and message/rfc822 children
   bool encrypted = false;         // set by the PGP layer
   bool is_signed = false;         // set by the PGP layer
-  bool broken = false;            // the parser had to guess
+  bool broken = false;            // the parser had to guess (or stopped: too deep, too many parts)
 
   std::string param(std::string_view name) const;
   std::string header(std::string_view name) const;   // first field of that name, case-insensitive
+  std::string_view raw() const { return raw_span.view(); }
+  std::string_view raw_body() const { return raw_body_span.view(); }
   bool is(std::string_view t, std::string_view s) const { return type == t && subtype == s; }
   bool operator==(const MimePart&) const = default;
 };

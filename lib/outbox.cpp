@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "address.hpp"
 #include "smtp.hpp"
+#include "text.hpp"
 #include "threading.hpp"
 #include "util.hpp"
 
@@ -140,26 +142,33 @@ std::string to_crlf(std::string_view in) {
   return out;
 }
 
-std::string strip_tag_and_re(std::string subject, const std::string& tag) {
-  for (;;) {
-    std::string t = trim(subject);
+// Drops leading "Re:" and "[tag#n]" prefixes, any number of them, in one pass.
+std::string strip_tag_and_re(const std::string& subject, const std::string& tag) {
+  std::string_view t = subject;
+  const std::string prefix = "[" + tag + "#";
+  auto skip_space = [&] {
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t' || t.front() == '\r' || t.front() == '\n')) t.remove_prefix(1);
+  };
+  for (skip_space();; skip_space()) {
     if (t.size() >= 3 && iequals(t.substr(0, 3), "re:")) {
-      subject = t.substr(3);
+      t.remove_prefix(3);
       continue;
     }
-    std::string prefix = "[" + tag + "#";
     if (t.size() > prefix.size() && iequals(t.substr(0, prefix.size()), prefix)) {
       auto close = t.find(']');
-      if (close != std::string::npos) {
-        subject = t.substr(close + 1);
+      if (close != std::string_view::npos) {
+        t.remove_prefix(close + 1);
         continue;
       }
     }
-    return t;
+    return trim(t);
   }
 }
 
-std::string json_list(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+// Never throws on bytes that are not UTF-8 (older rows, hostile input): they become U+FFFD.
+std::string json_list(const std::vector<std::string>& v) {
+  return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::vector<std::string> parse_list(const std::string& s) {
   std::vector<std::string> out;
@@ -191,8 +200,8 @@ std::optional<std::string> acknowledgement_address(const PreparedMessage& msg, c
   if (pm.precedence == "bulk" || pm.precedence == "list" || pm.precedence == "junk") return std::nullopt;
   if (!pm.list_id.empty() || !pm.cased_mark.empty()) return std::nullopt;
   std::string address = normalize_address(pm.reply_to.empty() ? pm.from : pm.reply_to);
-  auto at = address.find('@');
-  if (address.empty() || at == std::string::npos || at == 0) return std::nullopt;
+  if (!valid_addr_spec(address)) return std::nullopt;
+  auto at = address.rfind('@');
   std::string local = address.substr(0, at);
   for (const char* robot : {"mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply", "do-not-reply",
                             "bounce", "bounces"})
@@ -243,6 +252,10 @@ Result<std::string> Outbox::compose(const std::string& message_id, const std::ve
                                     const std::string& text, const std::vector<std::string>& recipient_keys,
                                     bool encrypt, const std::string& in_reply_to,
                                     const std::vector<std::string>& references, bool automatic) {
+  // Nothing goes into a header or an RCPT that could end a line or a command.
+  for (const auto& t : to)
+    if (!valid_addr_spec(t)) return Error{Errc::invalid, "not a valid address: " + display_safe(t)};
+  if (!valid_addr_spec(options_.alias)) return Error{Errc::invalid, "case.alias is not a valid address"};
   auto signer = crypto_.signing_key(options_.signing_key, options_.alias);
   if (!signer) return signer.error();
   last_signer_ = signer->fingerprint;
@@ -265,12 +278,12 @@ Result<std::string> Outbox::compose(const std::string& message_id, const std::ve
   head += "Subject: " + encode_header(outer_subject) + "\r\n";
   head += "Date: " + rfc5322_date(now_unix()) + "\r\n";
   head += "Message-ID: <" + message_id + ">\r\n";
-  if (!in_reply_to.empty()) head += "In-Reply-To: <" + in_reply_to + ">\r\n";
-  if (!references.empty()) {
-    std::string refs;
-    for (const auto& r : references) refs += (refs.empty() ? "" : "\r\n ") + ("<" + r + ">");
-    head += "References: " + refs + "\r\n";
-  }
+  // Ids stored by older code, or from mail, that are not msg-ids are left out.
+  if (valid_msg_id(in_reply_to)) head += "In-Reply-To: <" + in_reply_to + ">\r\n";
+  std::string refs;
+  for (const auto& r : references)
+    if (valid_msg_id(r)) refs += (refs.empty() ? "" : "\r\n ") + ("<" + r + ">");
+  if (!refs.empty()) head += "References: " + refs + "\r\n";
   head += "MIME-Version: 1.0\r\n";
   head += "X-Cased-Origin: " + options_.alias + "\r\n";
   if (automatic) head += "Auto-Submitted: auto-replied\r\n";

@@ -282,7 +282,7 @@ class Crypto::Incoming {
 
   // RFC 3156 section 5: the first part, as it is in the message, is signed.
   void pgp_mime_signed(MimePart& p) {
-    std::string signed_bytes = to_crlf(p.children[0].raw);
+    std::string signed_bytes = to_crlf(p.children[0].raw());
     pgp::Data sig = pgp::data_over(p.children[1].body);
     pgp::Data text = pgp::data_over(signed_bytes);
     SignatureOutcome outcome;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -14,6 +15,9 @@
 #include <memory>
 
 #include "net.hpp"
+#include "address.hpp"
+#include "text.hpp"
+#include "tls.hpp"
 
 namespace cased {
 namespace {
@@ -123,6 +127,11 @@ SmtpResult smtp_send(const SmtpConfig& cfg, const std::string& password, const s
     if (cfg.security == "none" && !is_loopback(host))
       throw Failed{SmtpResult::Kind::permanent, "smtp.security = \"none\" is allowed only for a loopback host"};
     if (recipients.empty()) throw Failed{SmtpResult::Kind::permanent, "no recipients"};
+    // What could end the command line never goes into MAIL FROM or RCPT TO.
+    if (!envelope_from.empty() && !valid_addr_spec(envelope_from))
+      throw Failed{SmtpResult::Kind::permanent, "the envelope sender is not a valid address"};
+    if (std::none_of(recipients.begin(), recipients.end(), [](const std::string& r) { return valid_addr_spec(r); }))
+      throw Failed{SmtpResult::Kind::permanent, "no recipient is a valid address"};
     std::unique_ptr<mailsmtp, SmtpFree> s(mailsmtp_new(0, nullptr));
     if (!s) throw Failed{SmtpResult::Kind::temporary, "out of memory"};
     mailsmtp_set_timeout(s.get(), timeout_seconds);
@@ -153,6 +162,10 @@ SmtpResult smtp_send(const SmtpConfig& cfg, const std::string& password, const s
     std::size_t accepted = 0;
     std::string first_temporary;
     for (const auto& r : recipients) {
+      if (!valid_addr_spec(r)) {
+        result.rejected.push_back(display_safe(r));
+        continue;
+      }
       rc = mailsmtp_rcpt(s.get(), r.c_str());
       if (rc == MAILSMTP_NO_ERROR) {
         ++accepted;

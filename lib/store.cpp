@@ -1,5 +1,6 @@
 #include "store.hpp"
 
+#include <unordered_set>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -7,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unordered_set>
 
 #include "migrations.hpp"
 #include "mime.hpp"
@@ -28,7 +30,10 @@ auto guarded(F&& f) -> decltype(f()) {
   }
 }
 
-std::string json_list(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+// Never throws on bytes that are not UTF-8 (older rows, hostile input): they become U+FFFD.
+std::string json_list(const std::vector<std::string>& v) {
+  return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::vector<std::string> parse_json_list(const std::string& s) {
   auto j = nlohmann::json::parse(s, nullptr, false);
@@ -69,6 +74,7 @@ std::optional<BounceInfo> bounce_info(const PreparedMessage& msg) {
   auto body_start = header_end(msg.raw);
   if (!body_start) return std::nullopt;
   std::string_view body = std::string_view(msg.raw).substr(*body_start);
+  std::unordered_set<std::string> seen;  // recipients already listed: one lookup each, not a scan
   std::size_t pos = 0;
   while (pos < body.size()) {
     auto eol = body.find('\n', pos);
@@ -77,13 +83,13 @@ std::optional<BounceInfo> bounce_info(const PreparedMessage& msg) {
     std::string lower = to_lower(line.substr(0, 32));
     if (lower.rfind("message-id:", 0) == 0) {
       auto lt = line.find('<'), gt = line.find('>');
-      if (lt != std::string_view::npos && gt != std::string_view::npos && gt > lt)
+      // A bounce quotes one message; each id costs a query, so a few are enough.
+      if (lt != std::string_view::npos && gt != std::string_view::npos && gt > lt && info.quoted_ids.size() < 16)
         info.quoted_ids.emplace_back(line.substr(lt + 1, gt - lt - 1));
     } else if (lower.rfind("final-recipient:", 0) == 0 || lower.rfind("original-recipient:", 0) == 0) {
       auto semi = line.find(';');
       std::string addr = normalize_address(trim(line.substr(semi == std::string_view::npos ? line.find(':') + 1 : semi + 1)));
-      if (!addr.empty() && std::find(info.recipients.begin(), info.recipients.end(), addr) == info.recipients.end())
-        info.recipients.push_back(addr);
+      if (!addr.empty() && seen.insert(addr).second) info.recipients.push_back(addr);
     }
   }
   if (info.quoted_ids.empty()) return std::nullopt;

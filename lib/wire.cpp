@@ -60,8 +60,7 @@ class Writer {
     put(p.charset);
     put(p.disposition);
     put(p.filename);
-    put(p.raw);
-    put(p.raw_body);
+    // The source spans stay behind: after prepare_message nothing reads them.
     put(p.body);
     put(p.children);
     put(p.encrypted);
@@ -203,8 +202,6 @@ class Reader {
     get(p.charset);
     get(p.disposition);
     get(p.filename);
-    get(p.raw);
-    get(p.raw_body);
     get(p.body);
     get(p.children);
     get(p.encrypted);
