@@ -105,7 +105,7 @@ class TimedOp {
   // Starts the operation with `start` (a gpgme_op_*_start call) and runs it
   // to the end, or throws CryptoTimeout after `limit`.
   template <class Start>
-  gpgme_error_t run(Start&& start, std::chrono::seconds limit) {
+  gpgme_error_t run(Start&& start, std::chrono::milliseconds limit) {
     if (gpgme_error_t err = start(ctx_.get()); err != 0) return err;
     auto deadline = std::chrono::steady_clock::now() + limit;
     std::vector<pollfd> fds;
@@ -124,7 +124,8 @@ class TimedOp {
       if (n <= 0 && std::chrono::steady_clock::now() >= deadline) {
         gpgme_cancel(ctx_.get());  // closes our ends; gpg dies of EPIPE once it wakes
         spoiled_ = true;
-        throw CryptoTimeout(fmt::format("gpg did not finish within {} s (is gpg-agent hung?); cancelled", limit.count()));
+        throw CryptoTimeout(fmt::format("gpg did not finish within {} s (is gpg-agent hung?); cancelled",
+                                        std::chrono::ceil<std::chrono::seconds>(limit).count()));
       }
       if (n < 0) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
       for (std::size_t i = 0; i < fds.size(); ++i)
@@ -208,17 +209,28 @@ struct Crypto::Impl {
     }
   }
 
+  // The gpg time one message may take in all (process() sets it), so that
+  // many slow parts cannot add up to more than the caller waits.
+  std::optional<std::chrono::steady_clock::time_point> content_deadline;
+  bool content_timed_out = false;  // this message has made gpg time out once: no more gpg for it
+
   // Runs an operation on a sender's data. Past the time limit, gpg-agent is
   // asked whether it answers: if it does, the data made gpg slow and the
   // result is GPG_ERR_TIMEOUT (a failure of this message); if not, the
   // environment is at fault and CryptoTimeout goes up (retry later).
   template <class Start>
   gpgme_error_t run_on_content(pgp::TimedOp& op, Start&& start) {
+    std::chrono::milliseconds limit = timeout;
+    if (content_deadline)
+      limit = std::min(limit, std::chrono::duration_cast<std::chrono::milliseconds>(*content_deadline -
+                                                                                    std::chrono::steady_clock::now()));
+    if (content_timed_out || limit.count() <= 0) return gpg_error(GPG_ERR_TIMEOUT);
     try {
-      return op.run(std::forward<Start>(start), timeout);
+      return op.run(std::forward<Start>(start), limit);
     } catch (const CryptoTimeout&) {
-      if (agent_answers()) return gpg_error(GPG_ERR_TIMEOUT);
-      throw;
+      if (!agent_answers()) throw;
+      content_timed_out = true;
+      return gpg_error(GPG_ERR_TIMEOUT);
     }
   }
   // Whether gpg-agent answers a request for our secret keys within a short time.

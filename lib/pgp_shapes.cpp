@@ -394,6 +394,18 @@ bool Crypto::has_openpgp(const ParsedMessage& msg) { return !msg.autocrypt.empty
 
 void Crypto::process(ParsedMessage& msg) {
   imported_.clear();
+  // All gpg work on one message: twice the time of one operation.
+  struct Budget {
+    Impl& impl;
+    explicit Budget(Impl& i) : impl(i) {
+      impl.content_deadline = std::chrono::steady_clock::now() + 2 * impl.timeout;
+      impl.content_timed_out = false;
+    }
+    ~Budget() {
+      impl.content_deadline.reset();
+      impl.content_timed_out = false;
+    }
+  } budget(*impl_);
   Incoming incoming(*this, msg);
   incoming.import_autocrypt();
   if (!looks_like_openpgp(msg.root)) return;

@@ -206,8 +206,8 @@ def test_a_session_key_packet_flood_is_refused_before_gpg_and_stored_failed():
         w.close()
 
 
-def gpg_decrypting(home):
-    """Pids of gpg processes decrypting with `home` (never its gpg-agent)."""
+def gpg_decrypting(home, op=b"--decrypt"):
+    """Pids of gpg processes running `op` with `home` (never its gpg-agent)."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -217,7 +217,7 @@ def gpg_decrypting(home):
                 cmd = f.read().split(b"\0")
         except OSError:
             continue
-        if b"--decrypt" in cmd and home.encode() in cmd and not cmd[0].endswith(b"gpg-agent"):
+        if op in cmd and home.encode() in cmd and not cmd[0].endswith(b"gpg-agent"):
             found.append(int(pid))
     return found
 
@@ -258,6 +258,48 @@ def test_gpg_stalled_on_a_message_while_the_agent_answers_stores_it_failed():
         m = w.show()["messages"][0]
         assert m["decryption"] == "failed" and "in time" in m["decryption_error"], m
     finally:
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        w.close()
+
+
+def test_many_parts_that_each_stall_gpg_cost_one_time_limit_in_all():
+    """gpg.timeout = 2; 25 signed parts, the gpg verifying each one stopped:
+    one part costing the time limit was 451 for all of them (the worker's
+    deadline passed). Once one operation on a message times out while
+    gpg-agent answers, no more gpg runs for that message: 250, stored."""
+    w = World(gpg_extra="timeout = 2\n")
+    stopped, done = set(), threading.Event()
+
+    def stopper():
+        while not done.is_set():
+            for pid in gpg_decrypting(w.alias.home, b"--verify"):
+                if pid not in stopped:
+                    os.kill(pid, signal.SIGSTOP)
+                    stopped.add(pid)
+            time.sleep(0.002)
+
+    t = threading.Thread(target=stopper)
+    try:
+        parts = [entity_of(pgp_mime_signed(w.rita, RITA, f"p{i}@example.org", text_entity(f"part {i}\n")))
+                 for i in range(25)]
+        msg = mallory_mixed("stalls@example.net", *parts)
+        w.env.start()
+        t.start()
+        t0 = time.monotonic()
+        assert deliver(port=w.env.port, data=msg) == [250]
+        took = time.monotonic() - t0
+        assert took < 10, took
+        assert len(stopped) == 1, stopped
+        m = w.show()["messages"][0]
+        assert m["signature"] == "bad", m["signature"]
+    finally:
+        done.set()
+        if t.is_alive():
+            t.join()
         for pid in stopped:
             try:
                 os.kill(pid, signal.SIGCONT)
