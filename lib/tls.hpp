@@ -1,5 +1,5 @@
-// One small verified TLS layer, under libetpan's streams (SMTP now, IMAP
-// too). Debian's libetpan checks neither the chain nor the host name, so
+// One small verified TLS layer, under libetpan's streams for IMAP and SMTP
+// (net.hpp puts it in place, STARTTLS included). Debian's libetpan checks neither the chain nor the host name, so
 // cased never lets it do TLS: GnuTLS verifies the chain against the system
 // store plus an optional CA file, and the host name (or IP address).
 #pragma once

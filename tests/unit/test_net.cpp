@@ -130,6 +130,8 @@ TEST_CASE("net guard: IMAP literals may hold long lines, but not more than the b
   std::string body(5000, 'b');  // one 5000-byte "line" inside a literal
   Server server([&](int fd) {
     send_all(fd, "* 1 FETCH (BODY[] {" + std::to_string(body.size()) + "}\r\n" + body + ")\r\n");
+    char go[4];
+    if (::recv(fd, go, sizeof go, MSG_WAITALL) != sizeof go) return;  // not in the same read as the above
     send_all(fd, "* 2 FETCH (BODY[] {99999999}\r\n");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   });
@@ -145,6 +147,8 @@ TEST_CASE("net guard: IMAP literals may hold long lines, but not more than the b
   }
   CHECK(got == body + ")\r\n");
   CHECK(cased::net::failure(st.s).empty());
+  REQUIRE(mailstream_write(st.s, "go\r\n", 4) == 4);
+  REQUIRE(mailstream_flush(st.s) == 0);
   CHECK(mailstream_read_line(st.s, buf) == nullptr);  // the 99999999-byte literal is refused
   CHECK(cased::net::failure(st.s).find("literal of 99999999 bytes") != std::string::npos);
   mmap_string_free(buf);
