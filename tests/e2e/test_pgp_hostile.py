@@ -295,7 +295,9 @@ def test_many_parts_that_each_stall_gpg_cost_one_time_limit_in_all():
         assert took < 10, took
         assert len(stopped) == 1, stopped
         m = w.show()["messages"][0]
-        assert m["signature"] == "bad", m["signature"]
+        # The stopper polls: a part verified before it caught the first gpg
+        # counts as a good signature over that part only, hence "partial".
+        assert m["signature"] in ("bad", "partial"), m["signature"]
     finally:
         done.set()
         if t.is_alive():
