@@ -29,7 +29,7 @@ struct LmtpConfig {
   int transaction_timeout_seconds = 600;
   // Concurrent sessions from one IP address; unix-socket peers (the local
   // MTA, behind the socket directory's permissions) only count globally.
-  int max_sessions_per_peer = 16;
+  int max_sessions_per_peer = 32;
 };
 
 struct ImapConfig {

@@ -14,7 +14,7 @@ TEST_CASE("config: lmtp transaction_timeout and max_sessions_per_peer", "[config
   auto defaults = parse_config(kCase, "cased.toml");
   REQUIRE(defaults.ok());
   CHECK(defaults->lmtp.transaction_timeout_seconds == 600);
-  CHECK(defaults->lmtp.max_sessions_per_peer == 16);
+  CHECK(defaults->lmtp.max_sessions_per_peer == 32);
 
   auto set = parse_config(kCase + "[lmtp]\ntransaction_timeout = 30\nmax_sessions_per_peer = 4\n", "cased.toml");
   REQUIRE(set.ok());
