@@ -163,3 +163,13 @@ TEST_CASE("mime hostile: 40,000 References are de-duplicated in linear time and 
   CHECK(m.references[1] == "r39937@example.org");
   CHECK(t < 5.0);
 }
+
+TEST_CASE("mime hostile: 100,000 Content-Type parameters cost bounded work", "[mime][hostile]") {
+  std::string ct = "Content-Type: text/plain; charset=utf-8";
+  for (int i = 0; i < 50000; ++i) ct += "; a" + std::to_string(i) + "=x; b" + std::to_string(i) + "*0=y";
+  ParsedMessage m;
+  double t = seconds([&] { m = parse_message(kHead + ct + "\r\n\r\nbody\r\n"); });
+  CHECK(m.body == "body\r\n");
+  CHECK(m.root.params.size() <= 256);
+  CHECK(t < 5.0);
+}
