@@ -37,6 +37,8 @@ namespace {
 // References and In-Reply-To keep the first id and the last ones: enough to
 // thread, and the store does bounded work however many a sender lists.
 constexpr std::size_t kMaxThreadIds = 64;
+// Addresses read from one To, Cc, From, Reply-To or Sender field.
+constexpr std::size_t kMaxAddresses = 1000;
 
 void note(ParsedMessage& msg, const std::string& what) {
   msg.malformed = true;
@@ -104,6 +106,15 @@ std::vector<Mailbox> addresses(ParsedMessage& msg, std::string_view value) {
     if (valid_addr_spec(address)) out.push_back({std::move(address), std::move(name)});
     else dropped = true;
   };
+  // Only the first addresses of a huge list are parsed: libetpan's list of
+  // millions would cost far more memory than the header's own bytes.
+  std::size_t commas = 0;
+  for (auto i = value.find(','); i != std::string_view::npos; i = value.find(',', i + 1))
+    if (++commas == kMaxAddresses) {
+      value = value.substr(0, i);
+      note(msg, "too many addresses in a header field; the first kept");
+      break;
+    }
   std::string v(value);
   std::size_t idx = 0;
   mailimf_address_list* list = nullptr;

@@ -202,6 +202,10 @@ std::string transfer_decode(const char* data, std::size_t len, int encoding, boo
 
 // --- one entity ----------------------------------------------------------------
 
+// Parameters read per field: RFC 2231 continuations of a long file name
+// need a few dozen; merging them is quadratic in their number.
+constexpr std::size_t kMaxParams = 256;
+
 template <typename T, void (*Free)(T*)>
 struct Freer {
   void operator()(T* p) const { Free(p); }
@@ -348,7 +352,7 @@ void TreeBuilder::header_fields(MimePart& p, bool digest_child, int& encoding) {
     p.subtype = sanitize_utf8(to_lower(from_chars(content->ct_subtype)));
     for (clistiter* it = clist_begin(content->ct_parameters); it; it = clist_next(it)) {
       auto* param = static_cast<mailmime_parameter*>(clist_content(it));
-      if (param->pa_name) raw_params.emplace_back(param->pa_name, from_chars(param->pa_value));
+      if (param->pa_name && raw_params.size() < kMaxParams) raw_params.emplace_back(param->pa_name, from_chars(param->pa_value));
     }
   } else if (digest_child) {
     p.type = "message";
@@ -364,6 +368,7 @@ void TreeBuilder::header_fields(MimePart& p, bool digest_child, int& encoding) {
                                                                                       : "";
     for (clistiter* pi = clist_begin(d->dsp_parms); pi; pi = clist_next(pi)) {
       auto* parm = static_cast<mailmime_disposition_parm*>(clist_content(pi));
+      if (disp_params.size() >= kMaxParams) break;
       if (parm->pa_type == MAILMIME_DISPOSITION_PARM_FILENAME)
         disp_params.emplace_back("filename", from_chars(parm->pa_data.pa_filename));
       else if (parm->pa_type == MAILMIME_DISPOSITION_PARM_PARAMETER && parm->pa_data.pa_parameter &&

@@ -4,6 +4,7 @@ daemon must store what it can, stay up, and never write such bytes into
 mail it sends."""
 
 import sqlite3
+import threading
 import time
 
 from harness import Env, run_tests
@@ -120,6 +121,33 @@ def test_a_reply_to_a_case_whose_subject_is_all_re_prefixes_is_quick():
         assert b"signed, encrypted" in p.stdout, p.stdout
     finally:
         w.close()
+
+
+def test_a_hostile_html_message_does_not_hold_up_another_session():
+    env = Env()
+    try:
+        env.start()
+        html = b"<html><body>" + b"<SCRIPT>var a = 1;</SCRIPT><style>p{}</style>x &amp; y && " * 4500 + b"</body></html>"
+        raw = (b"From: rita@example.org\r\nTo: security@example.com\r\nSubject: html\r\n"
+               b"Message-ID: <html@example.org>\r\nContent-Type: text/html\r\n\r\n" + html[:258_000] + b"\r\n")
+        results = {}
+
+        def big():
+            results["big"] = deliver(port=env.port, data=raw)
+
+        t = threading.Thread(target=big)
+        t.start()
+        time.sleep(0.05)
+        start = time.monotonic()
+        results["small"] = deliver(port=env.port, msgid="small@example.org")
+        small_took = time.monotonic() - start
+        print("small delivery took", round(small_took, 3))
+        t.join(120)
+        assert results == {"big": [250], "small": [250]}, results
+        assert small_took < 1, small_took  # quadratic HTML parsing on the event loop held it seconds
+        env.stop()
+    finally:
+        env.cleanup()
 
 
 if __name__ == "__main__":

@@ -163,3 +163,23 @@ TEST_CASE("mime hostile: 40,000 References are de-duplicated in linear time and 
   CHECK(m.references[1] == "r39937@example.org");
   CHECK(t < 5.0);
 }
+
+TEST_CASE("mime hostile: 100,000 Content-Type parameters cost bounded work", "[mime][hostile]") {
+  std::string ct = "Content-Type: text/plain; charset=utf-8";
+  for (int i = 0; i < 50000; ++i) ct += "; a" + std::to_string(i) + "=x; b" + std::to_string(i) + "*0=y";
+  ParsedMessage m;
+  double t = seconds([&] { m = parse_message(kHead + ct + "\r\n\r\nbody\r\n"); });
+  CHECK(m.body == "body\r\n");
+  CHECK(m.root.params.size() <= 256);
+  CHECK(t < 5.0);
+}
+
+TEST_CASE("mime hostile: a To field of 100,000 addresses keeps the first 1000", "[mime][hostile]") {
+  std::string to = "To: security@example.com";
+  for (int i = 0; i < 100000; ++i) to += ", a" + std::to_string(i) + "@example.org";
+  ParsedMessage m = parse_message("From: rita@example.org\r\n" + to + "\r\nSubject: s\r\n\r\nbody\r\n");
+  REQUIRE(m.to.size() == 1000);
+  CHECK(m.to.front() == "security@example.com");
+  CHECK(m.to.back() == "a998@example.org");
+  CHECK(has_problem(m, "too many addresses"));
+}
