@@ -154,7 +154,18 @@ void index_for_search(Store& s) {
     std::cerr << "casectl: not yet in the search index (the next search adds it): " << indexed.error().message << "\n";
 }
 
+// An empty input (or only blank lines) is no message: a usage error, and
+// nothing is stored.
+bool blank_input(std::string_view raw) {
+  return raw.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
 int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
+  std::string raw;
+  if (mbox.empty()) {
+    raw = file.empty() || file == "-" ? read_stdin() : read_file(file);
+    if (blank_input(raw)) fail(kExitUsage, "ingest: the input is empty; give one RFC 5322 message (nothing stored)");
+  }
   // A backfill of old mail acknowledges nothing; one message is treated as LMTP would.
   Store s = ctx.store(mbox.empty());
   auto crypto = ctx.crypto();
@@ -177,8 +188,8 @@ int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
       }
       batch.clear();
     };
-    std::size_t seen = read_mbox(in, [&](std::string&& raw) {
-      batch.push_back(prepare_message(std::move(raw), Envelope{"ingest", std::nullopt, {}}, crypto.get()));
+    std::size_t seen = read_mbox(in, [&](std::string&& one) {
+      batch.push_back(prepare_message(std::move(one), Envelope{"ingest", std::nullopt, {}}, crypto.get()));
       if (batch.size() >= 500) commit();
       return true;
     });
@@ -192,7 +203,6 @@ int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
                                duplicates, new_cases, failed);
     return failed ? kExitFailure : 0;
   }
-  std::string raw = file.empty() || file == "-" ? read_stdin() : read_file(file);
   std::vector<PreparedMessage> batch;
   batch.push_back(prepare_message(std::move(raw), Envelope{"ingest", std::nullopt, {}}, crypto.get()));
   auto results = check(s.ingest(batch));

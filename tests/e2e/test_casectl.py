@@ -285,5 +285,16 @@ def test_corpus_through_casectl():
         env.cleanup()
 
 
+def test_empty_input_to_ingest_is_a_usage_error():
+    env = Env()
+    try:
+        for data in (b"", b"\n", b"\r\n \r\n"):
+            p = env.casectl("ingest", input=data, check=False)
+            assert p.returncode == 2, (data, p.returncode, p.stderr)
+        assert env.json("list") == []
+    finally:
+        env.cleanup()
+
+
 if __name__ == "__main__":
     run_tests(globals())
