@@ -17,6 +17,7 @@
 #include "digest.hpp"
 #include "outbox.hpp"
 #include "securitytxt.hpp"
+#include "text.hpp"
 #include "threading.hpp"
 #include "mbox.hpp"
 #include "output.hpp"
@@ -86,8 +87,7 @@ struct Context {
   }
 
   Store store(bool acknowledge = false) {
-    return check(Store::open(config.case_.database,
-                             {config.case_.alias, config.case_.tag, acknowledge && config.ack.enabled}));
+    return check(Store::open(config.case_.database, store_options(config, acknowledge && config.ack.enabled)));
   }
 
   // Replies and the digest cannot go out without the alias key.
@@ -424,28 +424,20 @@ int cmd_securitytxt(Context& ctx, bool sign) {
 }
 
 int cmd_participant(Context& ctx, const std::string& id, const std::string& address, const std::string& role) {
-  Store s = ctx.store();
-  auto case_id = s.resolve_case(parse_case_id(id, ctx.config.case_.tag));
-  if (!case_id) fail(kExitNoCase, fmt::format("no such case: {}", id));
   std::string addr = normalize_address(address);
-  if (addr.find('@') == std::string::npos) fail(kExitUsage, fmt::format("not an address: {}", address));
-  try {
-    auto& db = s.db();
-    sql::Transaction tx(db);
-    db.cached(
-          "INSERT INTO participants(case_id, address, role, verified, added) VALUES (?1, ?2, ?3, 1, ?4) "
-          "ON CONFLICT(case_id, address) DO UPDATE SET verified = 1, role = ?3")
-        .bind(1, *case_id)
-        .bind(2, addr)
-        .bind(3, role)
-        .bind(4, now_unix())
-        .run();
-    s.add_event(*case_id, "participant", ctx.actor, fmt::format("{} added as {} (verified)", addr, role), now_unix());
-    tx.commit();
-  } catch (const StoreError& e) {
-    fail(kExitFailure, e.what());
-  }
-  if (!ctx.json) std::cout << fmt::format("{} is a verified {} of [{}#{}]\n", addr, role, ctx.config.case_.tag, *case_id);
+  bool plain = std::none_of(addr.begin(), addr.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7f || c == '<' || c == '>' || c == ',' || c == ';';
+  });
+  auto at = addr.rfind('@');
+  if (!plain || at == std::string::npos || at == 0 || at + 1 == addr.size())
+    fail(kExitUsage, fmt::format("not an address: {}", display_safe(address)));
+  Store s = ctx.store();
+  auto case_id = parse_case_id(id, ctx.config.case_.tag);
+  check(s.add_participant(case_id, addr, role, ctx.actor));
+  if (!ctx.json)
+    std::cout << fmt::format("{} is a verified {} of [{}#{}]\n", addr, role, ctx.config.case_.tag,
+                             s.resolve_case(case_id).value_or(case_id));
   return 0;
 }
 

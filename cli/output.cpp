@@ -13,6 +13,25 @@ namespace {
 
 nlohmann::json opt(const std::optional<std::string>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
 
+// The receiving MTA's verdict: null when none was recorded.
+nlohmann::json auth_json(const std::optional<AuthResults>& a) {
+  if (!a) return nullptr;
+  auto result = [](const std::string& r) { return r.empty() ? nlohmann::json(nullptr) : nlohmann::json(r); };
+  return {{"authserv_id", a->authserv_id},
+          {"dkim", result(a->dkim)},
+          {"spf", result(a->spf)},
+          {"dmarc", result(a->dmarc)},
+          {"header", a->header}};
+}
+
+std::string auth_line(const AuthResults& a) {
+  auto result = [](const std::string& r) { return r.empty() ? std::string("-") : display_safe(r); };
+  std::string line = fmt::format("dkim={} spf={} dmarc={} (by {})", result(a.dkim), result(a.spf), result(a.dmarc),
+                                 clip(a.authserv_id, 60));
+  if (a.dmarc_failed()) line += "; From FAILED DMARC: treat it as forged";
+  return line;
+}
+
 const char* status_color(const std::string& status) {
   if (status == "new") return "\033[1;33m";
   if (status == "open") return "\033[1;36m";
@@ -93,6 +112,7 @@ nlohmann::json to_json(const CaseDetail& d) {
                     {"unverified", m.unverified},
                     {"malformed", m.malformed},
                     {"problems", opt(m.problems)},
+                    {"auth", auth_json(m.auth)},
                     {"body", m.body},
                     {"attachments", atts}});
   }
@@ -199,7 +219,8 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
     std::string sig = m.signature == "none" ? "unsigned" : "signature " + m.signature;
     if (m.signer) sig += " by " + *m.signer + (m.signer_uid ? " " + clip(*m.signer_uid, 120) : "");
     out += fmt::format("Security:   {}, {}\n", crypto, sig);
-    if (m.unverified) out += colored(style, "\033[1;31m", "Warning:    sender is not a participant (matched by subject tag only)") + "\n";
+    if (m.auth) out += fmt::format("Auth:       {}\n", auth_line(*m.auth));
+    if (m.unverified) out += colored(style, "\033[1;31m", "Warning:    sender is not a verified participant of this case") + "\n";
     if (m.malformed) out += fmt::format("Warning:    malformed message ({})\n", m.problems.value_or("stored raw"));
     for (const auto& a : m.attachments)
       out += fmt::format("Attachment: {} ({}, {} bytes{}{}) sha256:{}\n", a.filename.empty() ? "(unnamed)" : clip(a.filename, 120),
