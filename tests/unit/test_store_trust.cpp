@@ -283,3 +283,23 @@ TEST_CASE("trust: the daily count per mailbox counts its variants and nothing el
   CHECK(s.sent_to_since("vxc@example.net", 50) == 0);
   CHECK(s.sent_to_since("vic@example.net", 100) == 0);
 }
+
+TEST_CASE("trust: version 8 counts the keys recorded from mail before it as from mail", "[store][trust]") {
+  TempDir dir;
+  {
+    auto old = Store::open_at_version(dir.file("cases.db"), {}, 7);
+    REQUIRE(old.ok());
+    old->db().exec(
+        "INSERT INTO keys(address, fingerprint, source, pinned, added) VALUES "
+        "('a@example.org', 'AAAA', 'attachment', 1, 1), ('b@example.org', 'BBBB', 'autocrypt', 0, 1), "
+        "('c@example.org', 'CCCC', 'analyst', 1, 1), ('d@example.org', 'DDDD', 'signature', 1, 1)");
+  }
+  Store s = open(dir);
+  REQUIRE(s.schema_version() >= 8);
+  CHECK(s.key_from_mail("AAAA"));
+  CHECK(s.key_from_mail("BBBB"));
+  // An analyst's pin, or a signature by a key already in gpg.home, brought no key.
+  CHECK_FALSE(s.key_from_mail("CCCC"));
+  CHECK_FALSE(s.key_from_mail("DDDD"));
+  CHECK(s.pinned_key("A@example.org") == std::optional<std::string>("AAAA"));
+}
