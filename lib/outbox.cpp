@@ -339,12 +339,14 @@ Result<Queued> Outbox::queue_reply(const ReplyRequest& request) {
     }
     bool encrypt = !request.sign_only;
 
-    // Thread under the last inbound message from one of the recipients.
+    // Thread under the last inbound message from one of the recipients that
+    // was theirs: not an unverified one (another sender, or a forged From),
+    // whose Message-ID anyone could have chosen.
     std::string in_reply_to;
     std::vector<std::string> references;
     {
       auto& st = db.cached(
-          "SELECT id, message_id, from_addr FROM messages WHERE case_id = ? AND direction = 'in' "
+          "SELECT id, message_id, from_addr FROM messages WHERE case_id = ? AND direction = 'in' AND unverified = 0 "
           "ORDER BY received DESC, id DESC");
       st.bind(1, *case_id);
       std::int64_t parent = 0;

@@ -5,6 +5,7 @@ address cannot multiply. INSECURE TEST KEYS made at test time."""
 
 import json
 import os
+import sqlite3
 import subprocess
 import tempfile
 
@@ -170,6 +171,31 @@ def test_authentication_results_of_the_receiving_mta_are_recorded_and_decide_pin
         # The From failed DMARC: the key it carried is not pinned.
         keys = [k for k in w.env.json("keys") if k["address"] == "rita@example.org"]
         assert keys and not any(k["pinned"] for k in keys), keys
+    finally:
+        w.close()
+
+
+def test_a_reply_threads_under_the_reporters_own_mail_not_a_forgery():
+    w = World(case_extra='authserv_id = "mx.example.com"\n')
+    try:
+        w.env.start()
+        passed = "Authentication-Results: mx.example.com; dkim=pass; spf=pass; dmarc=pass\r\n"
+        failed = "Authentication-Results: mx.example.com; dkim=none; spf=fail; dmarc=fail\r\n"
+        w.deliver(passed.encode() + w.mail("rita@example.org", "r1@example.org"), "r1@example.org")
+        # Someone else writing as Rita, after her.
+        w.deliver(failed.encode() + w.mail("rita@example.org", "forged@evil.example",
+                                            extra="References: <r1@example.org>\r\n"), "forged@evil.example")
+        w.env.stop()
+        show = w.env.json("show", "1")
+        assert [m["unverified"] for m in show["messages"]] == [False, True]
+        w.env.casectl("reply", "1", "-m", "thanks", "--sign-only")
+        db = sqlite3.connect(w.env.db)
+        try:
+            refs = [r[0] for r in db.execute(
+                "SELECT ref FROM message_refs r JOIN messages m ON m.id = r.message WHERE m.direction = 'out'")]
+        finally:
+            db.close()
+        assert "r1@example.org" in refs and "forged@evil.example" not in refs, refs
     finally:
         w.close()
 
