@@ -492,18 +492,22 @@ int cmd_keys(Context& ctx, const std::string& action, const std::vector<std::str
   }
   if (!action.empty() && action != "list") fail(kExitUsage, fmt::format("unknown keys action '{}' (list, pin, export)", action));
   nlohmann::json arr = nlohmann::json::array();
-  auto st = db.prepare("SELECT address, fingerprint, source, case_id, pinned, added FROM keys ORDER BY address, added");
+  auto st = db.prepare(
+      "SELECT address, fingerprint, source, case_id, pinned, added, offered_by FROM keys ORDER BY address, added");
   while (st.step()) {
     auto info = crypto->find_key(st.text(1));
-    arr.push_back({{"address", st.text(0)},
+    // Addresses and user ids come from keys that anyone can mail in: JSON
+    // gets them as valid UTF-8.
+    arr.push_back({{"address", valid_utf8(st.text(0))},
                    {"fingerprint", st.text(1)},
                    {"source", st.text(2)},
                    {"case", st.opt_int64(3) ? nlohmann::json(*st.opt_int64(3)) : nlohmann::json(nullptr)},
                    {"pinned", st.int64(4) != 0},
                    {"added", format_rfc3339(st.int64(5))},
-                   {"uid", info ? nlohmann::json(info->uid) : nlohmann::json(nullptr)},
+                   {"uid", info ? nlohmann::json(valid_utf8(info->uid)) : nlohmann::json(nullptr)},
                    {"expires", info && info->expires ? nlohmann::json(format_rfc3339(*info->expires)) : nlohmann::json(nullptr)},
-                   {"usable", info ? info->can_encrypt : false}});
+                   {"usable", info ? info->can_encrypt : false},
+                   {"offered_by", st.opt_text(6) ? nlohmann::json(valid_utf8(*st.opt_text(6))) : nlohmann::json(nullptr)}});
   }
   if (ctx.json) {
     print_json(arr);
@@ -511,9 +515,12 @@ int cmd_keys(Context& ctx, const std::string& action, const std::vector<std::str
   }
   if (arr.empty()) std::cout << "no keys have arrived by mail or been pinned\n";
   for (const auto& k : arr)
-    std::cout << fmt::format("{:<32} {} {:<10} {}{}\n", k["address"].get<std::string>(), k["fingerprint"].get<std::string>(),
-                             k["source"].get<std::string>(), k["pinned"].get<bool>() ? "pinned" : "NOT pinned",
-                             k["usable"].get<bool>() ? "" : ", unusable");
+    std::cout << fmt::format("{:<32} {} {:<10} {}{}{}\n", display_safe(k["address"].get<std::string>()),
+                             k["fingerprint"].get<std::string>(), k["source"].get<std::string>(),
+                             k["pinned"].get<bool>() ? "pinned" : "NOT pinned", k["usable"].get<bool>() ? "" : ", unusable",
+                             k["offered_by"].is_string() && k["offered_by"] != k["address"]
+                                 ? ", sent by " + display_safe(k["offered_by"].get<std::string>())
+                                 : std::string());
   return 0;
 }
 

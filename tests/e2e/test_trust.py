@@ -130,6 +130,8 @@ def test_a_key_from_mail_never_stands_in_for_another_address():
         w.env.stop()
         keys = [k for k in w.env.json("keys") if k["address"] == "vic@example.net"]
         assert keys and not any(k["pinned"] for k in keys), keys
+        assert [k["offered_by"] for k in keys] == ["mallory@evil.example"], keys
+        assert b"sent by mallory@evil.example" in w.env.casectl("keys").stdout
         p = w.env.casectl("reply", "1", "-m", "details", check=False)
         assert p.returncode == 1 and b"no usable key for vic@example.net" in p.stderr, (p.returncode, p.stderr)
         p = w.env.casectl("reply", "2", "--to", "vic@example.net", "-m", "details", check=False)
