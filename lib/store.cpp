@@ -393,11 +393,20 @@ void Store::record_arrival(const PreparedMessage& msg, const Arrival& a, std::in
 }
 
 std::vector<std::string> Store::message_refs(const ParsedMessage& pm, const std::string& message_id) {
+  // At most this many: the In-Reply-To ids and the closest ancestors (the
+  // end of References). Each costs lookups and a stored row, and a sender
+  // can name tens of thousands.
+  constexpr std::size_t kMaxRefs = 256;
   std::vector<std::string> refs;
   std::unordered_set<std::string_view> seen;
-  for (auto* list : {&pm.in_reply_to, &pm.references})
-    for (const auto& r : *list)
-      if (!r.empty() && r != message_id && seen.insert(r).second) refs.push_back(r);
+  auto take = [&](const std::string& r) {
+    if (refs.size() < kMaxRefs && !r.empty() && r != message_id && seen.insert(r).second) refs.push_back(r);
+  };
+  for (const auto& r : pm.in_reply_to) take(r);
+  std::size_t parents = refs.size();
+  for (auto it = pm.references.rbegin(); it != pm.references.rend(); ++it) take(*it);
+  // References in their written order, oldest first, after In-Reply-To.
+  std::reverse(refs.begin() + static_cast<std::ptrdiff_t>(parents), refs.end());
   return refs;
 }
 

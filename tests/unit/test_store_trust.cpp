@@ -303,3 +303,19 @@ TEST_CASE("trust: version 8 counts the keys recorded from mail before it as from
   CHECK_FALSE(s.key_from_mail("DDDD"));
   CHECK(s.pinned_key("A@example.org") == std::optional<std::string>("AAAA"));
 }
+
+TEST_CASE("trust: a message naming 40000 References costs a bounded number of lookups", "[store][trust]") {
+  TempDir dir;
+  Store s = open(dir);
+  auto opened = ingest(s, mail("r1@x", "rita@example.org"));
+  std::vector<std::string> refs;
+  for (int i = 0; i < 40000; ++i) refs.push_back("junk" + std::to_string(i) + "@evil.example");
+  refs.push_back("r1@x");  // the parent comes last, as a mail client writes it
+  auto m = mail("m1@x", "mallory@evil.example", refs);
+  m.parsed.references.push_back("r1@x");  // repeated
+  auto r = ingest(s, std::move(m));
+  CHECK(r.case_id == opened.case_id);
+  // The closest ancestors are kept for threading; not one row per reference.
+  CHECK(number(s, "SELECT count(*) FROM message_refs WHERE message = " + std::to_string(r.message)) <= 256);
+  CHECK(number(s, "SELECT count(*) FROM message_refs WHERE ref = 'r1@x'") == 1);
+}
