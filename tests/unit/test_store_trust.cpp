@@ -319,3 +319,28 @@ TEST_CASE("trust: a message naming 40000 References costs a bounded number of lo
   CHECK(number(s, "SELECT count(*) FROM message_refs WHERE message = " + std::to_string(r.message)) <= 256);
   CHECK(number(s, "SELECT count(*) FROM message_refs WHERE ref = 'r1@x'") == 1);
 }
+
+TEST_CASE("trust: one person's thread split by arrival order is joined again", "[store][trust]") {
+  TempDir dir;
+  Store s = open(dir);
+  // A grandchild first (it names only its parent), then the root: two cases.
+  auto grandchild = ingest(s, mail("m2@x", "rita@example.org", {"m1@x"}));
+  auto root = ingest(s, mail("m0@x", "rita@example.org"));
+  REQUIRE(grandchild.case_id != root.case_id);
+  // The middle message names the root; the grandchild names it: one thread,
+  // one verified person in both cases, so they are joined.
+  auto middle = ingest(s, mail("m1@x", "rita@example.org", {"m0@x"}));
+  CHECK(middle.case_id == grandchild.case_id);
+  CHECK(s.resolve_case(root.case_id) == grandchild.case_id);
+  auto c = s.get_case(grandchild.case_id);
+  REQUIRE(c.ok());
+  CHECK(c->messages.size() == 3);
+  CHECK(has_event(*c, "message", "thread joined"));
+  // The same shape with another person's middle message is not joined.
+  auto g2 = ingest(s, mail("n2@x", "rita@example.org", {"n1@x"}));
+  auto r2 = ingest(s, mail("n0@x", "rita@example.org"));
+  auto m2 = ingest(s, mail("n1@x", "carl@example.net", {"n0@x"}));
+  CHECK(s.resolve_case(g2.case_id) == g2.case_id);
+  CHECK(s.resolve_case(r2.case_id) == r2.case_id);
+  CHECK((m2.case_id == g2.case_id || m2.case_id == r2.case_id));
+}
