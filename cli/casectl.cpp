@@ -20,6 +20,7 @@
 #include "invoker.hpp"
 #include "outbox.hpp"
 #include "securitytxt.hpp"
+#include "text.hpp"
 #include "threading.hpp"
 #include "mbox.hpp"
 #include "output.hpp"
@@ -91,8 +92,7 @@ struct Context {
   }
 
   Store store(bool acknowledge = false) {
-    return check(Store::open(config.case_.database,
-                             {config.case_.alias, config.case_.tag, acknowledge && config.ack.enabled}));
+    return check(Store::open(config.case_.database, store_options(config, acknowledge && config.ack.enabled)));
   }
 
   // Replies and the digest cannot go out without the alias key.
@@ -162,7 +162,18 @@ void index_for_search(Store& s) {
     std::cerr << "casectl: not yet in the search index (the next search adds it): " << indexed.error().message << "\n";
 }
 
+// An empty input (or only blank lines) is no message: a usage error, and
+// nothing is stored.
+bool blank_input(std::string_view raw) {
+  return raw.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
 int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
+  std::string raw;
+  if (mbox.empty()) {
+    raw = file.empty() || file == "-" ? read_stdin() : read_file(file);
+    if (blank_input(raw)) fail(kExitUsage, "ingest: the input is empty; give one RFC 5322 message (nothing stored)");
+  }
   // A backfill of old mail acknowledges nothing; one message is treated as LMTP would.
   Store s = ctx.store(mbox.empty());
   auto crypto = ctx.crypto();
@@ -186,8 +197,8 @@ int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
       }
       batch.clear();
     };
-    std::size_t seen = read_mbox(in, [&](std::string&& raw) {
-      batch.push_back(prepare_message(std::move(raw), Envelope{"ingest", std::nullopt, {}}, crypto.get()));
+    std::size_t seen = read_mbox(in, [&](std::string&& one) {
+      batch.push_back(prepare_message(std::move(one), Envelope{"ingest", std::nullopt, {}}, crypto.get()));
       if (batch.size() >= 500) commit();
       return true;
     });
@@ -201,7 +212,6 @@ int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
                                duplicates, new_cases, failed);
     return failed ? kExitFailure : 0;
   }
-  std::string raw = file.empty() || file == "-" ? read_stdin() : read_file(file);
   std::vector<PreparedMessage> batch;
   batch.push_back(prepare_message(std::move(raw), Envelope{"ingest", std::nullopt, {}}, crypto.get()));
   auto results = check(s.ingest(batch));
@@ -433,27 +443,13 @@ int cmd_securitytxt(Context& ctx, bool sign) {
 }
 
 int cmd_participant(Context& ctx, const std::string& id, const std::string& address, const std::string& role) {
-  Store s = ctx.store();
-  auto case_id = s.resolve_case(parse_case_id(id, ctx.config.case_.tag));
-  if (!case_id) fail(kExitNoCase, fmt::format("no such case: {}", id));
   std::string addr = analyst_address(address);
-  try {
-    auto& db = s.db();
-    sql::Transaction tx(db);
-    db.cached(
-          "INSERT INTO participants(case_id, address, role, verified, added) VALUES (?1, ?2, ?3, 1, ?4) "
-          "ON CONFLICT(case_id, address) DO UPDATE SET verified = 1, role = ?3")
-        .bind(1, *case_id)
-        .bind(2, addr)
-        .bind(3, role)
-        .bind(4, now_unix())
-        .run();
-    s.add_event(*case_id, "participant", ctx.actor, fmt::format("{} added as {} (verified)", addr, role), now_unix());
-    tx.commit();
-  } catch (const StoreError& e) {
-    fail(kExitFailure, e.what());
-  }
-  if (!ctx.json) std::cout << fmt::format("{} is a verified {} of [{}#{}]\n", addr, role, ctx.config.case_.tag, *case_id);
+  Store s = ctx.store();
+  auto case_id = parse_case_id(id, ctx.config.case_.tag);
+  check(s.add_participant(case_id, addr, role, ctx.actor));
+  if (!ctx.json)
+    std::cout << fmt::format("{} is a verified {} of [{}#{}]\n", addr, role, ctx.config.case_.tag,
+                             s.resolve_case(case_id).value_or(case_id));
   return 0;
 }
 
@@ -508,18 +504,22 @@ int cmd_keys(Context& ctx, const std::string& action, const std::vector<std::str
   }
   if (!action.empty() && action != "list") fail(kExitUsage, fmt::format("unknown keys action '{}' (list, pin, export)", action));
   nlohmann::json arr = nlohmann::json::array();
-  auto st = db.prepare("SELECT address, fingerprint, source, case_id, pinned, added FROM keys ORDER BY address, added");
+  auto st = db.prepare(
+      "SELECT address, fingerprint, source, case_id, pinned, added, offered_by FROM keys ORDER BY address, added");
   while (st.step()) {
     auto info = crypto->find_key(st.text(1));
-    arr.push_back({{"address", st.text(0)},
+    // Addresses and user ids come from keys that anyone can mail in: JSON
+    // gets them as valid UTF-8.
+    arr.push_back({{"address", valid_utf8(st.text(0))},
                    {"fingerprint", st.text(1)},
                    {"source", st.text(2)},
                    {"case", st.opt_int64(3) ? nlohmann::json(*st.opt_int64(3)) : nlohmann::json(nullptr)},
                    {"pinned", st.int64(4) != 0},
                    {"added", format_rfc3339(st.int64(5))},
-                   {"uid", info ? nlohmann::json(info->uid) : nlohmann::json(nullptr)},
+                   {"uid", info ? nlohmann::json(valid_utf8(info->uid)) : nlohmann::json(nullptr)},
                    {"expires", info && info->expires ? nlohmann::json(format_rfc3339(*info->expires)) : nlohmann::json(nullptr)},
-                   {"usable", info ? info->can_encrypt : false}});
+                   {"usable", info ? info->can_encrypt : false},
+                   {"offered_by", st.opt_text(6) ? nlohmann::json(valid_utf8(*st.opt_text(6))) : nlohmann::json(nullptr)}});
   }
   if (ctx.json) {
     print_json(arr);
@@ -527,9 +527,12 @@ int cmd_keys(Context& ctx, const std::string& action, const std::vector<std::str
   }
   if (arr.empty()) std::cout << "no keys have arrived by mail or been pinned\n";
   for (const auto& k : arr)
-    std::cout << fmt::format("{:<32} {} {:<10} {}{}\n", clip(k["address"].get<std::string>(), 200),
-                             clip(k["fingerprint"].get<std::string>(), 64), clip(k["source"].get<std::string>(), 20), k["pinned"].get<bool>() ? "pinned" : "NOT pinned",
-                             k["usable"].get<bool>() ? "" : ", unusable");
+    std::cout << fmt::format("{:<32} {} {:<10} {}{}{}\n", clip(k["address"].get<std::string>(), 200),
+                             clip(k["fingerprint"].get<std::string>(), 64), clip(k["source"].get<std::string>(), 20),
+                             k["pinned"].get<bool>() ? "pinned" : "NOT pinned", k["usable"].get<bool>() ? "" : ", unusable",
+                             k["offered_by"].is_string() && k["offered_by"] != k["address"]
+                                 ? ", sent by " + clip(k["offered_by"].get<std::string>(), 200)
+                                 : std::string());
   return 0;
 }
 

@@ -33,6 +33,25 @@ nlohmann::json signer_matches_from(const MessageView& m) {
   return !has_problem(m.problems, kSignerNotFrom);
 }
 
+// The receiving MTA's verdict: null when none was recorded.
+nlohmann::json auth_json(const std::optional<AuthResults>& a) {
+  if (!a) return nullptr;
+  auto result = [](const std::string& r) { return r.empty() ? nlohmann::json(nullptr) : nlohmann::json(r); };
+  return {{"authserv_id", a->authserv_id},
+          {"dkim", result(a->dkim)},
+          {"spf", result(a->spf)},
+          {"dmarc", result(a->dmarc)},
+          {"header", a->header}};
+}
+
+std::string auth_line(const AuthResults& a) {
+  auto result = [](const std::string& r) { return r.empty() ? std::string("-") : display_safe(r); };
+  std::string line = fmt::format("dkim={} spf={} dmarc={} (by {})", result(a.dkim), result(a.spf), result(a.dmarc),
+                                 clip(a.authserv_id, 60));
+  if (a.dmarc_failed()) line += "; From FAILED DMARC: treat it as forged";
+  return line;
+}
+
 const char* status_color(const std::string& status) {
   if (status == "new") return "\033[1;33m";
   if (status == "open") return "\033[1;36m";
@@ -114,6 +133,7 @@ nlohmann::json to_json(const CaseDetail& d) {
                     {"unverified", m.unverified},
                     {"malformed", m.malformed},
                     {"problems", opt(m.problems)},
+                    {"auth", auth_json(m.auth)},
                     {"body", m.body},
                     {"attachments", atts}});
   }
@@ -222,11 +242,12 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
     std::string sig = m.signature == "none" ? "unsigned" : "signature " + clip(m.signature, 20);
     if (m.signer) sig += " by " + clip(*m.signer, 64) + (m.signer_uid ? " " + clip(*m.signer_uid, 120) : "");
     out += fmt::format("Security:   {}, {}\n", crypto, sig);
+    if (m.auth) out += fmt::format("Auth:       {}\n", auth_line(*m.auth));
     if (m.signature == "partial")
       out += colored(style, "\033[1;31m", "Warning:    the signature covers only the parts marked [signed part]") + "\n";
     if (signer_matches_from(m) == false)
       out += colored(style, "\033[1;31m", "Warning:    the signer's key does not name the From address") + "\n";
-    if (m.unverified) out += colored(style, "\033[1;31m", "Warning:    sender is not a participant (matched by subject tag only)") + "\n";
+    if (m.unverified) out += colored(style, "\033[1;31m", "Warning:    sender is not a verified participant of this case") + "\n";
     if (m.malformed) out += fmt::format("Warning:    malformed message ({})\n", clip(m.problems.value_or("stored raw"), 400));
     for (const auto& a : m.attachments)
       out += fmt::format("Attachment: {} ({}, {} bytes{}{}) sha256:{}\n", a.filename.empty() ? "(unnamed)" : clip(a.filename, 120),

@@ -426,7 +426,7 @@ int run_daemon(const Config& config) {
   } catch (const std::exception& e) {
     spdlog::warn("PGP is off: {}", e.what());
   }
-  IngestWriter writer(config.case_.database, StoreOptions{config.case_.alias, config.case_.tag, config.ack.enabled});
+  IngestWriter writer(config.case_.database, store_options(config, config.ack.enabled));
   OutboxWorker outbox(config);
   asio::io_context io(1);
   asio::thread_pool parsers(std::max(2u, std::thread::hardware_concurrency()));

@@ -265,7 +265,7 @@ void ImapPoller::stop() {
 
 void ImapPoller::run() {
   const Config& config = impl_->config;
-  auto store = Store::open(config.case_.database, {config.case_.alias, config.case_.tag, config.ack.enabled});
+  auto store = Store::open(config.case_.database, store_options(config, config.ack.enabled));
   if (!store) {
     spdlog::error("imap: {}", store.error().message);
     return;

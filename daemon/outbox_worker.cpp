@@ -35,7 +35,7 @@ void OutboxWorker::run() {
     return;
   }
   std::unique_ptr<Crypto> crypto;
-  auto store = Store::open(config_.case_.database, {config_.case_.alias, config_.case_.tag, config_.ack.enabled});
+  auto store = Store::open(config_.case_.database, store_options(config_, config_.ack.enabled));
   if (!store) {
     spdlog::error("outbox: {}", store.error().message);
     return;

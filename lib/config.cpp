@@ -144,11 +144,12 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt"});
 
   if (const toml::table* t = r.section(root, "case")) {
-    r.only_keys(*t, "case", {"database", "alias", "tag", "analysts"});
+    r.only_keys(*t, "case", {"database", "alias", "tag", "analysts", "authserv_id"});
     r.get(*t, "case", "database", cfg.case_.database, true, root.get("case"));
     r.get(*t, "case", "alias", cfg.case_.alias, true, root.get("case"));
     r.get(*t, "case", "tag", cfg.case_.tag);
     r.get_strings(*t, "case", "analysts", cfg.case_.analysts);
+    r.get(*t, "case", "authserv_id", cfg.case_.authserv_id);
     if (!r.error && !valid_address(cfg.case_.alias)) r.fail(t->get("alias"), "case.alias", "not an e-mail address");
     if (!r.error && (cfg.case_.tag.empty() || cfg.case_.tag.find_first_of("#[] ") != std::string::npos))
       r.fail(t->get("tag"), "case.tag", "must be a word without '#', '[', ']' or spaces");

@@ -17,6 +17,9 @@ struct CaseConfig {
   std::string alias;                 // security@example.com
   std::string tag = "CASE";
   std::vector<std::string> analysts;
+  // The authserv-id the receiving MTA writes in its Authentication-Results
+  // field; only the topmost such field with this id is believed. "" = none.
+  std::string authserv_id;
 };
 
 struct LmtpConfig {

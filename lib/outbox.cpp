@@ -221,29 +221,18 @@ std::string Outbox::new_message_id(std::int64_t case_id) {
 
 std::optional<std::string> Outbox::key_for(const std::string& address) {
   std::string addr = normalize_address(address);
-  auto& db = store_.db();
-  // A key pinned from mail (trust on first use) or by an analyst.
-  {
-    auto& st = db.cached("SELECT fingerprint FROM keys WHERE address = ? AND pinned = 1");
-    st.bind(1, addr);
-    std::optional<std::string> fpr;
-    if (st.step()) fpr = st.text(0);
-    st.reset();
-    if (fpr) {
-      auto k = crypto_.find_key(*fpr);
-      return k && k->can_encrypt ? fpr : std::nullopt;
-    }
+  // A key pinned to this very address: from mail (trust on first use, for
+  // its sender only) or by an analyst.
+  if (auto fpr = store_.pinned_key(addr)) {
+    auto k = crypto_.find_key(*fpr);
+    return k && k->can_encrypt ? fpr : std::nullopt;
   }
-  // Keys the operator imported into gpg.home count as pinned; keys that came
-  // by mail and were not pinned (a second key for an address) do not.
-  for (const auto& k : crypto_.keys_for(addr)) {
-    if (!k.can_encrypt) continue;
-    auto& st = db.cached("SELECT 1 FROM keys WHERE fingerprint = ?");
-    st.bind(1, k.fingerprint);
-    bool from_mail = st.step();
-    st.reset();
-    if (!from_mail) return k.fingerprint;
-  }
+  // Keys the operator imported into gpg.home count as pinned for the
+  // addresses in their user ids. A key any mail ever brought is not one of
+  // them, whatever its user ids say: it stands in for nobody but the sender
+  // it was pinned to.
+  for (const auto& k : crypto_.keys_for(addr))
+    if (k.can_encrypt && !store_.key_from_mail(k.fingerprint)) return k.fingerprint;
   return std::nullopt;
 }
 
@@ -363,12 +352,14 @@ Result<Queued> Outbox::queue_reply(const ReplyRequest& request) {
     }
     bool encrypt = !request.sign_only;
 
-    // Thread under the last inbound message from one of the recipients.
+    // Thread under the last inbound message from one of the recipients that
+    // was theirs: not an unverified one (another sender, or a forged From),
+    // whose Message-ID anyone could have chosen.
     std::string in_reply_to;
     std::vector<std::string> references;
     {
       auto& st = db.cached(
-          "SELECT id, message_id, from_addr FROM messages WHERE case_id = ? AND direction = 'in' "
+          "SELECT id, message_id, from_addr FROM messages WHERE case_id = ? AND direction = 'in' AND unverified = 0 "
           "ORDER BY received DESC, id DESC");
       st.bind(1, *case_id);
       std::int64_t parent = 0;
@@ -576,15 +567,9 @@ std::vector<SendAttempt> Outbox::send_due(const std::optional<SmtpConfig>& smtp,
       }
       // A per-recipient daily cap stops any loop that got past the other rules.
       std::vector<std::string> capped;
-      for (const auto& t : to) {
-        auto& c = db.cached(
-            "SELECT count(*) FROM outbox WHERE status = 'sent' AND sent > ? AND recipients LIKE ? ESCAPE '\\'");
-        std::string pattern = "%\"" + t + "\"%";
-        c.bind(1, now - 86400).bind(2, pattern);
-        c.step();
-        if (c.int64(0) >= options_.max_per_recipient_per_day) capped.push_back(t);
-        c.reset();
-      }
+      // Counted per mailbox: quoted and +detail variants of it count together.
+      for (const auto& t : to)
+        if (store_.sent_to_since(t, now - 86400) >= options_.max_per_recipient_per_day) capped.push_back(t);
       SmtpResult r;
       if (!capped.empty()) {
         r.kind = SmtpResult::Kind::temporary;

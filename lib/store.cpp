@@ -44,7 +44,6 @@ std::vector<std::string> parse_json_list(const std::string& s) {
   return out;
 }
 
-std::string case_tag(const StoreOptions& o, std::int64_t id) { return fmt::format("[{}#{}]", o.tag, id); }
 
 // A delivery status notification (RFC 3464) or an obvious bounce: what it
 // quotes of the original (Message-IDs) and whom it failed to reach.
@@ -133,6 +132,7 @@ Result<Store> Store::open(const std::string& path, StoreOptions options) {
 Result<Store> Store::open_at_version(const std::string& path, StoreOptions options, int version) {
   return guarded([&]() -> Result<Store> {
     Store s(sql::Db::open(path, true), std::move(options));
+    s.register_functions();
     s.migrate(version);
     return s;
   });
@@ -203,6 +203,8 @@ Result<std::vector<Result<IngestResult>>> Store::ingest(std::vector<PreparedMess
         // A full disk or a busy database fails the whole batch: retry later.
         if (e.code() == Errc::temporary) throw;
         results.emplace_back(Error{e.code(), e.what()});
+        // Its keys are in the keyring now: they still came by mail.
+        note_mail_keys(msg, std::nullopt, now);
       }
     }
     tx.commit();
@@ -226,6 +228,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
       result.case_id = resolve_case(st.int64(1)).value_or(st.int64(1));
       result.duplicate = true;
       st.reset();
+      note_mail_keys(msg, result.case_id, now);
       return result;
     }
   }
@@ -238,17 +241,11 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   }
 
   std::string sender = normalize_address(pm.from);
-  auto is_participant = [&](std::int64_t case_id) {
-    auto& st = db_.cached("SELECT 1 FROM participants WHERE case_id = ? AND address = ? AND verified = 1");
-    st.bind(1, case_id).bind(2, sender);
-    bool yes = st.step();
-    st.reset();
-    return yes;
-  };
+  // What the receiving MTA said; a From that failed DMARC is not believed.
+  auto auth = trusted_auth_results(msg.raw, options_.authserv_id);
+  bool forged = auth && auth->dmarc_failed();
 
-  // Rule 1: a plus-address. Over LMTP the envelope decides, else the headers.
   std::optional<std::int64_t> target;
-  bool unverified = false;
   std::string routed_by;
   // Before the rules: a bounce of mail we sent goes to that mail's case.
   std::optional<BounceInfo> bounce = bounce_info(msg);
@@ -267,57 +264,16 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
     if (target) routed_by = "bounce";
     else bounce.reset();
   }
-  if (!target) {
-    std::vector<std::string> addrs;
-    if (msg.envelope.source == "lmtp") {
-      addrs = msg.envelope.recipients;
-    } else {
-      for (auto* list : {&pm.delivered_to, &pm.x_original_to, &pm.to, &pm.cc})
-        addrs.insert(addrs.end(), list->begin(), list->end());
-    }
-    if (auto id = plus_route(addrs, options_.alias)) {
-      target = resolve_case(*id);
-      if (target) routed_by = "plus-address";
-    }
-  }
-  // Rule 2: a subject tag, in the (protected) subject or the outer one.
-  if (!target) {
-    auto id = subject_tag(pm.subject, options_.tag);
-    if (!id && !pm.outer_subject.empty()) id = subject_tag(pm.outer_subject, options_.tag);
-    if (id) {
-      target = resolve_case(*id);
-      if (target) {
-        routed_by = "subject tag";
-        unverified = !sender.empty() && !match_alias(sender, options_.alias).ours && !is_participant(*target);
-      }
-    }
-  }
+  // Rules 1 and 2: a plus-address, a subject tag.
+  if (!target) target = route_by_address(msg, routed_by);
   // Rule 3: References / In-Reply-To, in both directions, and shared ancestors
   // so that the result does not depend on arrival order.
-  std::vector<std::string> refs;
-  for (auto* list : {&pm.in_reply_to, &pm.references})
-    for (const auto& r : *list)
-      if (!r.empty() && r != message_id && std::find(refs.begin(), refs.end(), r) == refs.end()) refs.push_back(r);
-  std::set<std::int64_t> related;
+  std::vector<std::string> refs = message_refs(pm, message_id);
+  Route by_refs;
   if (!target) {
-    auto collect = [&](sql::Stmt& st) {
-      while (st.step())
-        if (auto c = resolve_case(st.int64(0))) related.insert(*c);
-      st.reset();
-    };
-    for (const auto& r : refs) {
-      collect(db_.cached("SELECT case_id FROM messages WHERE message_id = ?").bind(1, r));
-      collect(db_.cached("SELECT m.case_id FROM message_refs r JOIN messages m ON m.id = r.message WHERE r.ref = ?")
-                  .bind(1, r));
-    }
-    collect(db_.cached("SELECT m.case_id FROM message_refs r JOIN messages m ON m.id = r.message WHERE r.ref = ?")
-                .bind(1, message_id));
-    // The same Message-ID with other bytes (a re-send) belongs with the first copy.
-    if (same_id_other_bytes) collect(db_.cached("SELECT case_id FROM messages WHERE message_id = ?").bind(1, message_id));
-    if (!related.empty()) {
-      target = *related.begin();
-      routed_by = "references";
-    }
+    by_refs = route_by_references(related_cases(refs, message_id, same_id_other_bytes), sender, forged);
+    target = by_refs.target;
+    if (target) routed_by = "references";
   }
 
   // Rule 4: a new case.
@@ -333,60 +289,13 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
     add_event(*target, "created", actor, fmt::format("from message {}", message_id), now);
   }
   result.case_id = *target;
+  join_cases(*target, by_refs, message_id, now);
 
-  // A late parent can join cases that were opened separately: fold them into the oldest.
-  for (std::int64_t other : related) {
-    if (other == *target) continue;
-    for (const char* q : {"UPDATE messages SET case_id = ?1 WHERE case_id = ?2",
-                          "UPDATE comments SET case_id = ?1 WHERE case_id = ?2",
-                          "UPDATE events SET case_id = ?1 WHERE case_id = ?2",
-                          "UPDATE note_index SET case_id = ?1 WHERE case_id = ?2",
-                          "INSERT OR IGNORE INTO participants(case_id, address, name, role, verified, bouncing, added) "
-                          "SELECT ?1, address, name, role, verified, bouncing, added FROM participants WHERE case_id = ?2",
-                          "DELETE FROM participants WHERE case_id = ?2",
-                          "UPDATE cases SET merged_into = ?1 WHERE id = ?2"})
-      db_.cached(q).bind(1, *target).bind(2, other).run();
-    add_event(*target, "message", actor, fmt::format("thread joined: {} merged into this case", case_tag(options_, other)),
-              now);
-  }
-
-  // The message itself.
-  auto& ins = db_.cached(
-      "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, envelope_from, from_addr, "
-      "from_name, to_json, cc_json, date, received, subject, body, encrypted, mixed, decryption, decryption_error, "
-      "signature, signer, signer_uid, unverified, malformed, problems, raw) "
-      "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  auto body_offset = body_offset_in_raw(msg.raw, pm.body);
-  std::string problems;
-  for (const auto& p : pm.problems) problems += (problems.empty() ? "" : "; ") + p;
-  ins.bind(1, *target)
-      .bind(2, message_id)
-      .bind(3, msg.sha256)
-      .bind(4, msg.envelope.source)
-      .bind(5, msg.envelope.mail_from)
-      .bind(6, pm.from)
-      .bind(7, pm.from_name)
-      .bind(8, json_list(pm.to))
-      .bind(9, json_list(pm.cc))
-      .bind(10, pm.date)
-      .bind(11, now)
-      .bind(12, pm.subject)
-      .bind(13, body_offset ? std::string() : pm.body)
-      .bind(14, pm.encrypted)
-      .bind(15, pm.mixed)
-      .bind(16, pm.decryption)
-      .bind(17, pm.decryption_error.empty() ? std::nullopt : std::optional<std::string>(pm.decryption_error))
-      .bind(18, pm.signature)
-      .bind(19, pm.signer)
-      .bind(20, pm.signer_uid.empty() ? std::nullopt : std::optional<std::string>(pm.signer_uid))
-      .bind(21, unverified)
-      .bind(22, pm.malformed)
-      .bind(23, problems.empty() ? std::nullopt : std::optional<std::string>(problems))
-      .bind_blob(24, msg.raw)
-      .run();
-  result.message = db_.last_insert_rowid();
-  if (body_offset) record_body_in_raw(result.message, *body_offset, pm.body.size());
-
+  // Trust in a case: whoever opened it, an analyst added, or we wrote to.
+  // A From that failed DMARC is nobody's: not even of a case it opens.
+  bool unverified = !bounce && (forged || (!result.new_case && !sender_verified(*target, sender, forged)));
+  result.message = insert_message(msg, *target, message_id, unverified, now);
+  record_auth(result.message, auth);
   for (const auto& r : refs)
     db_.cached("INSERT INTO message_refs(message, ref) VALUES (?, ?)").bind(1, result.message).bind(2, r).run();
   for (const auto& a : pm.attachments)
@@ -411,36 +320,162 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
     if (bounce->recipients.empty())
       add_event(*target, "bounce", actor, fmt::format("delivery of {} failed", bounced_message), now);
   }
-  // The sender joins the case (never the alias itself, never a mailer-daemon).
-  if (!bounce && !sender.empty() && !match_alias(sender, options_.alias).ours) {
-    db_.cached(
-           "INSERT OR IGNORE INTO participants(case_id, address, name, role, verified, added) "
-           "VALUES (?, ?, ?, 'reporter', ?, ?)")
-        .bind(1, *target)
-        .bind(2, sender)
-        .bind(3, pm.from_name)
-        .bind(4, !unverified)
-        .bind(5, now)
-        .run();
-    if (db_.changes() > 0 && !result.new_case)
-      add_event(*target, "participant", actor, fmt::format("{}{}", sender, unverified ? " (unverified)" : ""), now);
-  }
-
-  add_event(*target, "message", actor,
-            fmt::format("message {} received{}", message_id, routed_by.empty() ? "" : " by " + routed_by), now);
-  if (unverified)
-    add_event(*target, "unverified", actor,
-              fmt::format("{} is not a participant; matched by subject tag only", sender.empty() ? "?" : sender), now);
-  if (same_id_other_bytes)
-    add_event(*target, "duplicate", actor,
-              fmt::format("message {} was already stored with different content; kept both", message_id), now);
-  if (pm.malformed) add_event(*target, "message", actor, fmt::format("message {} is malformed; stored raw", message_id), now);
-  if (pm.decryption == "failed")
-    add_event(*target, "message", actor, fmt::format("message {} could not be decrypted: {}", message_id, pm.decryption_error), now);
-  if (!unverified) record_keys(msg, *target, now);
+  record_arrival(msg, Arrival{*target, message_id, sender, routed_by, forged, unverified, result.new_case,
+                              bounce.has_value(), same_id_other_bytes},
+                 now);
   if (result.new_case && !bounce && options_.acknowledge) queue_acknowledgement(msg, *target, now);
   touch(*target, now);
   return result;
+}
+
+// Threading rules 1 and 2: the case a plus-address or a subject tag names,
+// if it exists. Sets `routed_by`. Neither says anything about trust.
+std::optional<std::int64_t> Store::route_by_address(const PreparedMessage& msg, std::string& routed_by) {
+  const ParsedMessage& pm = msg.parsed;
+  // Rule 1: a plus-address. Over LMTP the envelope decides, else the headers.
+  std::vector<std::string> addrs;
+  if (msg.envelope.source == "lmtp") {
+    addrs = msg.envelope.recipients;
+  } else {
+    for (auto* list : {&pm.delivered_to, &pm.x_original_to, &pm.to, &pm.cc})
+      addrs.insert(addrs.end(), list->begin(), list->end());
+  }
+  if (auto id = plus_route(addrs, options_.alias))
+    if (auto target = resolve_case(*id)) {
+      routed_by = "plus-address";
+      return target;
+    }
+  // Rule 2: a subject tag, in the (protected) subject or the outer one.
+  auto id = subject_tag(pm.subject, options_.tag);
+  if (!id && !pm.outer_subject.empty()) id = subject_tag(pm.outer_subject, options_.tag);
+  if (id)
+    if (auto target = resolve_case(*id)) {
+      routed_by = "subject tag";
+      return target;
+    }
+  return std::nullopt;
+}
+
+// After the message is stored: the sender as a participant (verified or
+// not), the events an analyst reads, and the keys it carried.
+void Store::record_arrival(const PreparedMessage& msg, const Arrival& a, std::int64_t now) {
+  const ParsedMessage& pm = msg.parsed;
+  const std::string actor = "cased";
+  // The sender joins the case (never the alias itself, never a mailer-daemon).
+  if (!a.bounce && !a.sender.empty() && !match_alias(a.sender, options_.alias).ours) {
+    db_.cached(
+           "INSERT INTO participants(case_id, address, name, role, verified, added) VALUES (?1, ?2, ?3, 'reporter', ?4, ?5) "
+           "ON CONFLICT(case_id, address) DO UPDATE SET verified = max(verified, excluded.verified)")
+        .bind(1, a.case_id)
+        .bind(2, a.sender)
+        .bind(3, pm.from_name)
+        .bind(4, !a.unverified)
+        .bind(5, now)
+        .run();
+    if (db_.changes() > 0 && !a.new_case)
+      add_event(a.case_id, "participant", actor, fmt::format("{}{}", a.sender, a.unverified ? " (unverified)" : ""), now);
+  }
+
+  add_event(a.case_id, "message", actor,
+            fmt::format("message {} received{}", a.message_id, a.routed_by.empty() ? "" : " by " + a.routed_by), now);
+  if (a.unverified)
+    add_event(a.case_id, "unverified", actor,
+              fmt::format("{} is not a verified participant{}; {}, unverified until an analyst adds them",
+                          a.sender.empty() ? "?" : a.sender, a.forged ? " (its From failed DMARC)" : "",
+                          a.routed_by.empty() ? std::string("opened the case") : "joined by " + a.routed_by),
+              now);
+  if (a.same_id_other_bytes)
+    add_event(a.case_id, "duplicate", actor,
+              fmt::format("message {} was already stored with different content; kept both", a.message_id), now);
+  if (pm.malformed) add_event(a.case_id, "message", actor, fmt::format("message {} is malformed; stored raw", a.message_id), now);
+  if (pm.decryption == "failed")
+    add_event(a.case_id, "message", actor, fmt::format("message {} could not be decrypted: {}", a.message_id, pm.decryption_error), now);
+  std::string no_pin = a.bounce       ? "it is a bounce"
+                       : a.forged     ? "its From failed DMARC"
+                       : a.unverified ? "the sender is not a verified participant"
+                                      : "";
+  record_keys(msg, a.case_id, no_pin, now);
+}
+
+std::vector<std::string> Store::message_refs(const ParsedMessage& pm, const std::string& message_id) {
+  // At most this many: the In-Reply-To ids and the closest ancestors (the
+  // end of References). Each costs lookups and a stored row, and a sender
+  // can name tens of thousands.
+  constexpr std::size_t kMaxRefs = 256;
+  std::vector<std::string> refs;
+  std::unordered_set<std::string_view> seen;
+  auto take = [&](const std::string& r) {
+    if (refs.size() < kMaxRefs && !r.empty() && r != message_id && seen.insert(r).second) refs.push_back(r);
+  };
+  for (const auto& r : pm.in_reply_to) take(r);
+  std::size_t parents = refs.size();
+  for (auto it = pm.references.rbegin(); it != pm.references.rend(); ++it) take(*it);
+  // References in their written order, oldest first, after In-Reply-To.
+  std::reverse(refs.begin() + static_cast<std::ptrdiff_t>(parents), refs.end());
+  return refs;
+}
+
+// Every case a References/In-Reply-To lookup finds: the messages named, the
+// messages that name the same ancestors, the messages naming this one (a
+// parent that arrives after its reply), and an earlier copy of this one.
+std::set<std::int64_t> Store::related_cases(const std::vector<std::string>& refs, const std::string& message_id,
+                                            bool same_id_other_bytes) {
+  std::set<std::int64_t> related;
+  auto collect = [&](sql::Stmt& st) {
+    while (st.step())
+      if (auto c = resolve_case(st.int64(0))) related.insert(*c);
+    st.reset();
+  };
+  for (const auto& r : refs) {
+    collect(db_.cached("SELECT case_id FROM messages WHERE message_id = ?").bind(1, r));
+    collect(db_.cached("SELECT m.case_id FROM message_refs r JOIN messages m ON m.id = r.message WHERE r.ref = ?")
+                .bind(1, r));
+  }
+  collect(db_.cached("SELECT m.case_id FROM message_refs r JOIN messages m ON m.id = r.message WHERE r.ref = ?")
+              .bind(1, message_id));
+  if (same_id_other_bytes) collect(db_.cached("SELECT case_id FROM messages WHERE message_id = ?").bind(1, message_id));
+  return related;
+}
+
+std::int64_t Store::insert_message(const PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
+                                   bool unverified, std::int64_t now) {
+  const ParsedMessage& pm = msg.parsed;
+  auto& ins = db_.cached(
+      "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, envelope_from, from_addr, "
+      "from_name, to_json, cc_json, date, received, subject, body, encrypted, mixed, decryption, decryption_error, "
+      "signature, signer, signer_uid, unverified, malformed, problems, raw) "
+      "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  auto body_offset = body_offset_in_raw(msg.raw, pm.body);
+  std::string problems;
+  for (const auto& p : pm.problems) problems += (problems.empty() ? "" : "; ") + p;
+  ins.bind(1, case_id)
+      .bind(2, message_id)
+      .bind(3, msg.sha256)
+      .bind(4, msg.envelope.source)
+      .bind(5, msg.envelope.mail_from)
+      .bind(6, pm.from)
+      .bind(7, pm.from_name)
+      .bind(8, json_list(pm.to))
+      .bind(9, json_list(pm.cc))
+      .bind(10, pm.date)
+      .bind(11, now)
+      .bind(12, pm.subject)
+      .bind(13, body_offset ? std::string() : pm.body)
+      .bind(14, pm.encrypted)
+      .bind(15, pm.mixed)
+      .bind(16, pm.decryption)
+      .bind(17, pm.decryption_error.empty() ? std::nullopt : std::optional<std::string>(pm.decryption_error))
+      .bind(18, pm.signature)
+      .bind(19, pm.signer)
+      .bind(20, pm.signer_uid.empty() ? std::nullopt : std::optional<std::string>(pm.signer_uid))
+      .bind(21, unverified)
+      .bind(22, pm.malformed)
+      .bind(23, problems.empty() ? std::nullopt : std::optional<std::string>(problems))
+      .bind_blob(24, msg.raw)
+      .run();
+  std::int64_t id = db_.last_insert_rowid();
+  if (body_offset) record_body_in_raw(id, *body_offset, pm.body.size());
+  return id;
 }
 
 void Store::record_body_in_raw(std::int64_t message, std::size_t offset, std::size_t length) {
@@ -457,11 +492,8 @@ void Store::queue_acknowledgement(const PreparedMessage& msg, std::int64_t case_
   auto address = acknowledgement_address(msg, options_.alias);
   if (!address) return;
   std::string recipients = json_list({*address});
-  auto& recent = db_.cached("SELECT 1 FROM outbox WHERE kind = 'ack' AND recipients = ? AND created > ? LIMIT 1");
-  recent.bind(1, recipients).bind(2, now - 3600);
-  bool acked = recent.step();
-  recent.reset();
-  if (acked) {
+  // Quoted and +detail variants of one mailbox count as that mailbox.
+  if (acknowledged_since(*address, now - 3600)) {
     add_event(case_id, "ack", "cased", fmt::format("no acknowledgement: {} was acknowledged within the hour", *address), now);
     return;
   }
@@ -513,57 +545,6 @@ std::int64_t Store::store_outbound(std::int64_t case_id, const std::string& mess
   return id;
 }
 
-// Trust on first use (SPEC "Keys"): the first key seen for the sender's
-// address is pinned; a different one later is recorded and flagged, not used.
-void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::int64_t now) {
-  const std::string sender = normalize_address(msg.parsed.from);
-  if (sender.empty()) return;
-  auto pinned_for = [&](const std::string& address) -> std::optional<std::string> {
-    auto& st = db_.cached("SELECT fingerprint FROM keys WHERE address = ? AND pinned = 1");
-    st.bind(1, address);
-    std::optional<std::string> f;
-    if (st.step()) f = st.text(0);
-    st.reset();
-    return f;
-  };
-  auto offer = [&](const std::string& fpr, const std::string& source) {
-    auto pin = pinned_for(sender);
-    bool first = !pin;
-    db_.cached("INSERT OR IGNORE INTO keys(address, fingerprint, source, case_id, pinned, added) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(1, sender)
-        .bind(2, fpr)
-        .bind(3, source)
-        .bind(4, case_id)
-        .bind(5, first)
-        .bind(6, now)
-        .run();
-    bool inserted = db_.changes() > 0;
-    if (first)
-      add_event(case_id, "key", "cased", fmt::format("key {} pinned to {} ({})", fpr, sender, source), now);
-    else if (*pin != fpr)
-      add_event(case_id, "key", "cased",
-                fmt::format("WARNING: {} offered key {} ({}), but {} is pinned; not used until an analyst pins it",
-                            sender, fpr, source, *pin), now);
-    else if (inserted)
-      add_event(case_id, "key", "cased", fmt::format("key {} seen again for {}", fpr, sender), now);
-  };
-  for (const auto& k : msg.keys)
-    if (std::find(k.key.addresses.begin(), k.key.addresses.end(), sender) != k.key.addresses.end())
-      offer(k.key.fingerprint, k.source);
-  const auto& pm = msg.parsed;
-  if (pm.signature == "good" && pm.signer) {
-    auto pin = pinned_for(sender);
-    // A good signature by a key whose user id names the sender is a key
-    // seen for that address like an attached one: the first one is pinned.
-    std::string uid = to_lower(pm.signer_uid);
-    if (!pin && uid.find("<" + sender + ">") != std::string::npos) offer(*pm.signer, "signature");
-    else if (pin && *pin != *pm.signer)
-      add_event(case_id, "key", "cased",
-                fmt::format("WARNING: message {} from {} is signed by {}, not by the pinned key {}", pm.message_id,
-                            sender, *pm.signer, *pin), now);
-  }
-}
-
 std::optional<CaseSummary> Store::summary(std::int64_t id) {
   auto& st = db_.cached(
       "SELECT id, subject, status, assignee, created, updated, "
@@ -613,7 +594,8 @@ Result<CaseDetail> Store::get_case(std::int64_t id) {
     auto m = db_.prepare(
         "SELECT m.id, message_id, direction, from_addr, from_name, to_json, cc_json, date, received, m.subject, t.body, "
         "encrypted, mixed, decryption, decryption_error, signature, signer, signer_uid, unverified, malformed, "
-        "problems FROM messages m JOIN message_text t ON t.id = m.id WHERE case_id = ? ORDER BY received, m.id");
+        "problems, auth_results, auth_dkim, auth_spf, auth_dmarc "
+        "FROM messages m JOIN message_text t ON t.id = m.id WHERE case_id = ? ORDER BY received, m.id");
     m.bind(1, d.summary.id);
     while (m.step()) {
       MessageView v;
@@ -638,6 +620,12 @@ Result<CaseDetail> Store::get_case(std::int64_t id) {
       v.unverified = m.int64(18) != 0;
       v.malformed = m.int64(19) != 0;
       v.problems = m.opt_text(20);
+      if (auto header = m.opt_text(21)) {
+        v.auth = parse_auth_results(*header);
+        v.auth->dkim = m.opt_text(22).value_or("");
+        v.auth->spf = m.opt_text(23).value_or("");
+        v.auth->dmarc = m.opt_text(24).value_or("");
+      }
       auto& a = db_.cached(
           "SELECT filename, content_type, size, sha256, encrypted, signed FROM attachments WHERE message = ? ORDER BY id");
       a.bind(1, v.id);

@@ -5,9 +5,12 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "authres.hpp"
+#include "config.hpp"
 #include "crypto.hpp"
 #include "disclosure.hpp"
 #include "error.hpp"
@@ -17,10 +20,23 @@
 namespace cased {
 
 struct StoreOptions {
-  std::string alias = "security@example.com";
-  std::string tag = "CASE";
-  bool acknowledge = false;   // queue an acknowledgement for new cases (ack.enabled)
+  // A constructor rather than an aggregate, so that {alias, tag} and
+  // {alias, tag, acknowledge} keep meaning what they did as fields are added.
+  StoreOptions(std::string alias_ = "security@example.com", std::string tag_ = "CASE", bool acknowledge_ = false,
+               std::string authserv_id_ = "")
+      : alias(std::move(alias_)), tag(std::move(tag_)), acknowledge(acknowledge_), authserv_id(std::move(authserv_id_)) {}
+
+  std::string alias;
+  std::string tag;
+  bool acknowledge;           // queue an acknowledgement for new cases (ack.enabled)
+  // The authserv-id of the receiving MTA's Authentication-Results field
+  // (case.authserv_id); "" trusts none.
+  std::string authserv_id;
 };
+
+// The store's options from the configuration; `acknowledge` as the caller
+// decides (a backfill acknowledges nothing).
+StoreOptions store_options(const Config& config, bool acknowledge);
 
 // How a message reached us. For LMTP the envelope decides plus-routing;
 // for `ingest` and IMAP the headers do (SPEC "Envelope and routing").
@@ -104,6 +120,7 @@ struct MessageView {
   bool unverified = false;
   bool malformed = false;
   std::optional<std::string> problems;
+  std::optional<AuthResults> auth;   // the receiving MTA's verdict, when recorded
   std::vector<Attachment> attachments;
 };
 
@@ -183,6 +200,22 @@ class Store {
   // Follows merged_into; nullopt when there is no such case.
   std::optional<std::int64_t> resolve_case(std::int64_t id);
 
+  // An analyst vouches for `address` in case `id`: a verified participant
+  // with `role` (an unverified one is promoted). not_found without the case.
+  Status add_participant(std::int64_t id, const std::string& address, const std::string& role,
+                         const std::string& actor);
+
+  // Keys (SPEC "Keys"): the key pinned to `address`, if any; and whether a
+  // key ever arrived by mail (such a key never counts as the operator's).
+  std::optional<std::string> pinned_key(const std::string& address);
+  bool key_from_mail(const std::string& fingerprint);
+
+  // Rate limits compare rate_key()s, so quoted and +detail variants of one
+  // mailbox count together: was an acknowledgement queued for it since
+  // `since`; how many sent mails went to it since `since`.
+  bool acknowledged_since(const std::string& address, std::int64_t since);
+  std::int64_t sent_to_since(const std::string& address, std::int64_t since);
+
   sql::Db& db() { return db_; }
 
   // For the outbox, inside its transaction: the event log and outbound messages.
@@ -196,13 +229,52 @@ class Store {
  private:
   Store(sql::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}
   void migrate(int up_to);
+  // SQL functions the queries use: cased_rate_key(address).
+  void register_functions();
   IngestResult ingest_one(PreparedMessage& msg, std::int64_t now);
+  std::optional<std::int64_t> route_by_address(const PreparedMessage& msg, std::string& routed_by);
+  // What ingest_one decided about a message, for record_arrival.
+  struct Arrival {
+    std::int64_t case_id = 0;
+    std::string message_id, sender, routed_by;
+    bool forged = false;      // its From failed DMARC
+    bool unverified = false;  // the sender is not a verified participant
+    bool new_case = false, bounce = false, same_id_other_bytes = false;
+  };
+  void record_arrival(const PreparedMessage& msg, const Arrival& arrival, std::int64_t now);
+  std::int64_t insert_message(const PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
+                              bool unverified, std::int64_t now);
+  // In-Reply-To and References without repeats or the message's own id.
+  static std::vector<std::string> message_refs(const ParsedMessage& pm, const std::string& message_id);
+  std::set<std::int64_t> related_cases(const std::vector<std::string>& refs, const std::string& message_id,
+                                       bool same_id_other_bytes);
   std::optional<CaseSummary> summary(std::int64_t id);
   void queue_acknowledgement(const PreparedMessage& msg, std::int64_t case_id, std::int64_t now);
   // The message's text is raw's bytes from `offset`: kept once (schema 6).
   void record_body_in_raw(std::int64_t message, std::size_t offset, std::size_t length);
   void touch(std::int64_t case_id, std::int64_t now);
-  void record_keys(const PreparedMessage& msg, std::int64_t case_id, std::int64_t now);
+  // Records every key the message carried (all their addresses, unpinned)
+  // and pins the sender's own on first use unless `no_pin` says why not.
+  void record_keys(const PreparedMessage& msg, std::int64_t case_id, std::string_view no_pin, std::int64_t now);
+  // Notes the message's keys as having come by mail (no case needed).
+  void note_mail_keys(const PreparedMessage& msg, std::optional<std::int64_t> case_id, std::int64_t now);
+
+  // Threading rule 3 and trust (store_trust.cpp). `related` holds every case
+  // a References/In-Reply-To lookup found; route() picks one.
+  struct Route {
+    std::optional<std::int64_t> target;  // nullopt: a new case
+    std::vector<std::int64_t> join;      // same thread, same verified people: folded into target
+    std::vector<std::int64_t> not_merged;  // also named, left alone, an event says so
+  };
+  Route route_by_references(const std::set<std::int64_t>& related, const std::string& sender, bool forged);
+  // Whether `sender` is a verified participant of the case: opened it, was
+  // added by an analyst, or received its outbound mail (not an automatic
+  // acknowledgement). A From that failed DMARC (`forged`) never is.
+  bool sender_verified(std::int64_t case_id, const std::string& sender, bool forged);
+  std::set<std::string> verified_people(std::int64_t case_id);
+  // Folds route.join into `target`; tells both sides of each not_merged case.
+  void join_cases(std::int64_t target, const Route& route, const std::string& message_id, std::int64_t now);
+  void record_auth(std::int64_t message, const std::optional<AuthResults>& auth);
 
   sql::Db db_;
   StoreOptions options_;

@@ -13,6 +13,30 @@ std::string normalize_address(std::string_view addr) {
   return to_lower(a);
 }
 
+std::string rate_key(std::string_view addr) {
+  std::string a = normalize_address(addr);
+  auto at = a.rfind('@');
+  std::string_view local(a.data(), at == std::string::npos ? a.size() : at);
+  std::string domain = at == std::string::npos ? std::string() : a.substr(at);
+  // Unquote: a quoted local part loses its quotes and backslash escapes.
+  std::string plain;
+  bool quoted = false, escaped = false;
+  for (char c : local) {
+    if (escaped) {
+      plain += c;
+      escaped = false;
+    } else if (c == '\\' && quoted) {
+      escaped = true;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else {
+      plain += c;
+    }
+  }
+  if (auto plus = plain.find('+'); plus != std::string::npos) plain.resize(plus);
+  return plain + domain;
+}
+
 AliasMatch match_alias(std::string_view addr, std::string_view alias) {
   AliasMatch m;
   std::string a = normalize_address(addr);

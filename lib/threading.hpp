@@ -28,4 +28,9 @@ std::optional<std::int64_t> plus_route(const std::vector<std::string>& addresses
 // Lower-cased addr-spec without <> and whitespace.
 std::string normalize_address(std::string_view addr);
 
+// The key under which mail to `addr` is rate-limited (acknowledgements, the
+// daily cap): the local part unquoted ("vic"@x is vic@x) and cut at its
+// first '+', all lower case. Every variant of one mailbox has one key.
+std::string rate_key(std::string_view addr);
+
 }  // namespace cased

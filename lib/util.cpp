@@ -100,6 +100,9 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 std::int64_t now_unix() {
+#ifdef CASED_TEST_HOOKS
+  // A test hook: a fixed clock would backdate events and move rate-limit
+  // windows, so release builds (without CASED_TEST_HOOKS) ignore it.
   if (const char* fixed = std::getenv("CASED_NOW"); fixed && *fixed) {
     std::int64_t t = 0;
     if (parse_rfc3339(fixed, t)) return t;
@@ -107,6 +110,7 @@ std::int64_t now_unix() {
     long long v = std::strtoll(fixed, &end, 10);
     if (end && *end == '\0') return v;
   }
+#endif
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 

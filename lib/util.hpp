@@ -17,7 +17,8 @@ bool iequals(std::string_view a, std::string_view b);
 // characters made spaces: a subject cannot move a terminal's cursor.
 std::string clip(std::string_view s, std::size_t w);
 
-// "Now" as Unix seconds. Tests may fix it with CASED_NOW (Unix seconds or RFC 3339).
+// "Now" as Unix seconds. In a build with CASED_TEST_HOOKS (tests only),
+// CASED_NOW (Unix seconds or RFC 3339) fixes it; release builds ignore it.
 std::int64_t now_unix();
 // 2026-11-22T21:56:20Z
 std::string format_rfc3339(std::int64_t unix_seconds);

@@ -18,6 +18,17 @@ CASED = os.environ.get("CASED_BIN", "cased")
 CASECTL = os.environ.get("CASECTL_BIN", "casectl")
 DATA = os.environ.get("CASED_TEST_DATA", os.path.join(os.path.dirname(__file__), "..", "data"))
 SANITIZER = os.environ.get("CASED_UNDER_SANITIZER") == "1"
+# Binaries built with -DCASED_TEST_HOOKS=ON (scripts/test.sh) honour
+# CASED_NOW; release builds do not, and tests that need a fixed clock skip.
+TEST_HOOKS = os.environ.get("CASED_TEST_HOOKS", "1") == "1"
+SKIP = 77  # ctest's SKIP_RETURN_CODE for the e2e scripts
+
+
+def need_test_hooks(what):
+    """True when the binaries have the test hooks; otherwise says what is skipped."""
+    if not TEST_HOOKS:
+        print(f"skip {what}: needs a build with -DCASED_TEST_HOOKS=ON (CASED_NOW)")
+    return TEST_HOOKS
 
 
 def free_port():

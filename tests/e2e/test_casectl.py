@@ -7,7 +7,7 @@ import sqlite3
 import stat
 import subprocess
 
-from harness import CASECTL, Env, data, run_tests
+from harness import CASECTL, Env, data, need_test_hooks, run_tests
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -148,6 +148,8 @@ def test_unknown_case_exits_3():
 
 
 def test_stale_filter_uses_activity():
+    if not need_test_hooks("test_stale_filter_uses_activity"):
+        return
     env = Env()
     try:
         env.casectl("ingest", input=plain("old@example.org"), env={"CASED_NOW": "2026-11-01T00:00:00Z"})
@@ -279,6 +281,17 @@ def test_corpus_through_casectl():
             assert m, name
         # The reply threads into the plain report's case.
         assert env.ingest_file("reply-with-references.eml")["case"] == 1
+    finally:
+        env.cleanup()
+
+
+def test_empty_input_to_ingest_is_a_usage_error():
+    env = Env()
+    try:
+        for data in (b"", b"\n", b"\r\n \r\n"):
+            p = env.casectl("ingest", input=data, check=False)
+            assert p.returncode == 2, (data, p.returncode, p.stderr)
+        assert env.json("list") == []
     finally:
         env.cleanup()
 

@@ -6,8 +6,9 @@ import email
 import email.policy
 import os
 import subprocess
+import sys
 
-from harness import run_tests, wait_for
+from harness import SKIP, need_test_hooks, run_tests, wait_for
 from pgp import Keyring, gpg
 from test_outbound import World, wait_for_mail
 
@@ -254,4 +255,6 @@ def test_keys_export_for_publishing_with_the_wkd_location():
 
 
 if __name__ == "__main__":
+    if not need_test_hooks("every digest test"):
+        sys.exit(SKIP)
     run_tests(globals())

@@ -42,3 +42,17 @@ TEST_CASE("threading: plus routing takes the first plus-form", "[threading]") {
   CHECK_FALSE(plus_route({"security+x@example.com", "security+5@example.com"}, alias));
   CHECK_FALSE(plus_route({"a@b.c"}, alias));
 }
+
+TEST_CASE("threading: one rate key per mailbox", "[threading][trust]") {
+  for (const char* variant : {"vic@example.net", "VIC@Example.NET", "\"vic\"@example.net", "vic+1@example.net",
+                              "\"vic+x\"@example.net", "\"v\\ic\"@example.net", "<vic+a_b@EXAMPLE.net>"}) {
+    INFO(variant);
+    CHECK(rate_key(variant) == "vic@example.net");
+  }
+  CHECK(rate_key("v_c@example.net") == "v_c@example.net");
+  CHECK(rate_key("v%c@example.net") == "v%c@example.net");
+  CHECK(rate_key("\"a@b\"@example.net") == "a@b@example.net");
+  CHECK(rate_key("+x@example.net") == "@example.net");
+  CHECK(rate_key("") == "");
+  CHECK(rate_key("no-at-sign") == "no-at-sign");
+}
