@@ -1,0 +1,58 @@
+// The LMTP session with the whole pipeline behind it, as in the daemon: each
+// delivery is parsed by prepare_message (a parse that throws is a 451, as in
+// the daemon) and stored by Store::ingest into a real SQLite database, with
+// nothing catching what the store throws (the daemon's writer thread does
+// not either). Every input starts from the same empty, migrated database.
+#include <filesystem>
+
+#include "fuzz_common.hpp"
+#include "lmtp_driver.hpp"
+#include "store.hpp"
+
+namespace {
+
+const cased::StoreOptions kOptions{"security@example.com", "CASE", true};
+
+// An empty database, migrated once per process; each input gets a fresh copy.
+const std::filesystem::path& template_db() {
+  static const std::filesystem::path path = [] {
+    auto p = cased::fuzz::ScratchDir::path() / "template.db";
+    auto store = cased::Store::open(p.string(), kOptions);
+    if (!store) std::abort();
+    return p;
+  }();
+  return path;
+}
+
+std::vector<cased::LmtpOutcome> store_one(cased::Store& store, cased::LmtpDelivery& d) {
+  std::vector<cased::PreparedMessage> batch;
+  try {
+    cased::Envelope envelope{"lmtp", d.mail_from, d.recipients};
+    batch.push_back(cased::prepare_message(std::move(d.data), std::move(envelope), nullptr));
+  } catch (const std::exception&) {
+    return {{451, "4.3.0", "parse failed"}};
+  }
+  auto results = store.ingest(batch);
+  if (!results || !results->front()) return {{451, "4.3.0", "temporary failure"}};
+  std::int64_t case_id = results->front()->case_id;
+  // Read it back the way `casectl show` does.
+  if (!store.get_case(case_id)) return {{451, "4.3.0", "not readable"}};
+  return {{250, "2.0.0", "stored"}};
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  cased::fuzz::quiet();
+  auto db = cased::fuzz::ScratchDir::path() / "cases.db";
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) std::filesystem::remove(db.string() + suffix);
+  std::filesystem::copy_file(template_db(), db, std::filesystem::copy_options::overwrite_existing);
+  auto store = cased::Store::open(db.string(), kOptions);
+  if (!store) std::abort();
+  cased::LmtpLimits limits;
+  limits.max_message_size = 1024 * 1024;
+  limits.max_recipients = 8;
+  cased::fuzz::drive_lmtp(cased::fuzz::as_view(data, size), limits,
+                          [&](cased::LmtpDelivery& d) { return store_one(*store, d); });
+  return 0;
+}
