@@ -195,8 +195,9 @@ awaitable<Result<IngestResult>> store_message(Server& server, LmtpDelivery deliv
 // wait per read, several per message. Lives on the session's one thread.
 class IdleWatch {
  public:
-  IdleWatch(const asio::any_io_executor& ex, Clock::duration limit, std::function<void()> on_idle)
-      : state_(std::make_shared<State>(ex, limit, std::move(on_idle))) {
+  IdleWatch(const asio::any_io_executor& ex, Clock::duration limit, Clock::duration transaction_limit,
+            std::function<void()> on_idle)
+      : state_(std::make_shared<State>(ex, limit, std::move(on_idle))), transaction_limit_(transaction_limit) {
     arm(state_);
   }
   ~IdleWatch() {
@@ -219,14 +220,22 @@ class IdleWatch {
   bool waiting() const { return state_->waiting; }
   bool fired() const { return state_->fired; }
 
-  // A wait for the client ends at `at` at the latest (time_point::max(): none).
-  void deadline(Clock::time_point at) {
-    bool earlier = at < state_->deadline;
-    state_->deadline = at;
-    // The pending wait is cancelled; its handler re-arms for the new time.
-    if (earlier && !state_->fired) state_->timer.cancel();
+  // Before a read: is a command or a transaction under way
+  // (LmtpSession::busy())? One must end within the transaction limit of
+  // its start, however often the client sends a byte.
+  void transaction(bool busy) {
+    if (!busy) {
+      busy_since_.reset();
+      deadline(Clock::time_point::max());
+    } else if (!busy_since_) {
+      busy_since_ = Clock::now();
+      deadline(*busy_since_ + transaction_limit_);
+    }
   }
-  bool past_deadline() const { return Clock::now() >= state_->deadline; }
+  // A delivery finished: the next transaction, pipelined or not, gets its own time.
+  void transaction_done() { busy_since_.reset(); }
+  // It fired because a transaction ran out of time (not for idling).
+  bool transaction_expired() const { return busy_since_ && Clock::now() >= state_->deadline; }
 
  private:
   struct State {
@@ -240,6 +249,13 @@ class IdleWatch {
     bool waiting = false, fired = false, ended = false;
     Clock::time_point due() const { return std::min(last + limit, deadline); }
   };
+  // A wait for the client ends at `at` at the latest (time_point::max(): none).
+  void deadline(Clock::time_point at) {
+    bool earlier = at < state_->deadline;
+    state_->deadline = at;
+    // The pending wait is cancelled; its handler re-arms for the new time.
+    if (earlier && !state_->fired) state_->timer.cancel();
+  }
   static void arm(const std::shared_ptr<State>& s) {
     s->timer.expires_at(s->due());
     s->timer.async_wait([s](const asio::error_code&) {
@@ -253,7 +269,45 @@ class IdleWatch {
     });
   }
   std::shared_ptr<State> state_;
+  Clock::duration transaction_limit_;
+  std::optional<Clock::time_point> busy_since_;
 };
+
+// Stores one complete message and gives the session its replies.
+awaitable<void> store_and_answer(Server& server, LmtpSession& session, LmtpDelivery delivery, std::string queue_id) {
+  auto started = Clock::now();
+  std::size_t size = delivery.data.size();
+  std::size_t rcpts = delivery.recipients.size();
+  Result<IngestResult> r = co_await store_message(server, std::move(delivery));
+  double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  if (r) {
+    spdlog::info("delivered queue={} case={} message={} size={} rcpts={} new_case={} duplicate={} ms={:.1f}", queue_id,
+                 r->case_id, r->message, size, rcpts, r->new_case, r->duplicate, ms);
+    session.complete_delivery(
+        {LmtpOutcome{250, "2.0.0", fmt::format("stored as message {} in case {}", r->message, r->case_id)}});
+    if (r->new_case) server.outbox.wake();  // an acknowledgement may be due
+  } else {
+    spdlog::warn("deferred queue={} size={} ms={:.1f}: {}", queue_id, size, ms, r.error().message);
+    session.complete_delivery({LmtpOutcome{451, "4.3.0", "temporary failure, please try again later"}});
+  }
+}
+
+// The first words to a new session: the greeting, or 421 when the daemon
+// stops or the session is one too many (in all, or from its address).
+std::string admit(Server& server, LmtpSession& session, int from_peer, std::uint64_t id, const std::string& peer) {
+  const LmtpConfig& c = server.config.lmtp;
+  if (server.stopping) {  // accepted just before the listeners closed
+    session.shutdown("shutting down");
+  } else if (server.sessions > c.max_sessions) {
+    session.shutdown("too many sessions, try again later");
+  } else if (from_peer > c.max_sessions_per_peer) {
+    spdlog::info("session {} from {}: refused, {} sessions from that address", id, peer, from_peer - 1);
+    session.shutdown("too many sessions from your address, try again later");
+  } else {
+    return session.greeting();
+  }
+  return session.take_output();
+}
 
 template <class Socket>
 awaitable<void> write_all(Socket& socket, std::string& out) {
@@ -267,18 +321,17 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer, std
   std::uint64_t id = ++server.next_session;
   ++server.sessions;
   int from_peer = peer_key.empty() ? 0 : ++server.sessions_per_peer[peer_key];
-  const auto transaction_limit = std::chrono::seconds(server.config.lmtp.transaction_timeout_seconds);
-  std::optional<Clock::time_point> busy_since;  // a command or transaction under way since
   LmtpLimits limits;
   limits.max_message_size = server.config.lmtp.max_message_size;
   const std::string alias = server.config.case_.alias;
   LmtpSession session(server.hostname, limits, [&alias](std::string_view rcpt) { return match_alias(rcpt, alias).ours; });
   // Both the idle limit and a stop end a wait for the client by cancelling
   // the read. A commit or a write under way finishes first.
-  IdleWatch idle(socket.get_executor(), std::chrono::seconds(server.config.lmtp.idle_timeout_seconds), [&] {
-    asio::error_code ignored;
-    socket.cancel(ignored);
-  });
+  IdleWatch idle(socket.get_executor(), std::chrono::seconds(server.config.lmtp.idle_timeout_seconds),
+                 std::chrono::seconds(server.config.lmtp.transaction_timeout_seconds), [&] {
+                   asio::error_code ignored;
+                   socket.cancel(ignored);
+                 });
   bool stop_requested = false;
   auto self = server.stoppers.insert(server.stoppers.end(), [&] {
     stop_requested = true;
@@ -290,39 +343,14 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer, std
   std::array<char, 16384> buf;
   int transaction = 0;
   try {
-    if (server.stopping) {  // accepted just before the listeners closed
-      session.shutdown("shutting down");
-    } else if (server.sessions > server.config.lmtp.max_sessions) {
-      session.shutdown("too many sessions, try again later");
-    } else if (from_peer > server.config.lmtp.max_sessions_per_peer) {
-      spdlog::info("session {} from {}: refused, {} sessions from that address", id, peer, from_peer - 1);
-      session.shutdown("too many sessions from your address, try again later");
-    } else {
-      out = session.greeting();
-    }
+    out = admit(server, session, from_peer, id, peer);
     for (;;) {
       out += session.take_output();
       while (auto delivery = session.take_delivery()) {
-        ++transaction;
-        auto started = Clock::now();
-        std::size_t size = delivery->data.size();
-        std::size_t rcpts = delivery->recipients.size();
         co_await write_all(socket, out);  // flush replies pipelined before DATA
-        Result<IngestResult> r = co_await store_message(server, std::move(*delivery));
-        double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-        std::string queue_id = fmt::format("{}.{}", id, transaction);
-        if (r) {
-          spdlog::info("delivered queue={} case={} message={} size={} rcpts={} new_case={} duplicate={} ms={:.1f}",
-                       queue_id, r->case_id, r->message, size, rcpts, r->new_case, r->duplicate, ms);
-          session.complete_delivery({LmtpOutcome{250, "2.0.0", fmt::format("stored as message {} in case {}",
-                                                                            r->message, r->case_id)}});
-          if (r->new_case) server.outbox.wake();  // an acknowledgement may be due
-        } else {
-          spdlog::warn("deferred queue={} size={} ms={:.1f}: {}", queue_id, size, ms, r.error().message);
-          session.complete_delivery({LmtpOutcome{451, "4.3.0", "temporary failure, please try again later"}});
-        }
+        co_await store_and_answer(server, session, std::move(*delivery), fmt::format("{}.{}", id, ++transaction));
         out += session.take_output();
-        busy_since.reset();  // the next one, pipelined or not, gets its own time
+        idle.transaction_done();
       }
       if (stop_requested && !session.closed()) {
         session.shutdown("shutting down");
@@ -333,22 +361,14 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer, std
       // A stop that came while the write was pending found no read to cancel.
       if (stop_requested) continue;
 
-      // A command or transaction under way must end within the limit,
-      // however often the client sends a byte.
-      if (!session.busy()) {
-        busy_since.reset();
-        idle.deadline(Clock::time_point::max());
-      } else if (!busy_since) {
-        busy_since = Clock::now();
-        idle.deadline(*busy_since + transaction_limit);
-      }
+      idle.transaction(session.busy());
       asio::error_code read_ec;
       idle.waiting(true);
       std::size_t n = co_await socket.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, read_ec));
       idle.waiting(false);
       if (read_ec == asio::error::operation_aborted && (stop_requested || idle.fired())) {
         if (stop_requested) continue;  // loop top answers 421
-        if (busy_since && idle.past_deadline()) {
+        if (idle.transaction_expired()) {
           spdlog::info("session {} from {}: transaction timeout", id, peer);
           session.transaction_timeout();
         } else {

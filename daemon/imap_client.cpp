@@ -17,7 +17,11 @@ constexpr int kCommandSeconds = 120;
 // Lines outside literals: responses to the commands used here are short.
 constexpr std::size_t kMaxLine = 64 * 1024;
 // Per message in a UID FETCH listing (UID, size, a few flags).
-constexpr std::size_t kListBytesPerMessage = 512;
+// "* 99999 FETCH (UID 99999 FLAGS (\Seen $CasedStored))" is 55 bytes.
+constexpr std::size_t kListBytesPerMessage = 96;
+// The listing goes in chunks of this many messages, each with its own
+// budget, so that libetpan holds one chunk's worth of parsed responses.
+constexpr std::uint32_t kListChunk = 5000;
 
 struct SetFree {
   void operator()(mailimap_set* s) const { mailimap_set_free(s); }
@@ -40,6 +44,14 @@ using FetchType = std::unique_ptr<mailimap_fetch_type, FetchTypeFree>;
 int uid_fetch(mailimap* s, mailimap_set* set, mailimap_fetch_type* type, FetchList& out) {
   clist* result = nullptr;
   int rc = mailimap_uid_fetch(s, set, type, &result);
+  out.reset(rc == MAILIMAP_NO_ERROR ? result : nullptr);
+  return rc;
+}
+
+// FETCH by sequence numbers, owning the result the same way.
+int seq_fetch(mailimap* s, mailimap_set* set, mailimap_fetch_type* type, FetchList& out) {
+  clist* result = nullptr;
+  int rc = mailimap_fetch(s, set, type, &result);
   out.reset(rc == MAILIMAP_NO_ERROR ? result : nullptr);
   return rc;
 }
@@ -129,18 +141,23 @@ Session connect(const ImapConfig& c) {
 }
 
 std::vector<Entry> list(mailimap* s, std::uint32_t exists) {
-  if (exists == 0) return {};
-  Set set(mailimap_set_new_interval(1, 0));
   FetchType type(mailimap_fetch_type_new_fetch_att_list_empty());
   mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_uid());
   mailimap_fetch_type_new_fetch_att_list_add(type.get(), mailimap_fetch_att_new_flags());
-  arm(s, (1u << 20) + static_cast<std::size_t>(exists) * kListBytesPerMessage);
-  FetchList result;
-  check(uid_fetch(s, set.get(), type.get(), result), "UID FETCH (UID FLAGS)", s);
+  std::uint32_t n = std::min(exists, kMaxListed);
   std::vector<Entry> out;
-  for (clistiter* it = clist_begin(result.get()); it; it = clist_next(it)) {
-    Entry e = entry_of(static_cast<mailimap_msg_att*>(clist_content(it)));
-    if (e.uid != 0) out.push_back(e);
+  for (std::uint32_t lo = 1; lo <= n; lo += kListChunk) {
+    // The last chunk ends at "*", so that a message that arrived since
+    // SELECT is seen; the others end where the count said.
+    bool last = n - lo < kListChunk;
+    Set set(mailimap_set_new_interval(lo, last && n == exists ? 0 : std::min(n, lo + kListChunk - 1)));
+    arm(s, (1u << 20) + static_cast<std::size_t>(kListChunk) * kListBytesPerMessage);
+    FetchList result;
+    check(seq_fetch(s, set.get(), type.get(), result), "FETCH (UID FLAGS)", s);
+    for (clistiter* it = clist_begin(result.get()); it; it = clist_next(it)) {
+      Entry e = entry_of(static_cast<mailimap_msg_att*>(clist_content(it)));
+      if (e.uid != 0) out.push_back(e);
+    }
   }
   std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.uid < b.uid; });
   out.erase(std::unique(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.uid == b.uid; }),

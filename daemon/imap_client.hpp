@@ -49,9 +49,11 @@ struct Entry {
   bool too_large = false;  // carries kTooLargeKeyword
 };
 
-// Every message of the selected mailbox (`exists` of them), by UID ascending,
-// with its flags. No sizes: a server may have to open each message for
-// that, and one it cannot open would fail the whole listing.
+// Every message of the selected mailbox (`exists` of them, at most
+// kMaxListed: the first ones), by UID ascending, with its flags. No sizes:
+// a server may have to open each message for that, and one it cannot open
+// would fail the whole listing.
+inline constexpr std::uint32_t kMaxListed = 1'000'000;
 std::vector<Entry> list(mailimap* s, std::uint32_t exists);
 
 // RFC822.SIZE of one message; nullopt if refused (NO) or vanished.

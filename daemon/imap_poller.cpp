@@ -37,6 +37,7 @@ struct ImapPoller::Impl {
   // flagged on a server without MOVE and UIDPLUS. Not looked at again.
   std::set<std::pair<std::uint32_t, std::uint32_t>> passed_over;
   int warned_no_move = 0;  // said once per process, not per reconnect
+  int warned_many = 0;
   struct Capabilities {
     bool move = false, uidplus = false;
   };
@@ -196,7 +197,11 @@ struct ImapPoller::Impl {
                  has_idle && c.idle);
     bool rescanned = false;  // the last pass ran without an IDLE before it
     while (!stopping) {
-      auto entries = imap::list(s, s->imap_selection_info ? s->imap_selection_info->sel_exists : 0);
+      std::uint32_t exists = s->imap_selection_info ? s->imap_selection_info->sel_exists : 0;
+      if (exists > imap::kMaxListed && !warned_many++)
+        spdlog::warn("imap: {} reports {} messages; each pass looks at the first {}", c.mailbox, exists,
+                     imap::kMaxListed);
+      auto entries = imap::list(s, exists);
       std::size_t done = 0, failed = 0;
       for (const imap::Entry& e : entries) {
         if (stopping) return;

@@ -323,7 +323,12 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   record_arrival(msg, Arrival{*target, message_id, sender, routed_by, forged, unverified, result.new_case,
                               bounce.has_value(), same_id_other_bytes},
                  now);
-  if (result.new_case && !bounce && options_.acknowledge) queue_acknowledgement(msg, *target, now);
+  if (result.new_case && !bounce && options_.acknowledge) {
+    // An acknowledgement to a forged From would be backscatter to whoever
+    // was named: none.
+    if (forged) add_event(*target, "ack", actor, "no acknowledgement: the From failed DMARC", now);
+    else queue_acknowledgement(msg, *target, now);
+  }
   touch(*target, now);
   return result;
 }

@@ -244,7 +244,8 @@ class Store {
   void record_arrival(const PreparedMessage& msg, const Arrival& arrival, std::int64_t now);
   std::int64_t insert_message(const PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
                               bool unverified, std::int64_t now);
-  // In-Reply-To and References without repeats or the message's own id.
+  // In-Reply-To and References without repeats or the message's own id:
+  // at most 256, the closest ancestors.
   static std::vector<std::string> message_refs(const ParsedMessage& pm, const std::string& message_id);
   std::set<std::int64_t> related_cases(const std::vector<std::string>& refs, const std::string& message_id,
                                        bool same_id_other_bytes);
@@ -260,7 +261,7 @@ class Store {
   void note_mail_keys(const PreparedMessage& msg, std::optional<std::int64_t> case_id, std::int64_t now);
 
   // Threading rule 3 and trust (store_trust.cpp). `related` holds every case
-  // a References/In-Reply-To lookup found; route() picks one.
+  // a References/In-Reply-To lookup found; route_by_references() picks one.
   struct Route {
     std::optional<std::int64_t> target;  // nullopt: a new case
     std::vector<std::int64_t> join;      // same thread, same verified people: folded into target

@@ -60,12 +60,14 @@ class ImapServer:
     """messages: list of (uid, bytes). Options:
     caps       capability list (default without MOVE/UIDPLUS/IDLE)
     body_no    UIDs whose BODY.PEEK[] fetch is answered NO (with no_text)
-    list_no    answer NO to the UID FETCH 1:* listing
+    list_no    answer NO to the FETCH lo:hi (UID FLAGS) listing
     greeting   "flood-line" (never ends), "flood-lines" (endless untagged lines) or None
+    list_flood claim 4294967295 messages and answer the listing with FETCH lines without end
     """
 
     def __init__(self, messages, caps=("IMAP4rev1",), body_no=(), list_no=False, greeting=None,
-                 no_text="Message unavailable"):
+                 no_text="Message unavailable", list_flood=False):
+        self.list_flood = list_flood
         self.messages = [[uid, data, set()] for uid, data in messages]
         self.caps = " ".join(caps)
         self.body_no = set(body_no)
@@ -109,6 +111,13 @@ class ImapServer:
                 if len(parts) < 2:
                     continue
                 tag, verb, rest = parts[0], parts[1].upper(), parts[2] if len(parts) > 2 else ""
+                if self.list_flood and verb == "FETCH":
+                    n = 0
+                    while True:
+                        n += 1
+                        writer.write(f"* {n} FETCH (UID {n} FLAGS ())\r\n".encode())
+                        if n % 1000 == 0:
+                            await writer.drain()
                 out = self._command(tag, verb, rest)
                 if out is None:
                     break
@@ -132,7 +141,8 @@ class ImapServer:
             return b"* BYE bye\r\n" + ok
         if verb == "SELECT":
             nxt = max([m[0] for m in self.messages], default=0) + 1
-            return (f"* {len(self.messages)} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] v\r\n"
+            exists = 4294967295 if self.list_flood else len(self.messages)
+            return (f"* {exists} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] v\r\n"
                     f"* OK [UIDNEXT {nxt}] n\r\n* FLAGS (\\Seen \\Deleted \\Flagged)\r\n"
                     f"* OK [PERMANENTFLAGS (\\Seen \\Deleted \\Flagged \\*)] p\r\n"
                     f"{tag} OK [READ-WRITE] selected\r\n").encode()
@@ -146,7 +156,23 @@ class ImapServer:
             return out + ok
         if verb == "UID":
             return self._uid(tag, rest)
+        if verb == "FETCH":
+            return self._listing(tag, rest)
         return f"{tag} BAD unknown\r\n".encode()
+
+    def _listing(self, tag, rest):
+        if self.list_no:
+            return f"{tag} NO {self.no_text}\r\n".encode()
+        which = rest.split(" ", 1)[0]
+        lo, _, hi = which.partition(":")
+        lo = int(lo)
+        hi = len(self.messages) if hi in ("*", "") else int(hi)
+        out = b""
+        for i, (uid, data, flags) in enumerate(self.messages):
+            if lo <= i + 1 <= hi:
+                fl = " ".join(sorted(flags))
+                out += f"* {i + 1} FETCH (UID {uid} FLAGS ({fl}))\r\n".encode()
+        return out + f"{tag} OK done\r\n".encode()
 
     def _uid(self, tag, rest):
         sub, _, args = rest.partition(" ")

@@ -97,7 +97,7 @@ def test_a_no_to_the_listing_does_not_crash():
     w = World(ImapServer(msgs("l1"), list_no=True))
     try:
         w.start()
-        w.wait(lambda: "UID FETCH (UID FLAGS) failed" in w.env.log(), 30, "the refused listing logged")
+        w.wait(lambda: "FETCH (UID FLAGS) failed" in w.env.log(), 30, "the refused listing logged")
         time.sleep(2)
         assert w.alive()
         w.env.stop()
@@ -138,6 +138,29 @@ def test_an_imap_greeting_that_never_ends_is_cut_off():
 def test_endless_imap_lines_are_cut_off():
     log = flood_bounded(ImapServer([], greeting="flood-lines"), "endless untagged lines")
     assert "exceeded" in log or "line longer than" in log, log[-2000:]
+
+
+def test_an_endless_listing_under_a_huge_exists_claim_is_cut_off():
+    log = flood_bounded(ImapServer([], list_flood=True), "a listing without end")
+    assert "exceeded" in log, log[-2000:]
+
+
+def test_a_listing_in_chunks_sees_the_last_message_of_a_large_mailbox():
+    """12,000 messages already stored and flagged, one new at the end: the
+    listing goes in chunks and must reach it."""
+    tiny = msgs("old")[0][1]
+    server = ImapServer([(i, tiny) for i in range(1, 12001)] + [(12001, msgs("new")[0][1])])
+    for m in server.messages[:-1]:
+        m[2].add("$CasedStored")
+    w = World(server)
+    try:
+        w.start()
+        w.wait(lambda: w.stored() == 1, 30, "the one new message")
+        assert server.body_fetches(12001) == 1
+        listings = [c for c in server.commands if c.split(" ")[1:2] == ["FETCH"]]
+        assert len(listings) >= 3 and "1:5000" in listings[0], listings
+    finally:
+        w.close()
 
 
 def test_an_oversize_message_is_neither_fetched_nor_looped_on():

@@ -9,7 +9,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <strings.h>
 #include <memory>
+#include <vector>
 
 #include "fuzz_common.hpp"
 
@@ -63,21 +65,43 @@ struct FetchFree {
 };
 using FetchList = std::unique_ptr<clist, FetchFree>;
 
-// UID FETCH of `set` with one attribute; the result when the server said OK.
-FetchList uid_fetch(mailimap* s, mailimap_set* set, mailimap_fetch_att* att) {
+// UID FETCH of `set` with one attribute: the result when the server said
+// OK, else nothing, with `rc` set.
+FetchList uid_fetch(mailimap* s, mailimap_set* set, mailimap_fetch_att* att, int& rc) {
   mailimap_fetch_type* type = mailimap_fetch_type_new_fetch_att_list_empty();
   mailimap_fetch_type_new_fetch_att_list_add(type, att);
   clist* result = nullptr;
-  int rc = mailimap_uid_fetch(s, set, type, &result);
+  rc = mailimap_uid_fetch(s, set, type, &result);
   mailimap_fetch_type_free(type);
   return rc == MAILIMAP_NO_ERROR ? FetchList(result) : FetchList();
 }
 
+// The first static attribute of type `att_type` in a fetch result.
+mailimap_msg_att_static* find(clist* list, int att_type) {
+  for (clistiter* it = clist_begin(list); it; it = clist_next(it)) {
+    auto* msg = static_cast<mailimap_msg_att*>(clist_content(it));
+    for (clistiter* a = clist_begin(msg->att_list); a; a = clist_next(a)) {
+      auto* item = static_cast<mailimap_msg_att_item*>(clist_content(a));
+      if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC && item->att_data.att_static->att_type == att_type)
+        return item->att_data.att_static;
+    }
+  }
+  return nullptr;
+}
+
+// The poller's check(): any error ends the session.
+struct Stop {};
+void check(int rc) {
+  if (rc != MAILIMAP_NO_ERROR) throw Stop{};
+}
+
 std::vector<std::uint32_t> uids(mailimap* s) {
   ImapSet set(mailimap_set_new_interval(1, 0));
-  FetchList list = uid_fetch(s, set.get(), mailimap_fetch_att_new_uid());
+  int rc = 0;
+  FetchList list = uid_fetch(s, set.get(), mailimap_fetch_att_new_uid(), rc);
+  if (rc == MAILIMAP_ERROR_FETCH) return {};  // an empty mailbox, as the poller takes it
+  check(rc);
   std::vector<std::uint32_t> out;
-  if (!list) return out;
   for (clistiter* it = clist_begin(list.get()); it; it = clist_next(it)) {
     auto* msg = static_cast<mailimap_msg_att*>(clist_content(it));
     for (clistiter* a = clist_begin(msg->att_list); a; a = clist_next(a)) {
@@ -89,54 +113,85 @@ std::vector<std::uint32_t> uids(mailimap* s) {
   return out;
 }
 
+// The body's size; 0 when the server refused this one message (the poller goes on).
 std::size_t body_size(mailimap* s, std::uint32_t uid) {
   ImapSet set(mailimap_set_new_single(uid));
-  FetchList list = uid_fetch(s, set.get(), mailimap_fetch_att_new_body_peek_section(mailimap_section_new(nullptr)));
-  if (!list) return 0;
-  for (clistiter* it = clist_begin(list.get()); it; it = clist_next(it)) {
-    auto* msg = static_cast<mailimap_msg_att*>(clist_content(it));
-    for (clistiter* a = clist_begin(msg->att_list); a; a = clist_next(a)) {
-      auto* item = static_cast<mailimap_msg_att_item*>(clist_content(a));
-      if (item->att_type == MAILIMAP_MSG_ATT_ITEM_STATIC &&
-          item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_BODY_SECTION)
-        return item->att_data.att_static->att_data.att_body_section->sec_length;
-    }
-  }
-  return 0;
+  int rc = 0;
+  FetchList list = uid_fetch(s, set.get(), mailimap_fetch_att_new_body_peek_section(mailimap_section_new(nullptr)), rc);
+  if (rc == MAILIMAP_ERROR_FETCH) return 0;
+  check(rc);
+  auto* body = find(list.get(), MAILIMAP_MSG_ATT_BODY_SECTION);
+  return body ? body->att_data.att_body_section->sec_length : 0;
 }
 
-void move_done(mailimap* s, std::uint32_t uid) {
+void move_done(mailimap* s, std::uint32_t uid, bool has_move, bool has_uidplus) {
   ImapSet set(mailimap_set_new_single(uid));
-  if (mailimap_has_extension(s, const_cast<char*>("MOVE"))) {
-    mailimap_uid_move(s, set.get(), "Processed");
+  if (has_move) {
+    check(mailimap_uid_move(s, set.get(), "Processed"));
     return;
   }
-  if (mailimap_uid_copy(s, set.get(), "Processed") != MAILIMAP_NO_ERROR) return;
+  check(mailimap_uid_copy(s, set.get(), "Processed"));
   mailimap_flag_list* flags = mailimap_flag_list_new_empty();
   mailimap_flag_list_add(flags, mailimap_flag_new_deleted());
   mailimap_store_att_flags* att = mailimap_store_att_flags_new_add_flags_silent(flags);
-  mailimap_uid_store(s, set.get(), att);
+  int rc = mailimap_uid_store(s, set.get(), att);
   mailimap_store_att_flags_free(att);
-  if (mailimap_has_extension(s, const_cast<char*>("UIDPLUS"))) mailimap_uid_expunge(s, set.get());
+  check(rc);
+  check(has_uidplus ? mailimap_uid_expunge(s, set.get()) : mailimap_expunge(s));
 }
 
-// One session as the poller runs it, stopping where the poller's check() would throw.
-void session(mailimap* s) {
-  int rc = mailimap_login(s, "cased", "secret");
-  if (rc != MAILIMAP_NO_ERROR) return;
-  mailimap_create(s, "Processed");
-  if (mailimap_select(s, "INBOX") != MAILIMAP_NO_ERROR) return;
-  int moved = 0;
-  for (std::uint32_t uid : uids(s)) {
-    if (body_size(s, uid) > 0 && moved++ < 4) move_done(s, uid);
-    if (s->imap_stream == nullptr) return;
+// libetpan's mailimap_has_extension and mailimap_has_idle trust the
+// capability list: after a greeting and a LOGIN reply whose capability codes
+// did not parse they dereference NULL, and the poller, which asks right
+// after LOGIN, dies with SIGSEGV (crash-has-extension-null, 166 bytes,
+// confirmed against the daemon). This target reads the list itself, checking
+// every pointer, as a fixed poller must, to fuzz on past that input.
+bool has_extension(mailimap* s, const char* name) {
+  if (!s->imap_connection_info || !s->imap_connection_info->imap_capability) return false;
+  clist* caps = s->imap_connection_info->imap_capability->cap_list;
+  for (clistiter* it = caps ? clist_begin(caps) : nullptr; it; it = clist_next(it)) {
+    auto* cap = static_cast<struct mailimap_capability*>(clist_content(it));
+    if (cap && cap->cap_type == MAILIMAP_CAPABILITY_NAME && cap->cap_data.cap_name &&
+        strcasecmp(cap->cap_data.cap_name, name) == 0)
+      return true;
   }
-  if (mailimap_has_idle(s) && mailimap_idle(s) == MAILIMAP_NO_ERROR) mailimap_idle_done(s);
-  if (mailimap_noop(s) != MAILIMAP_NO_ERROR) return;
+  return false;
+}
+
+// One session in the poller's order: LOGIN, the capabilities it asks about
+// once, CREATE (its result ignored), SELECT, one pass, IDLE, NOOP, LOGOUT.
+void session(mailimap* s) {
+  check(mailimap_login(s, "cased", "secret"));
+  bool has_move = has_extension(s, "MOVE");
+  bool has_uidplus = has_extension(s, "UIDPLUS");
+  bool has_idle = has_extension(s, "IDLE");
+  mailimap_create(s, "Processed");
+  check(mailimap_select(s, "INBOX"));
+  int moved = 0;
+  for (std::uint32_t uid : uids(s))
+    if (body_size(s, uid) > 0 && moved++ < 4) move_done(s, uid, has_move, has_uidplus);
+  if (has_idle) {
+    check(mailimap_idle(s));
+    check(mailimap_idle_done(s));
+  }
+  check(mailimap_noop(s));
   mailimap_logout(s);
 }
 
 }  // namespace
+
+// libetpan 1.9.4 leaks the parsed greeting when a server greets with BYE
+// (mailimap_connect, seed-bye-greeting: 48 bytes per connection). Its frames
+// have no frame pointers, so the fast unwinder stops inside libetpan and a
+// narrower suppression would not match: every leak allocated in libetpan is
+// ignored here. Double frees and use after free are still reported.
+extern "C" const char* __lsan_default_suppressions() { return "leak:libetpan.so\n"; }
+
+// libetpan allocates an IMAP literal's announced length at once (up to 4 GiB,
+// seed-huge-literal). Under ASan each such allocation costs most of a second
+// of shadow memory; allocations over 256 MB fail here instead (NULL, as
+// under a memory limit), which runs libetpan's error path.
+extern "C" const char* __asan_default_options() { return "max_allocation_size_mb=256:allocator_may_return_null=1"; }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   cased::fuzz::quiet();
@@ -144,6 +199,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   mailstream_low* low = mailstream_low_new(new Input{reinterpret_cast<const char*>(data), size}, &memory_driver);
   mailstream* stream = mailstream_new(low, 8192);
   int rc = mailimap_connect(s.get(), stream);
-  if (rc == MAILIMAP_NO_ERROR_AUTHENTICATED || rc == MAILIMAP_NO_ERROR_NON_AUTHENTICATED) session(s.get());
+  if (rc != MAILIMAP_NO_ERROR_AUTHENTICATED && rc != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) return 0;
+  try {
+    session(s.get());
+  } catch (const Stop&) {
+  }
   return 0;
 }

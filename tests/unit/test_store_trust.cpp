@@ -344,3 +344,22 @@ TEST_CASE("trust: one person's thread split by arrival order is joined again", "
   CHECK(s.resolve_case(r2.case_id) == r2.case_id);
   CHECK((m2.case_id == g2.case_id || m2.case_id == r2.case_id));
 }
+
+TEST_CASE("trust: a From that failed DMARC gets no acknowledgement", "[store][trust]") {
+  TempDir dir;
+  auto opened =
+      Store::open(dir.file("cases.db"), StoreOptions{"security@example.com", "CASE", true, "mx.example.com"});
+  REQUIRE(opened.ok());
+  Store& s = *opened;
+  auto forged = mail("f1@x", "victim@example.net");
+  forged.raw = "Authentication-Results: mx.example.com; dmarc=fail\r\n" + forged.raw;
+  auto r = ingest(s, std::move(forged));
+  CHECK(number(s, "SELECT count(*) FROM outbox WHERE kind = 'ack'") == 0);
+  auto c = s.get_case(r.case_id);
+  REQUIRE(c.ok());
+  CHECK(has_event(*c, "ack", "DMARC"));
+  auto real = mail("p1@x", "victim@example.net");
+  real.raw = "Authentication-Results: mx.example.com; dmarc=pass\r\n" + real.raw;
+  ingest(s, std::move(real));
+  CHECK(number(s, "SELECT count(*) FROM outbox WHERE kind = 'ack'") == 1);
+}
