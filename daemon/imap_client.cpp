@@ -114,10 +114,10 @@ void check(int rc, const char* what, mailimap* s) {
 
 void arm(mailimap* s, std::size_t max_reply) { arm_for(s, max_reply, kCommandSeconds); }
 
-Session connect(const ImapConfig& c) {
+Session connect(const ImapConfig& c, int cancel_fd) {
   Session s(mailimap_new(0, nullptr));
   if (!s) throw std::bad_alloc();
-  net::Limits limits{kMaxLine, 1u << 20, std::chrono::seconds(kCommandSeconds)};
+  net::Limits limits{kMaxLine, 1u << 20, std::chrono::seconds(kCommandSeconds), cancel_fd};
   auto stream = net::open(c.host, c.port, c.security, c.ca_file, kCommandSeconds, net::Protocol::imap, limits);
   if (!stream) throw Failure(stream.error().message);
   int rc = mailimap_connect(s.get(), *stream);

@@ -34,7 +34,7 @@ inline constexpr const char* kStoredKeyword = "$CasedStored";
 inline constexpr const char* kTooLargeKeyword = "$CasedTooLarge";
 
 // Connected, through TLS or STARTTLS as configured, and logged in.
-Session connect(const ImapConfig& c);
+Session connect(const ImapConfig& c, int cancel_fd = -1);
 
 // Throws Failure naming the step, libetpan's code and the server's text.
 void check(int rc, const char* what, mailimap* s);

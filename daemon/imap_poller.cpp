@@ -168,10 +168,11 @@ struct ImapPoller::Impl {
   // One connected session: catch up, then IDLE or poll until stop or error.
   void session(Store& store) {
     const ImapConfig& c = *config.imap;
-    imap::Session session = imap::connect(c);
+    imap::Session session = imap::connect(c, wake_fd);
     mailimap* s = session.get();
-    Capabilities caps{mailimap_has_extension(s, "MOVE") != 0, mailimap_has_extension(s, "UIDPLUS") != 0};
-    bool has_idle = mailimap_has_idle(s) != 0;
+    imap::arm(s);
+    Capabilities caps{net::imap_has_capability(s, "MOVE"), net::imap_has_capability(s, "UIDPLUS")};
+    bool has_idle = net::imap_has_capability(s, "IDLE");
     if (!caps.move && !caps.uidplus && !warned_no_move++)
       spdlog::warn("imap: {} offers neither MOVE nor UIDPLUS: stored mail is flagged \\Seen and {} and left in {}",
                    c.host, imap::kStoredKeyword, c.mailbox);

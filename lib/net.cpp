@@ -1,5 +1,7 @@
 #include "net.hpp"
 
+#include <strings.h>
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <libetpan/libetpan.h>
@@ -36,6 +38,7 @@ struct Guard {
   std::uint64_t lit_number = 0;
   int lit_digits = 0;
   std::string failure;
+  bool at_end = false;  // the peer closed its side
 
   bool fail(std::string why) {
     failure = std::move(why);
@@ -97,8 +100,9 @@ bool wait_readable(Guard& g) {
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(g.deadline - Clock::now()).count();
     if (left <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 60'000)));
+    pollfd p[2] = {{fd, POLLIN, 0}, {g.limits.cancel_fd, POLLIN, 0}};
+    int n = ::poll(p, g.limits.cancel_fd >= 0 ? 2 : 1, static_cast<int>(std::min<long long>(left, 60'000)));
+    if (n > 0 && g.limits.cancel_fd >= 0 && p[1].revents != 0) return g.fail("stopped while waiting for the server");
     if (n > 0) return true;
     if (n < 0 && errno != EINTR) return true;  // let the read report it
   }
@@ -110,6 +114,13 @@ ssize_t guard_read(mailstream_low* s, void* buf, size_t count) {
   if (!g.failure.empty() || !wait_readable(g)) return -1;
   ssize_t n = mailstream_low_read(g.inner, buf, count);
   if (n > 0 && !g.account(static_cast<const char*>(buf), static_cast<std::size_t>(n))) return -1;
+  // libetpan takes an end of stream inside an IMAP literal as an empty read
+  // and asks again, forever (100% CPU, deaf to SIGTERM): the first end is
+  // passed up, any read after it is an error.
+  if (n == 0) {
+    if (g.at_end) return g.fail("the server closed the connection"), -1;
+    g.at_end = true;
+  }
   return n;
 }
 
@@ -273,6 +284,26 @@ std::string server_text(std::string_view text, std::size_t max) {
   while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
   out.resize(cut);
   return out + "...";
+}
+
+bool imap_has_capability(mailimap* session, const char* name) {
+  if (!session) return false;
+  auto announced = [&]() -> mailimap_capability_data* {
+    return session->imap_connection_info ? session->imap_connection_info->imap_capability : nullptr;
+  };
+  if (!announced()) {
+    mailimap_capability_data* asked = nullptr;
+    if (mailimap_capability(session, &asked) == MAILIMAP_NO_ERROR && asked) mailimap_capability_data_free(asked);
+  }
+  mailimap_capability_data* caps = announced();
+  if (!caps || !caps->cap_list) return false;
+  for (clistiter* it = clist_begin(caps->cap_list); it; it = clist_next(it)) {
+    auto* cap = static_cast<struct mailimap_capability*>(clist_content(it));
+    if (cap && cap->cap_type == MAILIMAP_CAPABILITY_NAME && cap->cap_data.cap_name &&
+        strcasecmp(cap->cap_data.cap_name, name) == 0)
+      return true;
+  }
+  return false;
 }
 
 }  // namespace cased::net

@@ -12,6 +12,8 @@
 
 #include <libetpan/mailstream.h>
 
+struct mailimap;
+
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -26,6 +28,7 @@ struct Limits {
   std::size_t max_line = 4096;          // bytes of one line (outside IMAP literals)
   std::size_t max_total = 1 << 20;      // bytes of one exchange (see arm())
   std::chrono::seconds deadline{120};   // time for one exchange
+  int cancel_fd = -1;                   // readable: give up at once (the daemon is stopping)
 };
 
 // Connected and, for "tls", through the verified handshake; for "starttls"
@@ -52,5 +55,12 @@ bool has_buffered_input(mailstream* stream);
 // Text a server sent, for a log line or an error: made visible and inert,
 // and at most `max` bytes.
 std::string server_text(std::string_view text, std::size_t max = 200);
+
+// Whether the IMAP server announced capability `name`. libetpan's own
+// mailimap_has_extension and mailimap_has_idle trust the capability list
+// and dereference NULL when its codes did not parse (a 166-byte greeting
+// and LOGIN reply crashed the poller); this checks every pointer, and asks
+// CAPABILITY once when the server has not said.
+bool imap_has_capability(mailimap* session, const char* name);
 
 }  // namespace cased::net

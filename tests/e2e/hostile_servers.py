@@ -63,11 +63,15 @@ class ImapServer:
     list_no    answer NO to the FETCH lo:hi (UID FLAGS) listing
     greeting   "flood-line" (never ends), "flood-lines" (endless untagged lines) or None
     list_flood claim 4294967295 messages and answer the listing with FETCH lines without end
+    script     bytes sent as the whole server side at once (a fuzz input); then
+               the connection closes when `close` is true, else waits for the client
     """
 
     def __init__(self, messages, caps=("IMAP4rev1",), body_no=(), list_no=False, greeting=None,
-                 no_text="Message unavailable", list_flood=False):
+                 no_text="Message unavailable", list_flood=False, script=None, close=False):
         self.list_flood = list_flood
+        self.script = script
+        self.close = close
         self.messages = [[uid, data, set()] for uid, data in messages]
         self.caps = " ".join(caps)
         self.body_no = set(body_no)
@@ -94,6 +98,14 @@ class ImapServer:
 
     async def _client(self, reader, writer):
         self.connections += 1
+        if self.script is not None:
+            writer.write(self.script)
+            await writer.drain()
+            if not self.close:
+                while await reader.read(4096):
+                    pass
+            writer.close()
+            return
         if self.greeting == "flood-line":
             writer.write(b"* OK ")
             return await _flood(writer, b"A" * 65536)

@@ -105,6 +105,38 @@ def test_a_no_to_the_listing_does_not_crash():
         w.close()
 
 
+def scripted_server_survived(script, close, past):
+    """`past`: what cased must get past (a log line, or a reconnection)."""
+    w = World(ImapServer([], script=script, close=close))
+    try:
+        w.start()
+        w.wait(lambda: past(w), 30, "cased to get past the server's replies")
+        time.sleep(0.5)
+        assert w.alive()
+        t0 = time.monotonic()
+        w.env.stop()  # SIGTERM is heard: cased is not spinning inside libetpan
+        assert time.monotonic() - t0 < 15
+    finally:
+        w.close()
+
+
+def test_capabilities_that_do_not_parse_do_not_crash():
+    """Found by fuzzing (tests/fuzz/corpus/imap_reply/crash-has-extension-null):
+    libetpan's mailimap_has_extension dereferenced NULL after this greeting
+    and LOGIN reply; cased died with SIGSEGV."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "fuzz", "corpus", "imap_reply",
+                           "crash-has-extension-null"), "rb") as f:
+        scripted_server_survived(f.read(), close=False, past=lambda w: "offers neither MOVE" in w.env.log())
+
+
+def test_a_literal_cut_short_by_the_server_closing_does_not_spin():
+    """libetpan read the end of the stream as an empty read forever inside a
+    literal: cased spun at 100% CPU and ignored SIGTERM."""
+    script = (b"* OK [CAPABILITY IMAP4rev1] ready\r\n1 OK logged in\r\n"
+              b"* LIST (\\HasNoChildren) \".\" {100}\r\nshort")
+    scripted_server_survived(script, close=True, past=lambda w: w.imap.connections >= 2)
+
+
 def flood_bounded(server, what):
     w = World(server)
     try:

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
+#include "net.hpp"
 
 namespace {
 
@@ -140,23 +141,9 @@ void move_done(mailimap* s, std::uint32_t uid, bool has_move, bool has_uidplus) 
   check(has_uidplus ? mailimap_uid_expunge(s, set.get()) : mailimap_expunge(s));
 }
 
-// libetpan's mailimap_has_extension and mailimap_has_idle trust the
-// capability list: after a greeting and a LOGIN reply whose capability codes
-// did not parse they dereference NULL, and the poller, which asks right
-// after LOGIN, dies with SIGSEGV (crash-has-extension-null, 166 bytes,
-// confirmed against the daemon). This target reads the list itself, checking
-// every pointer, as a fixed poller must, to fuzz on past that input.
-bool has_extension(mailimap* s, const char* name) {
-  if (!s->imap_connection_info || !s->imap_connection_info->imap_capability) return false;
-  clist* caps = s->imap_connection_info->imap_capability->cap_list;
-  for (clistiter* it = caps ? clist_begin(caps) : nullptr; it; it = clist_next(it)) {
-    auto* cap = static_cast<struct mailimap_capability*>(clist_content(it));
-    if (cap && cap->cap_type == MAILIMAP_CAPABILITY_NAME && cap->cap_data.cap_name &&
-        strcasecmp(cap->cap_data.cap_name, name) == 0)
-      return true;
-  }
-  return false;
-}
+// The poller's own capability check (libetpan's dereferences NULL after
+// crash-has-extension-null).
+bool has_extension(mailimap* s, const char* name) { return cased::net::imap_has_capability(s, name); }
 
 // One session in the poller's order: LOGIN, the capabilities it asks about
 // once, CREATE (its result ignored), SELECT, one pass, IDLE, NOOP, LOGOUT.
