@@ -66,7 +66,7 @@ std::string read_stdin() {
   return std::string(std::istreambuf_iterator<char>(std::cin), {});
 }
 
-// SPEC "Who acts": the user name of the effective uid.
+// contract: "Who acts": the user name of the effective uid.
 std::string current_user() {
   if (const passwd* pw = getpwuid(geteuid())) return pw->pw_name;
   return fmt::format("uid{}", geteuid());
@@ -112,7 +112,9 @@ struct Context {
       return nullptr;
     }
     try {
-      return std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds));
+      // Decrypted content is bounded by the message size limit, as over LMTP.
+      return std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds),
+                                      config.lmtp.max_message_size);
     } catch (const std::exception& e) {
       std::cerr << fmt::format("casectl: warning: {}; PGP mail stays undecrypted\n", e.what());
       return nullptr;

@@ -277,7 +277,8 @@ void ImapPoller::run() {
     return;
   }
   try {
-    impl_->crypto = std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds));
+    impl_->crypto = std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds),
+                                             config.lmtp.max_message_size);
   } catch (const std::exception& e) {
     spdlog::warn("imap: PGP is off: {}", e.what());
   }
