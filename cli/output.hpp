@@ -1,4 +1,4 @@
-// One set of views, two renderings: JSON (the contract in SPEC.md and
+// One set of views, two renderings: JSON (the contract, documented in
 // docs/json.md) and text for a terminal. Both are built from the same structs
 // so they cannot drift.
 #pragma once

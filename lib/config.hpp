@@ -1,4 +1,4 @@
-// Configuration values (SPEC.md "Configuration"). The core never reads files:
+// Configuration values (docs/contract.md "Configuration"). The core never reads files:
 // programs read the TOML text and hand it to parse_config.
 #pragma once
 
@@ -102,7 +102,7 @@ struct Config {
 // "cased.toml:12: case.tag: expected a string".
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name);
 
-// True for localhost, 127.0.0.0/8 and ::1 (SPEC "Loopback").
+// True for localhost, 127.0.0.0/8 and ::1 (contract: "Loopback").
 bool is_loopback_host(std::string_view host);
 
 }  // namespace cased

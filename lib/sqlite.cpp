@@ -133,7 +133,7 @@ Db Db::open(const std::string& path, bool create, bool readonly) {
   db.exec("PRAGMA foreign_keys = ON");
   if (!readonly) {
     db.exec("PRAGMA journal_mode = WAL");
-    // FULL: every commit is fsynced before it returns (SPEC "Durability").
+    // FULL: every commit is fsynced before it returns (contract: "Durability").
     db.exec("PRAGMA synchronous = FULL");
   }
   return db;

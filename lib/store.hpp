@@ -39,7 +39,7 @@ struct StoreOptions {
 StoreOptions store_options(const Config& config, bool acknowledge);
 
 // How a message reached us. For LMTP the envelope decides plus-routing;
-// for `ingest` and IMAP the headers do (SPEC "Envelope and routing").
+// for `ingest` and IMAP the headers do (contract: "Envelope and routing").
 struct Envelope {
   std::string source = "ingest";            // lmtp | ingest | imap
   std::optional<std::string> mail_from;     // "" = null sender; nullopt = unknown
@@ -63,7 +63,7 @@ struct PreparedMessage {
 // database, safe on any thread that owns its Crypto.
 PreparedMessage prepare_message(std::string raw, Envelope envelope, Crypto* crypto = nullptr);
 
-// SHA-256 of the bytes with every line end made CRLF (SPEC "Identity").
+// SHA-256 of the bytes with every line end made CRLF (contract: "Identity").
 std::string normalized_sha256(std::string_view raw);
 
 struct IngestResult {
@@ -205,7 +205,7 @@ class Store {
   Status add_participant(std::int64_t id, const std::string& address, const std::string& role,
                          const std::string& actor);
 
-  // Keys (SPEC "Keys"): the key pinned to `address`, if any; and whether a
+  // Keys (contract: "Keys"): the key pinned to `address`, if any; and whether a
   // key ever arrived by mail (such a key never counts as the operator's).
   std::optional<std::string> pinned_key(const std::string& address);
   bool key_from_mail(const std::string& fingerprint);

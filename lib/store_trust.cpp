@@ -177,7 +177,7 @@ bool Store::key_from_mail(const std::string& fingerprint) {
   return yes;
 }
 
-// Trust on first use (SPEC "Keys"), for the sender's own address only: the
+// Trust on first use (contract: "Keys"), for the sender's own address only: the
 // first key seen for it is pinned; a different one later is recorded and
 // flagged, not used. A key naming anyone else is recorded unpinned.
 void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::string_view no_pin, std::int64_t now) {

@@ -1,4 +1,4 @@
-// The pure parts of threading (SPEC "Threading"): which case number an
+// The pure parts of threading (contract: "Threading"): which case number an
 // address or a subject names. The database lookups live in store.cpp.
 #pragma once
 

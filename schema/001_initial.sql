@@ -7,7 +7,7 @@ CREATE TABLE cases (
               CHECK (status IN ('new', 'open', 'waiting', 'resolved', 'rejected')),
   assignee    TEXT,
   created     INTEGER NOT NULL,
-  updated     INTEGER NOT NULL,              -- last activity (SPEC "Activity")
+  updated     INTEGER NOT NULL,              -- last activity (contract: "Activity")
   merged_into INTEGER REFERENCES cases(id)   -- set when a late parent joined two threads
 );
 CREATE INDEX cases_status ON cases(status);

@@ -21,7 +21,7 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox(status, next_attempt);
 
--- Keys pinned to addresses (trust on first use); see SPEC "Keys".
+-- Keys pinned to addresses (trust on first use); see contract: "Keys".
 CREATE TABLE keys (
   address     TEXT    NOT NULL,                     -- lower case addr-spec
   fingerprint TEXT    NOT NULL,                     -- primary key, upper-case hex

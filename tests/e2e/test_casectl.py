@@ -1,5 +1,5 @@
 """casectl end to end: the real binary on real-shaped messages, JSON checked
-against SPEC.md."""
+against the contract in docs/contract.md."""
 
 import os
 import re

@@ -155,7 +155,7 @@ def test_acknowledgement_and_reply_signed_encrypted_and_threaded():
         assert all(o["attempts"] == 1 for o in outbox)
         kinds = [e["kind"] for e in show["events"]]
         assert "ack" in kinds and "reply" in kinds
-        # What we wrote is searchable like what we received (SPEC "Search").
+        # What we wrote is searchable like what we received (contract: "Search").
         assert [c["id"] for c in w.env.json("search", "tuesday")] == [1]
         # The log names cases and Message-IDs, never the report.
         w.env.stop()

@@ -25,7 +25,7 @@ TEST_CASE("config: the minimal file gets the documented defaults", "[config]") {
   CHECK(c->gpg.home == "/var/lib/cased/gnupg");
 }
 
-TEST_CASE("config: every section of SPEC.md parses", "[config]") {
+TEST_CASE("config: every section of the documented configuration parses", "[config]") {
   auto c = parse_config(R"(
 [case]
 database = "/var/lib/cased/cases.db"
