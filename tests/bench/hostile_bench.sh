@@ -16,8 +16,8 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build/release}
 cased_bin=$(realpath "$build/cased")
-sizes=${SIZES:-"1M 8M 50M"}
-kinds=${KINDS:-"plain deep tinyparts nested html references"}
+sizes=${SIZES-"1M 8M 50M"}
+kinds=${KINDS-"plain deep tinyparts nested html references"}
 limit=${TIMEOUT:-120}
 mem_mb=${MEMORY_LIMIT_MB:-4096}
 gen=$src/tests/bench/hostile_gen.py
@@ -28,7 +28,7 @@ cleanup() {
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
   if [ -n "$server" ]; then kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
   [ -d "$work/gnupg" ] && gpgconf --homedir "$work/gnupg" --kill all 2>/dev/null || true
-  rm -rf "$work"
+  [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -53,8 +53,12 @@ start_cased() {
 stop_cased() {  # prints how it ended
   local rc=0
   if kill -0 "$server" 2>/dev/null; then
-    kill -TERM "$server"; wait "$server" || rc=$?
-    echo "ran"
+    # A cased still parsing does not stop on SIGTERM (the parse holds its
+    # event loop): SIGKILL after 5 s, so that it cannot slow the next run.
+    kill -TERM "$server"
+    for _ in $(seq 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server" 2>/dev/null && echo "ran (SIGKILL: still busy 5 s after SIGTERM)" || echo "ran"
+    wait "$server" 2>/dev/null || true
   else
     wait "$server" || rc=$?
     echo "died (exit $rc$( [ $rc -gt 128 ] && echo ", signal $((rc - 128))"))"
@@ -79,7 +83,7 @@ deliver() {
   t1=$(date +%s.%N)
   sleep 0.3  # one more VmHWM sample
   ended=$(stop_cased)
-  [ "$ended" = ran ] || outcome="$outcome; cased $ended"
+  case $ended in ran) ;; ran*) outcome="$outcome; ${ended#ran }" ;; *) outcome="$outcome; cased $ended" ;; esac
   seconds=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
   local peak_kb; peak_kb=$(cat "$dir/hwm" 2>/dev/null || echo 0)
   rss_mb=$((peak_kb / 1024)) over_mb=$(((peak_kb - idle_kb) / 1024))
@@ -87,13 +91,13 @@ deliver() {
 
 make_bomb() {  # a PGP/MIME message whose 1 KB of bzip2 becomes BOMB_MB of zeros
   command -v gpg >/dev/null || return 1
-  local g="gpg --homedir $work/gnupg --batch --yes --quiet --pinentry-mode loopback --passphrase '' --trust-model always"
+  g() { gpg --homedir "$work/gnupg" --batch --yes --quiet --pinentry-mode loopback --passphrase '' --trust-model always "$@"; }
   mkdir -m 700 "$work/gnupg"
-  $g --quick-gen-key "Security Team <security@example.com>" ed25519 sign,cert never
-  local fpr; fpr=$($g --with-colons --list-secret-keys | awk -F: '/^fpr:/ {print $10; exit}')
-  $g --quick-add-key "$fpr" cv25519 encr never
+  g --quick-gen-key "Security Team <security@example.com>" ed25519 sign,cert never
+  local fpr; fpr=$(g --with-colons --list-secret-keys | awk -F: '/^fpr:/ {print $10; exit}')
+  g --quick-add-key "$fpr" cv25519 encr never
   { printf 'Content-Type: text/plain\r\n\r\n'; head -c $((${BOMB_MB:-300} * 1024 * 1024)) /dev/zero; } |
-    $g --compress-algo bzip2 -z 9 --armor --encrypt -r security@example.com > "$work/bomb.asc"
+    g --compress-algo bzip2 -z 9 --armor --encrypt -r security@example.com > "$work/bomb.asc"
   { printf 'From: rita@example.org\r\nTo: security@example.com\r\nSubject: bomb\r\nMessage-ID: <bomb@example.org>\r\n'
     printf 'MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b"\r\n\r\n'
     printf -- '--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n--b\r\n'
