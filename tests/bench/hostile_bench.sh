@@ -46,7 +46,15 @@ start_cased() {
   wait_port "$port"
   idle_kb=$(awk '/VmHWM/ {print $2}' /proc/$server/status)
   # VmHWM is gone with the process: keep the last value seen.
-  (while [ -r /proc/$server/status ]; do awk '/VmHWM/ {print $2}' /proc/$server/status > "$dir/hwm.tmp" 2>/dev/null && mv "$dir/hwm.tmp" "$dir/hwm"; sleep 0.1; done) &
+  # OpenPGP mail is parsed in worker processes: their largest VmHWM too.
+  (while [ -r /proc/$server/status ]; do
+     awk '/VmHWM/ {print $2}' /proc/$server/status > "$dir/hwm.tmp" 2>/dev/null && mv "$dir/hwm.tmp" "$dir/hwm"
+     for c in $(pgrep -P "$server" || true); do
+       w=$(awk '/VmHWM/ {print $2}' /proc/$c/status 2>/dev/null || echo 0)
+       [ "${w:-0}" -gt "$(cat "$dir/whwm" 2>/dev/null || echo 0)" ] && echo "$w" > "$dir/whwm"
+     done
+     sleep 0.1
+   done) &
   sampler=$!
 }
 
@@ -87,6 +95,7 @@ deliver() {
   seconds=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
   local peak_kb; peak_kb=$(cat "$dir/hwm" 2>/dev/null || echo 0)
   rss_mb=$((peak_kb / 1024)) over_mb=$(((peak_kb - idle_kb) / 1024))
+  worker_mb=$(( $(cat "$dir/whwm" 2>/dev/null || echo 0) / 1024 ))
 }
 
 make_bomb() {  # a PGP/MIME message whose 1 KB of bzip2 becomes BOMB_MB of zeros
@@ -128,6 +137,6 @@ done
 if [ "${BOMB:-1}" != 0 ] && make_bomb; then
   echo "== bomb" >&2
   deliver bomb "$work/bomb.eml"
-  printf '| compressed PGP (%s MB of zeros) | %sK | %s | %s | | %s | |\n' "${BOMB_MB:-300}" \
-    "$(( $(stat -c %s "$work/bomb.eml") / 1024 ))" "$outcome" "$seconds" "$rss_mb"
+  printf '| compressed PGP (%s MB of zeros) | %sK | %s | %s | | %s (parse worker: %s) | |\n' "${BOMB_MB:-300}" \
+    "$(( $(stat -c %s "$work/bomb.eml") / 1024 ))" "$outcome" "$seconds" "$rss_mb" "$worker_mb"
 fi
