@@ -7,10 +7,12 @@
 # nested html references", see hostile_gen.py), TIMEOUT per message in
 # seconds (default 120), MEMORY_LIMIT_MB for cased's address space (default
 # 4096: a runaway message ends in an allocation failure, not the OOM killer),
-# BOMB=0 to skip the compressed PGP message (made only when gpg is there).
-# After a timeout or a crash the larger sizes of that kind are skipped.
-# Prints a Markdown table: kind, size, outcome, seconds, peak RSS, RSS/size,
-# time relative to the plain message of that size, and the peak RSS over
+# BOMB=0 to skip the compressed PGP message (made only when gpg is there),
+# BOMB_MB for its size once decompressed (default 300), KEEP=1 to keep the
+# work directory (logs, databases). After a timeout or a crash the larger
+# sizes of that kind are skipped. Prints a Markdown table: kind, size,
+# outcome, seconds, time relative to the plain message of that size, peak
+# RSS (and the parse workers' for the PGP message), and the peak RSS over
 # that of the idle daemon divided by the message size.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
