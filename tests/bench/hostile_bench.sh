@@ -7,17 +7,19 @@
 # nested html references", see hostile_gen.py), TIMEOUT per message in
 # seconds (default 120), MEMORY_LIMIT_MB for cased's address space (default
 # 4096: a runaway message ends in an allocation failure, not the OOM killer),
-# BOMB=0 to skip the compressed PGP message (made only when gpg is there).
-# After a timeout or a crash the larger sizes of that kind are skipped.
-# Prints a Markdown table: kind, size, outcome, seconds, peak RSS, RSS/size,
-# time relative to the plain message of that size, and the peak RSS over
+# BOMB=0 to skip the compressed PGP message (made only when gpg is there),
+# BOMB_MB for its size once decompressed (default 300), KEEP=1 to keep the
+# work directory (logs, databases). After a timeout or a crash the larger
+# sizes of that kind are skipped. Prints a Markdown table: kind, size,
+# outcome, seconds, time relative to the plain message of that size, peak
+# RSS (and the parse workers' for the PGP message), and the peak RSS over
 # that of the idle daemon divided by the message size.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build/release}
 cased_bin=$(realpath "$build/cased")
-sizes=${SIZES:-"1M 8M 50M"}
-kinds=${KINDS:-"plain deep tinyparts nested html references"}
+sizes=${SIZES-"1M 8M 50M"}
+kinds=${KINDS-"plain deep tinyparts nested html references"}
 limit=${TIMEOUT:-120}
 mem_mb=${MEMORY_LIMIT_MB:-4096}
 gen=$src/tests/bench/hostile_gen.py
@@ -28,7 +30,7 @@ cleanup() {
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
   if [ -n "$server" ]; then kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
   [ -d "$work/gnupg" ] && gpgconf --homedir "$work/gnupg" --kill all 2>/dev/null || true
-  rm -rf "$work"
+  [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -46,15 +48,27 @@ start_cased() {
   wait_port "$port"
   idle_kb=$(awk '/VmHWM/ {print $2}' /proc/$server/status)
   # VmHWM is gone with the process: keep the last value seen.
-  (while [ -r /proc/$server/status ]; do awk '/VmHWM/ {print $2}' /proc/$server/status > "$dir/hwm.tmp" 2>/dev/null && mv "$dir/hwm.tmp" "$dir/hwm"; sleep 0.1; done) &
+  # OpenPGP mail is parsed in worker processes: their largest VmHWM too.
+  (while [ -r /proc/$server/status ]; do
+     awk '/VmHWM/ {print $2}' /proc/$server/status > "$dir/hwm.tmp" 2>/dev/null && mv "$dir/hwm.tmp" "$dir/hwm"
+     for c in $(pgrep -P "$server" || true); do
+       w=$(awk '/VmHWM/ {print $2}' /proc/$c/status 2>/dev/null || echo 0)
+       [ "${w:-0}" -gt "$(cat "$dir/whwm" 2>/dev/null || echo 0)" ] && echo "$w" > "$dir/whwm"
+     done
+     sleep 0.1
+   done) &
   sampler=$!
 }
 
 stop_cased() {  # prints how it ended
   local rc=0
   if kill -0 "$server" 2>/dev/null; then
-    kill -TERM "$server"; wait "$server" || rc=$?
-    echo "ran"
+    # A cased still parsing does not stop on SIGTERM (the parse holds its
+    # event loop): SIGKILL after 5 s, so that it cannot slow the next run.
+    kill -TERM "$server"
+    for _ in $(seq 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server" 2>/dev/null && echo "ran (SIGKILL: still busy 5 s after SIGTERM)" || echo "ran"
+    wait "$server" 2>/dev/null || true
   else
     wait "$server" || rc=$?
     echo "died (exit $rc$( [ $rc -gt 128 ] && echo ", signal $((rc - 128))"))"
@@ -79,21 +93,22 @@ deliver() {
   t1=$(date +%s.%N)
   sleep 0.3  # one more VmHWM sample
   ended=$(stop_cased)
-  [ "$ended" = ran ] || outcome="$outcome; cased $ended"
+  case $ended in ran) ;; ran*) outcome="$outcome; ${ended#ran }" ;; *) outcome="$outcome; cased $ended" ;; esac
   seconds=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
   local peak_kb; peak_kb=$(cat "$dir/hwm" 2>/dev/null || echo 0)
   rss_mb=$((peak_kb / 1024)) over_mb=$(((peak_kb - idle_kb) / 1024))
+  worker_mb=$(( $(cat "$dir/whwm" 2>/dev/null || echo 0) / 1024 ))
 }
 
 make_bomb() {  # a PGP/MIME message whose 1 KB of bzip2 becomes BOMB_MB of zeros
   command -v gpg >/dev/null || return 1
-  local g="gpg --homedir $work/gnupg --batch --yes --quiet --pinentry-mode loopback --passphrase '' --trust-model always"
+  g() { gpg --homedir "$work/gnupg" --batch --yes --quiet --pinentry-mode loopback --passphrase '' --trust-model always "$@"; }
   mkdir -m 700 "$work/gnupg"
-  $g --quick-gen-key "Security Team <security@example.com>" ed25519 sign,cert never
-  local fpr; fpr=$($g --with-colons --list-secret-keys | awk -F: '/^fpr:/ {print $10; exit}')
-  $g --quick-add-key "$fpr" cv25519 encr never
+  g --quick-gen-key "Security Team <security@example.com>" ed25519 sign,cert never
+  local fpr; fpr=$(g --with-colons --list-secret-keys | awk -F: '/^fpr:/ {print $10; exit}')
+  g --quick-add-key "$fpr" cv25519 encr never
   { printf 'Content-Type: text/plain\r\n\r\n'; head -c $((${BOMB_MB:-300} * 1024 * 1024)) /dev/zero; } |
-    $g --compress-algo bzip2 -z 9 --armor --encrypt -r security@example.com > "$work/bomb.asc"
+    g --compress-algo bzip2 -z 9 --armor --encrypt -r security@example.com > "$work/bomb.asc"
   { printf 'From: rita@example.org\r\nTo: security@example.com\r\nSubject: bomb\r\nMessage-ID: <bomb@example.org>\r\n'
     printf 'MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b"\r\n\r\n'
     printf -- '--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n--b\r\n'
@@ -124,6 +139,6 @@ done
 if [ "${BOMB:-1}" != 0 ] && make_bomb; then
   echo "== bomb" >&2
   deliver bomb "$work/bomb.eml"
-  printf '| compressed PGP (%s MB of zeros) | %sK | %s | %s | | %s | |\n' "${BOMB_MB:-300}" \
-    "$(( $(stat -c %s "$work/bomb.eml") / 1024 ))" "$outcome" "$seconds" "$rss_mb"
+  printf '| compressed PGP (%s MB of zeros) | %sK | %s | %s | | %s (parse worker: %s) | |\n' "${BOMB_MB:-300}" \
+    "$(( $(stat -c %s "$work/bomb.eml") / 1024 ))" "$outcome" "$seconds" "$rss_mb" "$worker_mb"
 fi
