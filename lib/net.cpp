@@ -288,14 +288,10 @@ std::string server_text(std::string_view text, std::size_t max) {
 
 bool imap_has_capability(mailimap* session, const char* name) {
   if (!session) return false;
-  auto announced = [&]() -> mailimap_capability_data* {
-    return session->imap_connection_info ? session->imap_connection_info->imap_capability : nullptr;
-  };
-  if (!announced()) {
-    mailimap_capability_data* asked = nullptr;
-    if (mailimap_capability(session, &asked) == MAILIMAP_NO_ERROR && asked) mailimap_capability_data_free(asked);
-  }
-  mailimap_capability_data* caps = announced();
+  // Only what the server announced (greeting, LOGIN, CAPABILITY): asking
+  // again here is no better, since mailimap_capability itself dereferences
+  // NULL on an OK without capability data (crash-capability-ok-without-data).
+  mailimap_capability_data* caps = session->imap_connection_info ? session->imap_connection_info->imap_capability : nullptr;
   if (!caps || !caps->cap_list) return false;
   for (clistiter* it = clist_begin(caps->cap_list); it; it = clist_next(it)) {
     auto* cap = static_cast<struct mailimap_capability*>(clist_content(it));

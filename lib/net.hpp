@@ -59,8 +59,8 @@ std::string server_text(std::string_view text, std::size_t max = 200);
 // Whether the IMAP server announced capability `name`. libetpan's own
 // mailimap_has_extension and mailimap_has_idle trust the capability list
 // and dereference NULL when its codes did not parse (a 166-byte greeting
-// and LOGIN reply crashed the poller); this checks every pointer, and asks
-// CAPABILITY once when the server has not said.
+// and LOGIN reply crashed the poller); this checks every pointer. A server
+// that announced nothing offers nothing.
 bool imap_has_capability(mailimap* session, const char* name);
 
 }  // namespace cased::net
