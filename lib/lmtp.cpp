@@ -206,9 +206,6 @@ struct LmtpSession::Impl {
         reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
       reset_transaction();
     } else {
-      // The buffer grew by doubling: up to half of it is slack, held with the
-      // message until it is stored. One copy now returns it.
-      if (message.capacity() - message.size() > message.size() / 8) message.shrink_to_fit();
       pending = LmtpDelivery{mail_from, recipients, std::move(message)};
       message = std::string();
       state = State::delivering;
