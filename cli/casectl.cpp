@@ -159,8 +159,8 @@ void print_ingest(const Context& ctx, const IngestResult& r) {
 
 // What was just stored joins the search index now rather than at the next
 // search. It is stored either way: a failure here is only a warning.
-void index_for_search(Store& s) {
-  if (auto indexed = s.index_pending(); !indexed)
+void index_for_search(Store& s, const std::vector<IndexText>& known = {}) {
+  if (auto indexed = s.index_pending(known); !indexed)
     std::cerr << "casectl: not yet in the search index (the next search adds it): " << indexed.error().message << "\n";
 }
 
@@ -218,7 +218,15 @@ int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
   batch.push_back(prepare_message(std::move(raw), Envelope{"ingest", std::nullopt, {}}, crypto.get()));
   auto results = check(s.ingest(batch));
   IngestResult r = check(std::move(results.at(0)));
-  index_for_search(s);
+  // Indexed from the text in hand, not read back from the database; the
+  // raw message is let go first.
+  std::vector<IndexText> known;
+  if (!r.duplicate) {
+    ParsedMessage& pm = batch[0].parsed;
+    known.push_back(IndexText{r.message, std::move(pm.subject), std::move(pm.body)});
+  }
+  batch.clear();
+  index_for_search(s, known);
   print_ingest(ctx, r);
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -112,6 +113,10 @@ Result<std::string> read_as_invoker(const Invoker& who, const std::string& path)
   auto fd = open_as_invoker(who, path);
   if (!fd) return fd.error();
   std::string out;
+  // A file's size known, its bytes are read into one buffer of that size, not
+  // one grown by doubling (up to twice the message, held until it is stored).
+  struct stat st {};
+  if (::fstat(*fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(*fd, buf, sizeof buf);

@@ -94,6 +94,7 @@ void IngestWriter::run() {
       unindexed_bytes_ += pm.subject.size() + pm.body.size();
       unindexed_.push_back(IndexText{r->message, std::move(pm.subject), std::move(pm.body)});
     }
+    batch.clear();  // the raw messages are stored: not held while they are indexed
     {
       std::lock_guard lock(mu_);
       ++batches_;

@@ -369,10 +369,12 @@ void extract_content(ParsedMessage& msg) {
 }
 
 
-ParsedMessage parse_message(std::string_view raw) {
+ParsedMessage parse_message(std::string_view raw) { return parse_message(std::make_shared<const std::string>(raw)); }
+
+ParsedMessage parse_message(const std::shared_ptr<const std::string>& source) {
+  std::string_view raw = *source;
   ParsedMessage msg;
   try {
-    auto source = std::make_shared<const std::string>(raw);
     build_tree(msg.root, source, msg.malformed, msg.problems);
     auto headers = parse_header_block(raw);
     msg.root.headers = headers;

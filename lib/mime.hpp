@@ -2,6 +2,7 @@
 // whatever the bytes, it returns a message model, flagging what it had to guess.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,9 @@ namespace cased {
 // with transfer encodings undone, the text body chosen and converted to UTF-8,
 // and the attachments listed. Sets `malformed` and `problems` when it had to guess.
 ParsedMessage parse_message(std::string_view raw);
+// The same over bytes the caller already shares: the tree's spans point into
+// `source`, which is not copied.
+ParsedMessage parse_message(const std::shared_ptr<const std::string>& source);
 
 // Parse one MIME entity (headers + body), e.g. the plaintext of a decrypted
 // part, into a tree. Used by the PGP layer.

@@ -65,11 +65,27 @@ Stmt& Stmt::bind_blob(int index, std::string_view bytes) {
   return *this;
 }
 
+Stmt& Stmt::bind_view(int index, std::string_view text) {
+  const char* p = text.data() ? text.data() : "";
+  int rc = sqlite3_bind_text64(stmt_.get(), index, p, text.size(), SQLITE_STATIC, SQLITE_UTF8);
+  if (rc != SQLITE_OK) throw_error(db_, rc, "bind");
+  return *this;
+}
+
+Stmt& Stmt::bind_blob_view(int index, std::string_view bytes) {
+  const char* p = bytes.data() ? bytes.data() : "";
+  int rc = sqlite3_bind_blob64(stmt_.get(), index, p, bytes.size(), SQLITE_STATIC);
+  if (rc != SQLITE_OK) throw_error(db_, rc, "bind");
+  return *this;
+}
+
 bool Stmt::step() {
   int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
+  // Nothing bound may outlive a failed step: bind_view() bytes go with the caller.
   sqlite3_reset(stmt_.get());
+  sqlite3_clear_bindings(stmt_.get());
   throw_error(db_, rc, "step");
 }
 
@@ -90,6 +106,12 @@ std::string Stmt::text(int col) const {
   const void* p = sqlite3_column_blob(stmt_.get(), col);
   int n = sqlite3_column_bytes(stmt_.get(), col);
   return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
+}
+
+std::string_view Stmt::view(int col) const {
+  const void* p = sqlite3_column_blob(stmt_.get(), col);
+  int n = sqlite3_column_bytes(stmt_.get(), col);
+  return p ? std::string_view(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string_view();
 }
 
 std::optional<std::string> Stmt::opt_text(int col) const {

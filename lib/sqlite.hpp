@@ -33,6 +33,13 @@ class Stmt {
   Stmt& bind(int index, const std::optional<std::string>& text);
   Stmt& bind(int index, const std::optional<std::int64_t>& value);
   Stmt& bind_blob(int index, std::string_view bytes);
+  // As bind() and bind_blob(), but SQLite keeps a pointer to the caller's
+  // bytes instead of a copy: for large values, where the bytes outlive the
+  // statement's run() or reset() (which drop the bindings).
+  Stmt& bind_view(int index, std::string_view text);
+  Stmt& bind_blob_view(int index, std::string_view bytes);
+  // The text of a column without a copy; valid until the next step() or reset().
+  std::string_view view(int col) const;
 
   // Steps once; true when a row is available.
   bool step();

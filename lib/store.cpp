@@ -112,15 +112,42 @@ const std::vector<std::string>& case_states() {
 
 std::string normalized_sha256(std::string_view raw) { return crlf_sha256_hex(raw); }
 
+namespace {
+
+// Drops every part's hold on the bytes the tree was parsed from: once the
+// parser and the PGP layer are done, nothing reads them (parse workers do
+// not send them either).
+void forget_sources(MimePart& part) {
+  part.raw_span = SourceSpan();
+  part.raw_body_span = SourceSpan();
+  for (auto& child : part.children) forget_sources(child);
+}
+
+// The parts' decoded bodies, once the message's text and attachments are
+// taken from them: nothing stores them, and a large text part would be held
+// a second time beside the body while its row is written. The tree keeps
+// its shape (types, parameters, header fields: bounce_info reads them).
+void drop_part_bodies(MimePart& part) {
+  std::string().swap(part.body);
+  for (auto& child : part.children) drop_part_bodies(child);
+}
+
+}  // namespace
+
 PreparedMessage prepare_message(std::string raw, Envelope envelope, Crypto* crypto) {
+  // The tree's spans share the message's one copy of its bytes while the
+  // parser and the PGP layer read them; then the bytes move on as `raw`.
+  auto source = std::make_shared<std::string>(std::move(raw));
   PreparedMessage p;
-  p.sha256 = normalized_sha256(raw);
-  p.parsed = parse_message(raw);
+  p.sha256 = normalized_sha256(*source);
+  p.parsed = parse_message(std::shared_ptr<const std::string>(source));
   if (crypto) {
     crypto->process(p.parsed);
     p.keys = crypto->imported();
   }
-  p.raw = std::move(raw);
+  forget_sources(p.parsed.root);
+  if (source.use_count() == 1) p.raw = std::move(*source);
+  else p.raw = *source;
   p.envelope = std::move(envelope);
   return p;
 }
@@ -195,6 +222,7 @@ Result<std::vector<Result<IngestResult>>> Store::ingest(std::vector<PreparedMess
     sql::Transaction tx(db_);
     for (auto& msg : batch) {
       try {
+        drop_part_bodies(msg.parsed.root);
         sql::Savepoint sp(db_);
         IngestResult r = ingest_one(msg, now);
         sp.release();
@@ -294,8 +322,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   // Trust in a case: whoever opened it, an analyst added, or we wrote to.
   // A From that failed DMARC is nobody's: not even of a case it opens.
   bool unverified = !bounce && (forged || (!result.new_case && !sender_verified(*target, sender, forged)));
-  result.message = insert_message(msg, *target, message_id, unverified, now);
-  record_auth(result.message, auth);
+  result.message = insert_message(msg, *target, message_id, unverified, auth, now);
   for (const auto& r : refs)
     db_.cached("INSERT INTO message_refs(message, ref) VALUES (?, ?)").bind(1, result.message).bind(2, r).run();
   for (const auto& a : pm.attachments)
@@ -442,17 +469,60 @@ std::set<std::int64_t> Store::related_cases(const std::vector<std::string>& refs
   return related;
 }
 
-std::int64_t Store::insert_message(const PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
-                                   bool unverified, std::int64_t now) {
+namespace {
+
+// A body that is raw's own bytes is let go while the row is written (SQLite
+// builds the row, raw included, in memory: the message would be held three
+// times) and taken from raw again afterwards, the same bytes.
+class BodyInRawSetAside {
+ public:
+  BodyInRawSetAside(PreparedMessage& msg, std::optional<std::size_t> offset)
+      : msg_(msg), aside_(offset.has_value()), offset_(offset.value_or(0)), size_(msg.parsed.body.size()) {
+    if (aside_) std::string().swap(msg_.parsed.body);
+  }
+  ~BodyInRawSetAside() {
+    try {
+      restore();
+    } catch (const std::bad_alloc&) {  // NOLINT(bugprone-empty-catch): the insert failed already
+    }
+  }
+  BodyInRawSetAside(const BodyInRawSetAside&) = delete;
+  BodyInRawSetAside& operator=(const BodyInRawSetAside&) = delete;
+  void restore() {
+    if (aside_) msg_.parsed.body.assign(msg_.raw, offset_, size_);  // what it was: checked equal
+    aside_ = false;
+  }
+
+ private:
+  PreparedMessage& msg_;
+  bool aside_;
+  std::size_t offset_, size_;
+};
+
+}  // namespace
+
+// The Authentication-Results columns are written with the row: an UPDATE
+// after it would read the whole row back and write it again, raw included.
+std::int64_t Store::insert_message(PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
+                                   bool unverified, const std::optional<AuthResults>& auth, std::int64_t now) {
   const ParsedMessage& pm = msg.parsed;
+  // Without Authentication-Results the columns stay NULL (and a store
+  // opened at an older version for its tests has none).
   auto& ins = db_.cached(
-      "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, envelope_from, from_addr, "
-      "from_name, to_json, cc_json, date, received, subject, body, encrypted, mixed, decryption, decryption_error, "
-      "signature, signer, signer_uid, unverified, malformed, problems, raw) "
-      "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      auth ? "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, envelope_from, from_addr, "
+             "from_name, to_json, cc_json, date, received, subject, body, encrypted, mixed, decryption, "
+             "decryption_error, signature, signer, signer_uid, unverified, malformed, problems, raw, auth_results, "
+             "auth_dkim, auth_spf, auth_dmarc) "
+             "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+           : "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, envelope_from, from_addr, "
+             "from_name, to_json, cc_json, date, received, subject, body, encrypted, mixed, decryption, "
+             "decryption_error, signature, signer, signer_uid, unverified, malformed, problems, raw) "
+             "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   auto body_offset = body_offset_in_raw(msg.raw, pm.body);
+  const std::size_t body_size = pm.body.size();
   std::string problems;
   for (const auto& p : pm.problems) problems += (problems.empty() ? "" : "; ") + p;
+  BodyInRawSetAside set_aside(msg, body_offset);
   ins.bind(1, case_id)
       .bind(2, message_id)
       .bind(3, msg.sha256)
@@ -465,7 +535,7 @@ std::int64_t Store::insert_message(const PreparedMessage& msg, std::int64_t case
       .bind(10, pm.date)
       .bind(11, now)
       .bind(12, pm.subject)
-      .bind(13, body_offset ? std::string() : pm.body)
+      .bind_view(13, body_offset ? std::string_view() : std::string_view(pm.body))
       .bind(14, pm.encrypted)
       .bind(15, pm.mixed)
       .bind(16, pm.decryption)
@@ -476,10 +546,12 @@ std::int64_t Store::insert_message(const PreparedMessage& msg, std::int64_t case
       .bind(21, unverified)
       .bind(22, pm.malformed)
       .bind(23, problems.empty() ? std::nullopt : std::optional<std::string>(problems))
-      .bind_blob(24, msg.raw)
-      .run();
+      .bind_blob_view(24, msg.raw);  // msg outlives run(): SQLite copies neither
+  if (auth) ins.bind(25, auth->header).bind(26, auth->dkim).bind(27, auth->spf).bind(28, auth->dmarc);
+  ins.run();
+  set_aside.restore();
   std::int64_t id = db_.last_insert_rowid();
-  if (body_offset) record_body_in_raw(id, *body_offset, pm.body.size());
+  if (body_offset) record_body_in_raw(id, *body_offset, body_size);
   return id;
 }
 
@@ -535,9 +607,9 @@ std::int64_t Store::store_outbound(std::int64_t case_id, const std::string& mess
       .bind(6, now)
       .bind(7, now)
       .bind(8, subject)
-      .bind(9, body_offset ? std::string() : body)
+      .bind_view(9, body_offset ? std::string_view() : std::string_view(body))
       .bind(10, encrypted)
-      .bind_blob(11, raw)
+      .bind_blob_view(11, raw)
       .bind(12, signer)
       .run();
   std::int64_t id = db_.last_insert_rowid();
@@ -712,11 +784,12 @@ Result<std::size_t> Store::index_pending(const std::vector<IndexText>& known, bo
       ids_q.reset();
       if (ids.empty()) return total;
       for (std::int64_t id : ids) {
+        // The text is bound, not copied: it outlives run().
         auto insert = [&](std::string_view subject, std::string_view body) {
           db_.cached("INSERT INTO message_index(rowid, subject, body) VALUES (?, ?, ?)")
               .bind(1, id)
-              .bind(2, subject)
-              .bind(3, body)
+              .bind_view(2, subject)
+              .bind_view(3, body)
               .run();
         };
         auto k = std::lower_bound(known.begin(), known.end(), id,
@@ -727,7 +800,7 @@ Result<std::size_t> Store::index_pending(const std::vector<IndexText>& known, bo
         }
         auto& text = db_.cached("SELECT subject, body FROM message_text WHERE id = ?");
         text.bind(1, id);
-        if (text.step()) insert(text.text(0), text.text(1));
+        if (text.step()) insert(text.view(0), text.view(1));
         text.reset();
       }
       db_.cached("UPDATE search_progress SET indexed_upto = ? WHERE id = 1").bind(1, ids.back()).run();

@@ -172,6 +172,8 @@ class Store {
   // Stores a batch in one transaction (one durable sync). Each message has
   // its own savepoint: one that fails does not take the others down. The
   // outer Result fails only if the commit itself failed (then nothing is stored).
+  // It lets go of the decoded bodies of each message's MIME parts (the
+  // message's text and attachment list stay): nothing stores them.
   Result<std::vector<Result<IngestResult>>> ingest(std::vector<PreparedMessage>& batch);
 
   Result<std::vector<CaseSummary>> list_cases(const CaseFilter& filter);
@@ -242,8 +244,8 @@ class Store {
     bool new_case = false, bounce = false, same_id_other_bytes = false;
   };
   void record_arrival(const PreparedMessage& msg, const Arrival& arrival, std::int64_t now);
-  std::int64_t insert_message(const PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
-                              bool unverified, std::int64_t now);
+  std::int64_t insert_message(PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
+                              bool unverified, const std::optional<AuthResults>& auth, std::int64_t now);
   // In-Reply-To and References without repeats or the message's own id:
   // at most 256, the closest ancestors.
   static std::vector<std::string> message_refs(const ParsedMessage& pm, const std::string& message_id);
@@ -275,7 +277,6 @@ class Store {
   std::set<std::string> verified_people(std::int64_t case_id);
   // Folds route.join into `target`; tells both sides of each not_merged case.
   void join_cases(std::int64_t target, const Route& route, const std::string& message_id, std::int64_t now);
-  void record_auth(std::int64_t message, const std::optional<AuthResults>& auth);
 
   sql::Db db_;
   StoreOptions options_;

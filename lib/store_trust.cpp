@@ -139,17 +139,6 @@ void Store::join_cases(std::int64_t target, const Route& route, const std::strin
   }
 }
 
-void Store::record_auth(std::int64_t message, const std::optional<AuthResults>& auth) {
-  if (!auth) return;
-  db_.cached("UPDATE messages SET auth_results = ?, auth_dkim = ?, auth_spf = ?, auth_dmarc = ? WHERE id = ?")
-      .bind(1, auth->header)
-      .bind(2, auth->dkim)
-      .bind(3, auth->spf)
-      .bind(4, auth->dmarc)
-      .bind(5, message)
-      .run();
-}
-
 void Store::note_mail_keys(const PreparedMessage& msg, std::optional<std::int64_t> case_id, std::int64_t now) {
   for (const auto& k : msg.keys)
     db_.cached("INSERT OR IGNORE INTO mail_keys(fingerprint, sender, case_id, added) VALUES (?, ?, ?, ?)")

@@ -14,10 +14,9 @@
 
 namespace cased {
 
-std::string sha256_hex(std::string_view bytes) {
-  std::array<unsigned char, 32> digest{};
-  if (gnutls_hash_fast(GNUTLS_DIG_SHA256, bytes.data(), bytes.size(), digest.data()) != 0)
-    throw std::runtime_error("sha256 failed");
+namespace {
+
+std::string hex_of(const std::array<unsigned char, 32>& digest) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(64);
@@ -28,26 +27,58 @@ std::string sha256_hex(std::string_view bytes) {
   return out;
 }
 
+// An incremental SHA-256: the bytes are fed a run at a time, never copied.
+class Sha256 {
+ public:
+  Sha256() {
+    if (gnutls_hash_init(&h_, GNUTLS_DIG_SHA256) != 0) throw std::runtime_error("sha256 failed");
+  }
+  ~Sha256() {
+    if (h_) gnutls_hash_deinit(h_, nullptr);
+  }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view bytes) {
+    if (!bytes.empty() && gnutls_hash(h_, bytes.data(), bytes.size()) != 0) throw std::runtime_error("sha256 failed");
+  }
+  std::string hex() {
+    std::array<unsigned char, 32> digest{};
+    gnutls_hash_deinit(h_, digest.data());
+    h_ = nullptr;
+    return hex_of(digest);
+  }
+
+ private:
+  gnutls_hash_hd_t h_ = nullptr;
+};
+
+}  // namespace
+
+std::string sha256_hex(std::string_view bytes) {
+  std::array<unsigned char, 32> digest{};
+  if (gnutls_hash_fast(GNUTLS_DIG_SHA256, bytes.data(), bytes.size(), digest.data()) != 0)
+    throw std::runtime_error("sha256 failed");
+  return hex_of(digest);
+}
+
 std::string crlf_sha256_hex(std::string_view bytes) {
-  // Most messages (LMTP, IMAP) are CRLF already: hash those as they are.
-  // Otherwise hash a copy with CRLF for each bare LF, built a run at a time.
-  std::string crlf;
+  // The hash of the bytes with CRLF for each bare LF, fed a run at a time:
+  // no copy of the message, whatever its line ends.
+  Sha256 h;
   std::size_t run_start = 0;
   for (std::size_t pos = 0; pos < bytes.size();) {
     const void* hit = std::memchr(bytes.data() + pos, '\n', bytes.size() - pos);
     if (!hit) break;
     std::size_t lf = static_cast<std::size_t>(static_cast<const char*>(hit) - bytes.data());
     if (lf == 0 || bytes[lf - 1] != '\r') {
-      if (crlf.empty()) crlf.reserve(bytes.size() + bytes.size() / 16);
-      crlf.append(bytes.substr(run_start, lf - run_start));
-      crlf.append("\r\n");
+      h.update(bytes.substr(run_start, lf - run_start));
+      h.update("\r\n");
       run_start = lf + 1;
     }
     pos = lf + 1;
   }
-  if (run_start == 0) return sha256_hex(bytes);
-  crlf.append(bytes.substr(run_start));
-  return sha256_hex(crlf);
+  h.update(bytes.substr(run_start));
+  return h.hex();
 }
 
 // Cuts to at most `w` code points of display_safe() text: a subject cannot
