@@ -164,6 +164,19 @@ TEST_CASE("mime hostile: 40,000 References are de-duplicated in linear time and 
   CHECK(t < 5.0);
 }
 
+TEST_CASE("mime hostile: a References field of megabytes is cut to its head and tail before it is read", "[mime][hostile]") {
+  std::string refs = "References:";
+  for (int i = 0; i < 100000; ++i) refs += " <ref" + std::to_string(i) + "@example.org>";
+  refs += "\r\n";
+  REQUIRE(refs.size() > 2'000'000);
+  ParsedMessage m = parse_message(kHead + refs + "\r\nbody\r\n");
+  REQUIRE(m.references.size() == 64);
+  CHECK(m.references.front() == "ref0@example.org");
+  CHECK(m.references.back() == "ref99999@example.org");
+  CHECK(m.references[1] == "ref99937@example.org");
+  CHECK(has_problem(m, "too many referenced Message-IDs; the first and the last kept"));
+}
+
 TEST_CASE("mime hostile: 100,000 Content-Type parameters cost bounded work", "[mime][hostile]") {
   std::string ct = "Content-Type: text/plain; charset=utf-8";
   for (int i = 0; i < 50000; ++i) ct += "; a" + std::to_string(i) + "=x; b" + std::to_string(i) + "*0=y";
