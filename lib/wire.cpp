@@ -172,11 +172,11 @@ class Reader {
     std::uint64_t n = 0;
     get(n);
     // Every element takes at least one byte: a corrupt count fails here,
-    // not in a huge allocation.
+    // not in a huge allocation. Elements are made as they are read, so a
+    // count cannot make sizeof(T) bytes of objects per byte of input.
     need(n);
     v.clear();
-    v.resize(n);
-    for (auto& e : v) get(e);
+    for (std::uint64_t i = 0; i < n; ++i) get(v.emplace_back());
   }
 
   void get(Envelope& e) {
