@@ -185,8 +185,13 @@ std::optional<std::int64_t> parse_date(std::string_view value) {
   mailimf_date_time_free(dt);
   if (tm.tm_year < 0 || tm.tm_year > 8000 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31)
     return std::nullopt;
+  // libetpan hands over whatever digits the sender wrote: a zone of
+  // -1908874300 overflowed the offset (found by fuzzing, UBSan).
+  if (zone < -9959 || zone > 9959 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 ||
+      tm.tm_sec < 0 || tm.tm_sec > 60)
+    return std::nullopt;
   std::int64_t t = timegm(&tm);
-  int offset = (zone / 100) * 3600 + (zone % 100) * 60;
+  std::int64_t offset = static_cast<std::int64_t>(zone / 100) * 3600 + static_cast<std::int64_t>(zone % 100) * 60;
   return t - offset;
 }
 

@@ -177,6 +177,17 @@ TEST_CASE("mime hostile: a References field of megabytes is cut to its head and 
   CHECK(has_problem(m, "too many referenced Message-IDs; the first and the last kept"));
 }
 
+TEST_CASE("mime hostile: a Date with an absurd zone or time is no date, not an overflow", "[mime][hostile]") {
+  auto date_of = [](const std::string& d) {
+    return parse_message("From: rita@example.org\r\nDate: " + d + "\r\nSubject: s\r\n\r\nbody\r\n").date;
+  };
+  CHECK_FALSE(date_of("Mon, 1 Jan 2024 00:00:00 -1908874300").has_value());
+  CHECK_FALSE(date_of("Mon, 1 Jan 2024 99:00:00 +0000").has_value());
+  auto ok = date_of("Mon, 1 Jan 2024 01:30:00 +0130");
+  REQUIRE(ok.has_value());
+  CHECK(*ok == 1704067200);
+}
+
 TEST_CASE("mime hostile: 100,000 Content-Type parameters cost bounded work", "[mime][hostile]") {
   std::string ct = "Content-Type: text/plain; charset=utf-8";
   for (int i = 0; i < 50000; ++i) ct += "; a" + std::to_string(i) + "=x; b" + std::to_string(i) + "*0=y";
