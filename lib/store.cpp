@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "migrations.hpp"
+#include "store_guard.hpp"
 #include "mime.hpp"
 #include "outbox.hpp"
 #include "threading.hpp"
@@ -19,16 +20,7 @@
 namespace cased {
 namespace {
 
-template <class F>
-auto guarded(F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const StoreError& e) {
-    return Error{e.code(), e.what()};
-  } catch (const std::bad_alloc&) {
-    return Error{Errc::temporary, "out of memory"};
-  }
-}
+using detail::guarded;
 
 // Never throws on bytes that are not UTF-8 (older rows, hostile input): they become U+FFFD.
 std::string json_list(const std::vector<std::string>& v) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "store_guard.hpp"
 #include "store.hpp"
 #include "threading.hpp"
 #include "util.hpp"
@@ -32,16 +33,6 @@ constexpr const char* kOutboundTo =
     "json_each(CASE WHEN json_valid(m.to_json) THEN m.to_json ELSE '[]' END) j "
     "WHERE m.case_id = ?1 AND m.direction = 'out' AND o.kind <> 'ack'";
 
-template <class F>
-Status guarded_status(F&& f) {
-  try {
-    return f();
-  } catch (const StoreError& e) {
-    return Error{e.code(), e.what()};
-  } catch (const std::bad_alloc&) {
-    return Error{Errc::temporary, "out of memory"};
-  }
-}
 
 }  // namespace
 
@@ -238,7 +229,7 @@ void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::s
 
 Status Store::add_participant(std::int64_t id, const std::string& address, const std::string& role,
                               const std::string& actor) {
-  return guarded_status([&]() -> Status {
+  return detail::guarded([&]() -> Status {
     sql::Transaction tx(db_);
     auto resolved = resolve_case(id);
     if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};

@@ -132,7 +132,7 @@ def smtp_seeds():
     write("smtp_reply", "rcpt-all-refused", b"220 mx\r\n" + ehlo + ok + b"550 no\r\n550 no\r\n")
     write("smtp_reply", "bad-codes", b"220-mx\r\n220 mx\r\n2x0 what\r\n999 no\r\n25\r\n\r\n-250\r\n")
     write("smtp_reply", "cr-in-reply", b"220 mx\r\n" + ehlo + b"250 ok\rX-Injected: 1\r\n" + ok * 2 + b"354 go\r\n554 5.7.1 spam\rRCPT\r\n")
-    write("smtp_reply", "helo-fallback", b"220 mx\r\n502 not implemented\r\n250 hi\r\n" + ok * 3 + b"354 go\r\n250 ok\r\n")
+    write("smtp_reply", "helo-fallback", b"220 mx\r\n502 command unrecognized\r\n250 hi\r\n" + ok * 3 + b"354 go\r\n250 ok\r\n")
     write("smtp_reply", "nul-bytes", b"220 mx\x00\r\n250\x00ok\r\n")
 
 
