@@ -13,20 +13,20 @@
 #include <iterator>
 #include <sstream>
 
-#include "address.hpp"
-#include "config.hpp"
-#include "crypto.hpp"
-#include "digest.hpp"
+#include "mail/address.hpp"
+#include "core/config.hpp"
+#include "crypto/crypto.hpp"
+#include "report/digest.hpp"
 #include "invoker.hpp"
-#include "outbox.hpp"
-#include "securitytxt.hpp"
-#include "text.hpp"
-#include "threading.hpp"
-#include "mbox.hpp"
+#include "outbound/outbox.hpp"
+#include "cvd/securitytxt.hpp"
+#include "core/text.hpp"
+#include "cases/threading.hpp"
+#include "mail/mbox.hpp"
 #include "output.hpp"
-#include "store.hpp"
-#include "text.hpp"
-#include "util.hpp"
+#include "store/store.hpp"
+#include "core/text.hpp"
+#include "core/util.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "error.hpp"
+#include "core/error.hpp"
 
 namespace cased::cli {
 

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 
-#include "crypto.hpp"
-#include "text.hpp"
-#include "util.hpp"
+#include "crypto/crypto.hpp"
+#include "core/text.hpp"
+#include "core/util.hpp"
 
 namespace cased::cli {
 namespace {

@@ -1,7 +1,7 @@
 # Writes a C++ source holding every schema/NNN_*.sql file, in order.
 file(GLOB files ${SCHEMA_DIR}/*.sql)
 list(SORT files)
-set(body "// generated from schema/*.sql; do not edit\n#include \"migrations.hpp\"\nnamespace cased {\nconst std::vector<Migration>& migrations() {\n  static const std::vector<Migration> all = {\n")
+set(body "// generated from schema/*.sql; do not edit\n#include \"store/migrations.hpp\"\nnamespace cased {\nconst std::vector<Migration>& migrations() {\n  static const std::vector<Migration> all = {\n")
 foreach(f ${files})
   get_filename_component(name ${f} NAME)
   string(REGEX MATCH "^[0-9]+" num ${name})

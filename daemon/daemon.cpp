@@ -14,13 +14,14 @@
 #include <memory>
 #include <spdlog/spdlog.h>
 
-#include "crypto.hpp"
-#include "ingest_writer.hpp"
-#include "lmtp.hpp"
+#include "crypto/crypto.hpp"
+#include "store/ingest_writer.hpp"
+#include "mail/lmtp.hpp"
 #include "imap_poller.hpp"
 #include "outbox_worker.hpp"
 #include "parse_worker.hpp"
-#include "threading.hpp"
+#include "cases/threading.hpp"
+#include "mail/address.hpp"
 
 namespace cased {
 namespace {

@@ -2,7 +2,7 @@
 // that parses (and decrypts) messages, and the group-commit writer.
 #pragma once
 
-#include "config.hpp"
+#include "core/config.hpp"
 
 namespace cased {
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "net.hpp"
+#include "net/net.hpp"
 
 namespace cased::imap {
 namespace {

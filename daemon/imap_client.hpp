@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
+#include "core/config.hpp"
 
 namespace cased::imap {
 

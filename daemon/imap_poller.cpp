@@ -11,11 +11,11 @@
 #include <set>
 #include <spdlog/spdlog.h>
 
-#include "crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "imap_client.hpp"
-#include "net.hpp"
+#include "net/net.hpp"
 #include "outbox_worker.hpp"
-#include "store.hpp"
+#include "store/store.hpp"
 
 namespace cased {
 

@@ -9,8 +9,8 @@
 #include <memory>
 #include <thread>
 
-#include "config.hpp"
-#include "ingest_writer.hpp"
+#include "core/config.hpp"
+#include "store/ingest_writer.hpp"
 
 namespace cased {
 

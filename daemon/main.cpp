@@ -11,10 +11,10 @@
 #include <iostream>
 #include <iterator>
 
-#include "config.hpp"
+#include "core/config.hpp"
 #include "daemon.hpp"
 #include "parse_worker.hpp"
-#include "store.hpp"
+#include "store/store.hpp"
 
 namespace {
 

@@ -4,9 +4,9 @@
 
 #include <chrono>
 
-#include "crypto.hpp"
-#include "outbox.hpp"
-#include "store.hpp"
+#include "crypto/crypto.hpp"
+#include "outbound/outbox.hpp"
+#include "store/store.hpp"
 
 namespace cased {
 

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-#include "config.hpp"
+#include "core/config.hpp"
 
 namespace cased {
 

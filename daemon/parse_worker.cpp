@@ -17,8 +17,8 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
-#include "crypto.hpp"
-#include "wire.hpp"
+#include "crypto/crypto.hpp"
+#include "intake/wire.hpp"
 
 extern char** environ;
 

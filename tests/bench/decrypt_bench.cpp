@@ -40,8 +40,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "crypto.hpp"
-#include "store.hpp"
+#include "crypto/crypto.hpp"
+#include "store/store.hpp"
 
 namespace {
 

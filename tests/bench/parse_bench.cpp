@@ -7,7 +7,7 @@
 #include <iterator>
 #include <string>
 
-#include "store.hpp"
+#include "store/store.hpp"
 
 namespace {
 

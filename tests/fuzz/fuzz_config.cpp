@@ -1,9 +1,9 @@
 // The configuration: any TOML text must give a Config or an error naming
 // the problem, never an exception. What parses is also rendered the ways
 // casectl renders it (security.txt, its expiry warning, the WKD location).
-#include "config.hpp"
+#include "core/config.hpp"
 #include "fuzz_common.hpp"
-#include "securitytxt.hpp"
+#include "cvd/securitytxt.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   cased::fuzz::quiet();

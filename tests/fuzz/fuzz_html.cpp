@@ -1,7 +1,7 @@
 // The HTML-to-text renderer (an HTML-only mail's body) and the header-word
 // decoder, which both see sender bytes before any other check.
 #include "fuzz_common.hpp"
-#include "mime.hpp"
+#include "mail/mime.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   cased::fuzz::quiet();

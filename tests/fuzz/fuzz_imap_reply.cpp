@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
-#include "net.hpp"
+#include "net/net.hpp"
 
 namespace {
 

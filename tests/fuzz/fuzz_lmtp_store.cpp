@@ -7,7 +7,7 @@
 
 #include "fuzz_common.hpp"
 #include "lmtp_driver.hpp"
-#include "store.hpp"
+#include "store/store.hpp"
 
 namespace {
 

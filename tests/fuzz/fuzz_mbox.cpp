@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "fuzz_common.hpp"
-#include "mbox.hpp"
+#include "mail/mbox.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   cased::fuzz::quiet();

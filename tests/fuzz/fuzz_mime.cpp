@@ -3,8 +3,8 @@
 #include <cstdlib>
 
 #include "fuzz_common.hpp"
-#include "mime.hpp"
-#include "store.hpp"
+#include "mail/mime.hpp"
+#include "store/store.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   cased::fuzz::quiet();

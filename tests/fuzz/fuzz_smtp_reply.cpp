@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "fuzz_common.hpp"
-#include "smtp.hpp"
+#include "net/smtp.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "fuzz_common.hpp"
-#include "text.hpp"
+#include "core/text.hpp"
 
 namespace {
 

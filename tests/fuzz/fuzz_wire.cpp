@@ -5,7 +5,7 @@
 #include <cstdlib>
 
 #include "fuzz_common.hpp"
-#include "wire.hpp"
+#include "intake/wire.hpp"
 
 namespace {
 

@@ -8,8 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "lmtp.hpp"
-#include "threading.hpp"
+#include "mail/lmtp.hpp"
+#include "cases/threading.hpp"
+#include "mail/address.hpp"
 
 namespace cased::fuzz {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "address.hpp"
+#include "mail/address.hpp"
 
 using namespace cased;
 

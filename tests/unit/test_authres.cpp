@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "authres.hpp"
+#include "mail/authres.hpp"
 
 using namespace cased;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "config.hpp"
+#include "core/config.hpp"
 
 using namespace cased;
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "config.hpp"
+#include "core/config.hpp"
 
 using namespace cased;
 

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "crypto.hpp"
-#include "mime.hpp"
-#include "pgp_packets.hpp"
+#include "crypto/crypto.hpp"
+#include "mail/mime.hpp"
+#include "crypto/pgp_packets.hpp"
 
 using namespace cased;
 

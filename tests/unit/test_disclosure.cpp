@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "disclosure.hpp"
-#include "store.hpp"
+#include "cases/disclosure.hpp"
+#include "store/store.hpp"
 
 using namespace cased;
 
@@ -149,7 +149,7 @@ TEST_CASE("disclosure: the store records each change as an event and clears fiel
   std::filesystem::remove_all(dir);
 }
 
-#include "securitytxt.hpp"
+#include "cvd/securitytxt.hpp"
 
 TEST_CASE("securitytxt: WKD hash and locations", "[securitytxt]") {
   // The example of draft-koch-openpgp-webkey-service, section 3.1.

@@ -3,7 +3,7 @@
 // focused cases for delivery, closing and memory, and a fuzz loop.
 #include <catch2/catch.hpp>
 
-#include "lmtp.hpp"
+#include "mail/lmtp.hpp"
 
 #include <functional>
 #include <initializer_list>

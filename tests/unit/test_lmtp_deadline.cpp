@@ -2,7 +2,7 @@
 // under way, which is what lmtp.transaction_timeout bounds.
 #include <catch2/catch.hpp>
 
-#include "lmtp.hpp"
+#include "mail/lmtp.hpp"
 
 using cased::LmtpSession;
 

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "lmtp.hpp"
+#include "mail/lmtp.hpp"
 
 using namespace cased;
 

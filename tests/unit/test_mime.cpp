@@ -4,8 +4,8 @@
 #include <iterator>
 #include <random>
 
-#include "mime.hpp"
-#include "util.hpp"
+#include "mail/mime.hpp"
+#include "core/util.hpp"
 
 using namespace cased;
 

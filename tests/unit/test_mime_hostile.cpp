@@ -7,9 +7,9 @@
 #include <functional>
 #include <string>
 
-#include "address.hpp"
-#include "mime.hpp"
-#include "text.hpp"
+#include "mail/address.hpp"
+#include "mail/mime.hpp"
+#include "core/text.hpp"
 
 using namespace cased;
 

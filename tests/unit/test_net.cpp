@@ -15,7 +15,7 @@
 #include <string>
 #include <thread>
 
-#include "net.hpp"
+#include "net/net.hpp"
 
 namespace {
 

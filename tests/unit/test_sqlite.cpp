@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "sqlite.hpp"
+#include "store/sqlite.hpp"
 
 using namespace cased;
 

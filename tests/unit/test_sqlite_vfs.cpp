@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sqlite.hpp"
+#include "store/sqlite.hpp"
 
 using namespace cased;
 

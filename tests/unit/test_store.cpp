@@ -9,8 +9,8 @@
 #include <set>
 #include <functional>
 
-#include "store.hpp"
-#include "util.hpp"
+#include "store/store.hpp"
+#include "core/util.hpp"
 
 using namespace cased;
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "store.hpp"
+#include "store/store.hpp"
 
 using namespace cased;
 

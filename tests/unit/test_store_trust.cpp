@@ -7,8 +7,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "store.hpp"
-#include "util.hpp"
+#include "store/store.hpp"
+#include "core/util.hpp"
 
 using namespace cased;
 

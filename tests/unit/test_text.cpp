@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "text.hpp"
-#include "util.hpp"
+#include "core/text.hpp"
+#include "core/util.hpp"
 
 using namespace cased;
 

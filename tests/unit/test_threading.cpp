@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "threading.hpp"
+#include "cases/threading.hpp"
+#include "mail/address.hpp"
 
 using namespace cased;
 

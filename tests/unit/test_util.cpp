@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
-#include "util.hpp"
+#include "core/util.hpp"
 
 using namespace cased;
 

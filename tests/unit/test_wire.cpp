@@ -6,7 +6,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "wire.hpp"
+#include "intake/wire.hpp"
 
 using namespace cased;
 

@@ -1,0 +1,15 @@
+// Whether a new case's reporter gets an acknowledgement, and at which
+// address (RFC 3834 and loop rules). Pure: the store asks, the outbox writes it.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "intake/prepare.hpp"
+
+namespace cased {
+
+// nullopt for bounces, automatic and list mail, robots and the alias itself.
+std::optional<std::string> acknowledgement_address(const PreparedMessage& msg, const std::string& alias);
+
+}  // namespace cased

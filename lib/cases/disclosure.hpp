@@ -1,0 +1,59 @@
+// Disclosure fields of a case (casectl set): embargo date, CVE ids, affected
+// product and versions, severity as a CVSS vector. Validation lives here so
+// that every program refuses the same bad input with the same words.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace cased {
+
+struct Cvss {
+  std::string vector;                 // as given, validated
+  std::string version;                // "3.1" | "4.0"
+  std::optional<double> base_score;   // v3.1 only: v4.0 scoring needs FIRST's lookup tables
+  std::optional<std::string> severity;  // none | low | medium | high | critical (from the score)
+};
+
+// Validates a CVSS v3.1 or v4.0 vector: the prefix, every base metric exactly
+// once, and only known metrics with known values after them.
+Result<Cvss> parse_cvss(std::string_view vector);
+
+// "CVE-2026-12345": four-digit year, four or more digits.
+bool valid_cve_id(std::string_view id);
+
+// A real calendar date as YYYY-MM-DD; its midnight UTC as Unix seconds.
+std::optional<std::int64_t> parse_date(std::string_view text);
+
+struct Disclosure {
+  std::optional<std::string> embargo;  // YYYY-MM-DD
+  std::vector<std::string> cves;       // in the order they were added
+  std::optional<std::string> product;
+  std::optional<std::string> versions;
+  std::optional<Cvss> cvss;
+  bool empty() const { return !embargo && cves.empty() && !product && !versions && !cvss; }
+};
+
+// What `casectl set` asks to change; an empty optional leaves a field alone,
+// an empty string clears it.
+struct DisclosureChange {
+  std::optional<std::string> embargo;
+  std::vector<std::string> add_cves;
+  std::vector<std::string> remove_cves;
+  std::optional<std::string> product;
+  std::optional<std::string> versions;
+  std::optional<std::string> cvss;
+  bool empty() const {
+    return !embargo && add_cves.empty() && remove_cves.empty() && !product && !versions && !cvss;
+  }
+};
+
+// Checks every field of the change; the first problem, named.
+Status validate(const DisclosureChange& change);
+
+}  // namespace cased

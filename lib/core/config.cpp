@@ -1,0 +1,258 @@
+#include "core/config.hpp"
+#include "core/util.hpp"
+
+#include <fmt/format.h>
+
+#include <functional>
+#include <map>
+#include <set>
+#include <toml++/toml.h>
+
+namespace cased {
+namespace {
+
+// Collects the first error and the location of the node it was about.
+class Reader {
+ public:
+  explicit Reader(std::string_view source) : source_(source) {}
+
+  std::optional<Error> error;
+
+  void fail(const toml::node* node, std::string_view key, std::string_view what) {
+    if (error) return;
+    int line = node ? static_cast<int>(node->source().begin.line) : 0;
+    if (line > 0)
+      error = Error{Errc::invalid, fmt::format("{}:{}: {}: {}", source_, line, key, what)};
+    else
+      error = Error{Errc::invalid, fmt::format("{}: {}: {}", source_, key, what)};
+  }
+
+  // Checks that `table` has only `known` keys.
+  void only_keys(const toml::table& table, std::string_view prefix, const std::set<std::string>& known) {
+    for (auto&& [k, v] : table) {
+      if (!known.count(std::string(k.str())))
+        fail(&v, join(prefix, k.str()), "unknown key");
+    }
+  }
+
+  static std::string join(std::string_view prefix, std::string_view key) {
+    return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
+  }
+
+  void get(const toml::table& t, std::string_view prefix, std::string_view key, std::string& out, bool required = false,
+           const toml::node* parent = nullptr) {
+    const toml::node* n = t.get(key);
+    if (!n) {
+      if (required) fail(parent, join(prefix, key), "required key is missing");
+      return;
+    }
+    if (auto v = n->value<std::string>(); v && n->is_string()) out = *v;
+    else fail(n, join(prefix, key), "expected a string");
+  }
+
+  template <class Int>
+  void get_int(const toml::table& t, std::string_view prefix, std::string_view key, Int& out, std::int64_t min,
+               std::int64_t max) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    if (!n->is_integer()) return fail(n, join(prefix, key), "expected an integer");
+    std::int64_t v = n->as_integer()->get();
+    if (v < min || v > max) return fail(n, join(prefix, key), fmt::format("must be between {} and {}", min, max));
+    out = static_cast<Int>(v);
+  }
+
+  void get_bool(const toml::table& t, std::string_view prefix, std::string_view key, bool& out) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    if (!n->is_boolean()) return fail(n, join(prefix, key), "expected true or false");
+    out = n->as_boolean()->get();
+  }
+
+  void get_strings(const toml::table& t, std::string_view prefix, std::string_view key, std::vector<std::string>& out) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    const toml::array* arr = n->as_array();
+    if (!arr) return fail(n, join(prefix, key), "expected an array of strings");
+    out.clear();
+    for (auto&& el : *arr) {
+      if (!el.is_string()) return fail(&el, join(prefix, key), "expected an array of strings");
+      out.push_back(el.as_string()->get());
+    }
+  }
+
+  void one_of(const toml::table& t, std::string_view prefix, std::string_view key, const std::string& value,
+              std::initializer_list<std::string_view> allowed) {
+    for (auto a : allowed)
+      if (value == a) return;
+    std::string list;
+    for (auto a : allowed) list += (list.empty() ? "" : " | ") + std::string(a);
+    fail(t.get(key), join(prefix, key), fmt::format("must be one of {}", list));
+  }
+
+  const toml::table* section(const toml::table& root, std::string_view name) {
+    const toml::node* n = root.get(name);
+    if (!n) return nullptr;
+    if (!n->is_table()) {
+      fail(n, name, "expected a table");
+      return nullptr;
+    }
+    return n->as_table();
+  }
+
+ private:
+  std::string source_;
+};
+
+bool valid_address(std::string_view a) {
+  auto at = a.find('@');
+  return at != std::string_view::npos && at > 0 && at + 1 < a.size() && a.find_first_of(" <>\t\r\n") == a.npos &&
+         a.find('@', at + 1) == a.npos;
+}
+
+}  // namespace
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  if (host.substr(0, 4) != "127.") return false;
+  int parts = 0, value = -1;
+  for (std::size_t i = 0; i <= host.size(); ++i) {
+    if (i == host.size() || host[i] == '.') {
+      if (value < 0 || value > 255) return false;
+      ++parts;
+      value = -1;
+    } else if (host[i] >= '0' && host[i] <= '9') {
+      value = (value < 0 ? 0 : value * 10) + (host[i] - '0');
+      if (value > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  return parts == 4;
+}
+
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
+  Config cfg;
+  cfg.source = std::string(source_name);
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    return Error{Errc::invalid,
+                 fmt::format("{}:{}: {}", source_name, e.source().begin.line, std::string(e.description()))};
+  }
+  Reader r(source_name);
+  r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt"});
+
+  if (const toml::table* t = r.section(root, "case")) {
+    r.only_keys(*t, "case", {"database", "alias", "tag", "analysts", "authserv_id"});
+    r.get(*t, "case", "database", cfg.case_.database, true, root.get("case"));
+    r.get(*t, "case", "alias", cfg.case_.alias, true, root.get("case"));
+    r.get(*t, "case", "tag", cfg.case_.tag);
+    r.get_strings(*t, "case", "analysts", cfg.case_.analysts);
+    r.get(*t, "case", "authserv_id", cfg.case_.authserv_id);
+    if (!r.error && !valid_address(cfg.case_.alias)) r.fail(t->get("alias"), "case.alias", "not an e-mail address");
+    if (!r.error && (cfg.case_.tag.empty() || cfg.case_.tag.find_first_of("#[] ") != std::string::npos))
+      r.fail(t->get("tag"), "case.tag", "must be a word without '#', '[', ']' or spaces");
+    if (!r.error && cfg.case_.database.empty()) r.fail(t->get("database"), "case.database", "must not be empty");
+  } else if (!r.error) {
+    r.fail(nullptr, "case", "required section is missing (case.database, case.alias)");
+  }
+
+  if (const toml::table* t = r.section(root, "lmtp")) {
+    r.only_keys(*t, "lmtp", {"listen", "max_message_size", "max_sessions", "idle_timeout", "transaction_timeout",
+                            "max_sessions_per_peer"});
+    if (const toml::node* n = t->get("listen"); n && n->is_string())
+      cfg.lmtp.listen = {n->as_string()->get()};
+    else
+      r.get_strings(*t, "lmtp", "listen", cfg.lmtp.listen);
+    r.get_int(*t, "lmtp", "max_message_size", cfg.lmtp.max_message_size, 1024, std::int64_t{1} << 40);
+    r.get_int(*t, "lmtp", "max_sessions", cfg.lmtp.max_sessions, 1, 100000);
+    r.get_int(*t, "lmtp", "idle_timeout", cfg.lmtp.idle_timeout_seconds, 1, 86400);
+    r.get_int(*t, "lmtp", "transaction_timeout", cfg.lmtp.transaction_timeout_seconds, 1, 86400);
+    r.get_int(*t, "lmtp", "max_sessions_per_peer", cfg.lmtp.max_sessions_per_peer, 1, 100000);
+  }
+
+  if (const toml::table* t = r.section(root, "imap")) {
+    ImapConfig imap;
+    r.only_keys(*t, "imap", {"host", "port", "security", "user", "password_file", "mailbox", "done_mailbox", "idle",
+                             "poll_seconds", "ca_file"});
+    r.get(*t, "imap", "host", imap.host, true, root.get("imap"));
+    r.get_int(*t, "imap", "port", imap.port, 1, 65535);
+    r.get(*t, "imap", "security", imap.security);
+    r.one_of(*t, "imap", "security", imap.security, {"tls", "starttls", "none"});
+    r.get(*t, "imap", "user", imap.user, true, root.get("imap"));
+    r.get(*t, "imap", "password_file", imap.password_file, true, root.get("imap"));
+    r.get(*t, "imap", "mailbox", imap.mailbox);
+    r.get(*t, "imap", "done_mailbox", imap.done_mailbox);
+    r.get_bool(*t, "imap", "idle", imap.idle);
+    r.get_int(*t, "imap", "poll_seconds", imap.poll_seconds, 1, 86400);
+    r.get(*t, "imap", "ca_file", imap.ca_file);
+    if (!r.error && imap.security == "none" && !is_loopback_host(imap.host))
+      r.fail(t->get("security"), "imap.security", "\"none\" is allowed only for a loopback host");
+    cfg.imap = imap;
+  }
+
+  if (const toml::table* t = r.section(root, "gpg")) {
+    r.only_keys(*t, "gpg", {"home", "signing_key", "timeout"});
+    r.get(*t, "gpg", "home", cfg.gpg.home);
+    r.get(*t, "gpg", "signing_key", cfg.gpg.signing_key);
+    r.get_int(*t, "gpg", "timeout", cfg.gpg.timeout_seconds, 1, 3600);
+  }
+
+  if (const toml::table* t = r.section(root, "smtp")) {
+    SmtpConfig smtp;
+    r.only_keys(*t, "smtp", {"host", "port", "security", "user", "password_file", "ca_file", "max_per_recipient_per_day"});
+    r.get_int(*t, "smtp", "max_per_recipient_per_day", smtp.max_per_recipient_per_day, 1, 100000);
+    r.get(*t, "smtp", "host", smtp.host, true, root.get("smtp"));
+    r.get_int(*t, "smtp", "port", smtp.port, 1, 65535);
+    r.get(*t, "smtp", "security", smtp.security);
+    r.one_of(*t, "smtp", "security", smtp.security, {"starttls", "tls", "none"});
+    r.get(*t, "smtp", "user", smtp.user);
+    r.get(*t, "smtp", "password_file", smtp.password_file);
+    r.get(*t, "smtp", "ca_file", smtp.ca_file);
+    if (!r.error && smtp.security == "none" && !is_loopback_host(smtp.host))
+      r.fail(t->get("security"), "smtp.security", "\"none\" is allowed only for a loopback host");
+    if (!r.error && !smtp.user.empty() && smtp.password_file.empty())
+      r.fail(t->get("user"), "smtp.password_file", "required when smtp.user is set");
+    cfg.smtp = smtp;
+  }
+
+  if (const toml::table* t = r.section(root, "ack")) {
+    r.only_keys(*t, "ack", {"enabled", "template", "policy_url"});
+    r.get_bool(*t, "ack", "enabled", cfg.ack.enabled);
+    r.get(*t, "ack", "template", cfg.ack.template_text);
+    r.get(*t, "ack", "policy_url", cfg.ack.policy_url);
+  }
+
+  if (const toml::table* t = r.section(root, "digest")) {
+    DigestConfig d;
+    r.only_keys(*t, "digest", {"stale_days", "to"});
+    r.get_int(*t, "digest", "stale_days", d.stale_days, 1, 3650);
+    r.get(*t, "digest", "to", d.to);
+    cfg.digest = d;
+  }
+
+  if (const toml::table* t = r.section(root, "securitytxt")) {
+    auto& st = cfg.securitytxt;
+    r.only_keys(*t, "securitytxt",
+                {"contact", "encryption", "expires", "expires_days", "preferred_languages", "policy", "canonical"});
+    r.get_strings(*t, "securitytxt", "contact", st.contact);
+    r.get(*t, "securitytxt", "encryption", st.encryption);
+    std::string expires;
+    r.get(*t, "securitytxt", "expires", expires);
+    if (!r.error && !expires.empty()) {
+      std::int64_t when = 0;
+      if (parse_rfc3339(expires, when)) st.expires = when;
+      else r.fail(t->get("expires"), "securitytxt.expires", "expected a date-time like 2027-11-23T00:00:00Z");
+    }
+    r.get_int(*t, "securitytxt", "expires_days", st.expires_days, 1, 3650);
+    r.get(*t, "securitytxt", "preferred_languages", st.preferred_languages);
+    r.get(*t, "securitytxt", "policy", st.policy);
+    r.get_strings(*t, "securitytxt", "canonical", st.canonical);
+  }
+
+  if (r.error) return *r.error;
+  return cfg;
+}
+
+}  // namespace cased

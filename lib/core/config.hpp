@@ -1,0 +1,108 @@
+// Configuration values (docs/contract.md "Configuration"). The core never reads files:
+// programs read the TOML text and hand it to parse_config.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace cased {
+
+struct CaseConfig {
+  std::string database;
+  std::string alias;                 // security@example.com
+  std::string tag = "CASE";
+  std::vector<std::string> analysts;
+  // The authserv-id the receiving MTA writes in its Authentication-Results
+  // field; only the topmost such field with this id is believed. "" = none.
+  std::string authserv_id;
+};
+
+struct LmtpConfig {
+  std::vector<std::string> listen;   // "127.0.0.1:2424", "[::1]:2424", "unix:/run/cased/lmtp.sock"
+  std::uint64_t max_message_size = 52428800;
+  int max_sessions = 64;
+  int idle_timeout_seconds = 300;
+  // From the first byte of a command after a pause to the end of its DATA
+  // (MAIL..end of DATA included): a client that trickles bytes gets 421.
+  int transaction_timeout_seconds = 600;
+  // Concurrent sessions from one IP address; unix-socket peers (the local
+  // MTA, behind the socket directory's permissions) only count globally.
+  int max_sessions_per_peer = 32;
+};
+
+struct ImapConfig {
+  std::string host;
+  int port = 993;
+  std::string security = "tls";
+  std::string user;
+  std::string password_file;
+  std::string mailbox = "INBOX";
+  std::string done_mailbox = "Processed";
+  bool idle = true;
+  int poll_seconds = 60;
+  std::string ca_file;
+};
+
+struct GpgConfig {
+  std::string home = "/var/lib/cased/gnupg";
+  std::string signing_key;
+  int timeout_seconds = 60;  // a gpg operation running longer is cancelled (hung gpg-agent)
+};
+
+struct SmtpConfig {
+  std::string host;
+  int port = 587;
+  std::string security = "starttls";
+  std::string user;
+  std::string password_file;
+  std::string ca_file;
+  int max_per_recipient_per_day = 50;
+};
+
+struct AckConfig {
+  bool enabled = true;
+  std::string template_text;         // "" = the built-in text; {tag}, {alias}, {policy}
+  std::string policy_url;
+};
+
+struct DigestConfig {
+  int stale_days = 7;
+  std::string to;
+};
+
+// RFC 9116 security.txt (casectl securitytxt); defaults derive from the alias.
+struct SecurityTxtConfig {
+  std::vector<std::string> contact;     // URIs; default mailto:<alias>
+  std::string encryption;               // URI of the published key; default the alias's WKD URL
+  std::optional<std::int64_t> expires;  // Expires of the copy published; default now + expires_days
+  int expires_days = 365;
+  std::string preferred_languages = "en";
+  std::string policy;                   // default ack.policy_url
+  std::vector<std::string> canonical;
+};
+
+struct Config {
+  std::string source;                // the file it came from, for messages
+  CaseConfig case_;
+  LmtpConfig lmtp;
+  std::optional<ImapConfig> imap;
+  GpgConfig gpg;
+  std::optional<SmtpConfig> smtp;
+  AckConfig ack;
+  std::optional<DigestConfig> digest;
+  SecurityTxtConfig securitytxt;
+};
+
+// Parses and validates. Errors name the key, the file and the line:
+// "cased.toml:12: case.tag: expected a string".
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name);
+
+// True for localhost, 127.0.0.0/8 and ::1 (contract: "Loopback").
+bool is_loopback_host(std::string_view host);
+
+}  // namespace cased

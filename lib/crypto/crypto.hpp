@@ -1,0 +1,128 @@
+// OpenPGP with GPGME: decrypt and verify incoming mail, import reporters'
+// keys. One Crypto owns one gpgme context: use one per thread. Plaintext
+// stays in memory (gpgme memory data objects); nothing touches a temp file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "mail/message.hpp"
+
+namespace cased {
+
+struct KeyInfo {
+  std::string fingerprint;             // primary key, upper-case hex
+  std::vector<std::string> addresses;  // lower-case addr-specs of its user ids
+  std::string uid;                     // first user id, as written
+  std::optional<std::int64_t> expires; // Unix time, if any
+  bool can_encrypt = false;            // not expired, revoked or disabled, has an encryption subkey
+  bool secret = false;                 // we hold its secret key
+
+  bool operator==(const KeyInfo&) const = default;
+};
+
+struct ImportedKey {
+  KeyInfo key;
+  std::string source;                  // attachment | inline | autocrypt
+
+  bool operator==(const ImportedKey&) const = default;
+};
+
+// gpg or gpg-agent could not do its work for a reason outside the message:
+// an operation ran past its time limit while gpg-agent did not answer (hung),
+// or gpg-agent could not be reached. Temporary: the message must be retried,
+// not stored as failed. A message that makes gpg slow or fail is not this:
+// it is stored with "decryption": "failed".
+class CryptoTimeout : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The entry of ParsedMessage::problems saying that no user id of the
+// signer's key names the From address.
+inline constexpr std::string_view kSignerNotFrom = "signer does not match From";
+
+class Crypto {
+ public:
+  static constexpr std::uint64_t kDefaultMaxPlaintext = 50ull << 20;
+  // At most this many session-key packets (public-key or symmetric) in front
+  // of a message's encrypted data: gpg tries each one.
+  static constexpr std::size_t kMaxKeyPackets = 64;
+
+  // `home` is the GNUPGHOME holding the alias key. Throws std::runtime_error
+  // when GPGME or gpg cannot be used at all. An operation that takes longer
+  // than `timeout` is cancelled (see CryptoTimeout). Decrypted or verified
+  // content is read up to `max_plaintext` bytes (the message size limit);
+  // beyond it the operation stops and the message is marked failed.
+  explicit Crypto(const std::string& home, std::chrono::seconds timeout = std::chrono::seconds(60),
+                  std::uint64_t max_plaintext = kDefaultMaxPlaintext);
+  ~Crypto();
+  Crypto(const Crypto&) = delete;
+  Crypto& operator=(const Crypto&) = delete;
+
+  // Decrypts PGP/MIME and inline PGP where the sender encrypted the message
+  // itself (its root, or its only body part; ciphertext anywhere else is
+  // kept as it is and noted in `decryption_error`), verifies multipart/signed,
+  // clearsigned and signed-inside-encrypted content ("partial" when a good
+  // signature covers only some of the parts; a signer whose user ids do not
+  // name From is noted in `problems`), applies protected headers of what it
+  // decrypted, imports offered keys, and re-extracts the body and
+  // attachments. Never throws on bad input; failures are recorded on the
+  // message. Throws CryptoTimeout only for faults outside the message.
+  void process(ParsedMessage& msg);
+  // Whether process() would run gpg on this message at all (encrypted or
+  // signed parts, armor, key blocks, an Autocrypt header). Plain mail needs
+  // no gpg and no worker.
+  static bool has_openpgp(const ParsedMessage& msg);
+
+  // Keys imported by the last process() call, with where they came from.
+  const std::vector<ImportedKey>& imported() const { return imported_; }
+
+  // Imports the keys in `armored` (or binary) data, never touching keys we
+  // hold a secret for. Returns what was imported.
+  std::vector<KeyInfo> import_keys(std::string_view data);
+
+  // Looks a key up by fingerprint.
+  std::optional<KeyInfo> find_key(std::string_view fingerprint);
+  // Every usable key whose user ids name `address`.
+  std::vector<KeyInfo> keys_for(std::string_view address);
+  // Every secret key in the keyring.
+  std::vector<KeyInfo> secret_keys();
+  // The fingerprints of our own secret keys, listed once per process and
+  // home; remember_own_keys() tells a new process what another has listed,
+  // so that it need not ask gpg-agent again.
+  const std::vector<std::string>& own_fingerprints() const;
+  static void remember_own_keys(const std::string& home, std::vector<std::string> fingerprints);
+
+  // The key that signs for `alias`: `configured` (a fingerprint) when set,
+  // else the secret key whose user id names the alias.
+  Result<KeyInfo> signing_key(const std::string& configured, const std::string& alias);
+
+  // Signs with `signer` and encrypts to `recipients` (fingerprints), trusting
+  // them as given (pinning decides, not the web of trust). Returns armor.
+  Result<std::string> sign_encrypt(std::string_view plaintext, const std::string& signer,
+                                   const std::vector<std::string>& recipients);
+  // A detached armored signature over `data`, and the hash name for micalg
+  // ("pgp-sha256"...).
+  Result<std::pair<std::string, std::string>> detach_sign(std::string_view data, const std::string& signer);
+  // Clearsigns text (for security.txt).
+  Result<std::string> clearsign(std::string_view text, const std::string& signer);
+  // The public key, armored or (for WKD) binary.
+  Result<std::string> export_key(const std::string& fingerprint, bool armor = true);
+
+ private:
+  struct Impl;
+  class Incoming;  // one message's way through process() (pgp_shapes.cpp)
+  std::unique_ptr<Impl> impl_;
+  std::vector<ImportedKey> imported_;
+};
+
+}  // namespace cased

@@ -1,0 +1,44 @@
+// What the intake makes of a message before the store sees it: the bytes,
+// the envelope, the parsed (and with a Crypto, decrypted and verified) tree
+// and the keys it carried. No database: any thread that owns its Crypto.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/crypto.hpp"
+#include "mail/message.hpp"
+
+namespace cased {
+
+// How a message reached us. For LMTP the envelope decides plus-routing;
+// for `ingest` and IMAP the headers do (contract: "Envelope and routing").
+struct Envelope {
+  std::string source = "ingest";            // lmtp | ingest | imap
+  std::optional<std::string> mail_from;     // "" = null sender; nullopt = unknown
+  std::vector<std::string> recipients;      // LMTP RCPT TO addresses
+
+  bool operator==(const Envelope&) const = default;
+};
+
+// A message parsed (and later decrypted) off the database thread.
+struct PreparedMessage {
+  std::string raw;                          // exactly as received
+  std::string sha256;                       // of the bytes with CRLF line ends
+  Envelope envelope;
+  ParsedMessage parsed;
+  std::vector<ImportedKey> keys;            // keys it carried, now in the keyring
+
+  bool operator==(const PreparedMessage&) const = default;
+};
+
+// Parses (and with `crypto`, decrypts and verifies) the message; no
+// database, safe on any thread that owns its Crypto.
+PreparedMessage prepare_message(std::string raw, Envelope envelope, Crypto* crypto = nullptr);
+
+// SHA-256 of the bytes with every line end made CRLF (contract: "Identity").
+std::string normalized_sha256(std::string_view raw);
+
+}  // namespace cased

@@ -1,0 +1,38 @@
+// The reminder digest (contract: "Digest"): new and unassigned cases, cases idle
+// for stale_days, cases waiting on someone, and embargoes ending within 7
+// days or past; oldest first, grouped by assignee.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "store/store.hpp"
+
+namespace cased {
+
+struct DigestSection {
+  std::string name;                  // new-unassigned | stale | waiting | embargo
+  std::string title;
+  std::vector<CaseSummary> cases;    // by assignee (unassigned last), then oldest first
+};
+
+struct Digest {
+  std::int64_t now = 0;
+  int stale_days = 7;
+  std::vector<DigestSection> sections;
+  std::vector<std::string> warnings;  // e.g. security.txt about to expire
+  bool empty() const;                 // no cases and no warnings
+};
+
+inline constexpr int kEmbargoWarningDays = 7;
+
+Result<Digest> build_digest(Store& store, int stale_days);
+
+// With subjects and embargo dates: for an analyst's screen or an encrypted mail.
+std::string render_digest(const Digest& d, const std::string& tag);
+// Tag, status, assignee and age only: for cron's mail and unencrypted digests.
+std::string render_digest_bare(const Digest& d, const std::string& tag);
+nlohmann::json digest_json(const Digest& d);
+
+}  // namespace cased

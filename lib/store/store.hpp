@@ -1,0 +1,259 @@
+// The case store: one SQLite database, shared by cased and casectl.
+// A Store owns one connection; use one per thread. Every public function
+// returns a value or an Error (temporary for busy/full/I/O faults).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "mail/authres.hpp"
+#include "core/config.hpp"
+#include "cases/disclosure.hpp"
+#include "core/error.hpp"
+#include "intake/prepare.hpp"
+#include "mail/message.hpp"
+#include "store/sqlite.hpp"
+
+namespace cased {
+
+struct StoreOptions {
+  // A constructor rather than an aggregate, so that {alias, tag} and
+  // {alias, tag, acknowledge} keep meaning what they did as fields are added.
+  StoreOptions(std::string alias_ = "security@example.com", std::string tag_ = "CASE", bool acknowledge_ = false,
+               std::string authserv_id_ = "")
+      : alias(std::move(alias_)), tag(std::move(tag_)), acknowledge(acknowledge_), authserv_id(std::move(authserv_id_)) {}
+
+  std::string alias;
+  std::string tag;
+  bool acknowledge;           // queue an acknowledgement for new cases (ack.enabled)
+  // The authserv-id of the receiving MTA's Authentication-Results field
+  // (case.authserv_id); "" trusts none.
+  std::string authserv_id;
+};
+
+// The store's options from the configuration; `acknowledge` as the caller
+// decides (a backfill acknowledges nothing).
+StoreOptions store_options(const Config& config, bool acknowledge);
+
+struct IngestResult {
+  std::int64_t case_id = 0;
+  std::int64_t message = 0;
+  bool new_case = false;
+  bool duplicate = false;
+};
+
+// The text of a message just stored, kept by the writer so that indexing it
+// for search does not read it back from the database.
+struct IndexText {
+  std::int64_t id = 0;
+  std::string subject, body;
+};
+
+struct CaseFilter {
+  std::optional<std::string> status;
+  std::optional<std::string> assignee;
+  std::optional<int> stale_days;
+};
+
+struct CaseSummary {
+  std::int64_t id = 0;
+  std::string subject;
+  std::string status;
+  std::optional<std::string> assignee;
+  std::int64_t created = 0;
+  std::int64_t updated = 0;
+  int messages = 0;
+  std::vector<std::string> participants;
+  std::optional<std::string> embargo;  // YYYY-MM-DD, for the digest
+};
+
+struct MessageView {
+  std::int64_t id = 0;
+  std::string message_id;
+  std::string direction;
+  std::string from;
+  std::string from_name;
+  std::vector<std::string> to;
+  std::vector<std::string> cc;
+  std::optional<std::int64_t> date;
+  std::int64_t received = 0;
+  std::string subject;
+  std::string body;
+  bool encrypted = false;
+  bool mixed = false;
+  std::string decryption;
+  std::optional<std::string> decryption_error;
+  std::string signature;
+  std::optional<std::string> signer;
+  std::optional<std::string> signer_uid;
+  bool unverified = false;
+  bool malformed = false;
+  std::optional<std::string> problems;
+  std::optional<AuthResults> auth;   // the receiving MTA's verdict, when recorded
+  std::vector<Attachment> attachments;
+};
+
+struct CommentView {
+  std::string author;
+  std::string text;
+  std::int64_t created = 0;
+};
+
+struct EventView {
+  std::string kind;
+  std::string actor;
+  std::int64_t created = 0;
+  std::string detail;
+};
+
+struct ParticipantView {
+  std::string address;
+  std::string name;
+  std::string role;
+  bool verified = true;
+  bool bouncing = false;
+};
+
+struct CaseDetail {
+  CaseSummary summary;
+  std::vector<MessageView> messages;
+  std::vector<CommentView> comments;
+  std::vector<EventView> events;
+  std::vector<ParticipantView> participants;
+  Disclosure disclosure;
+};
+
+struct SearchHit {
+  CaseSummary summary;
+  std::string snippet;  // with [ ] around matches
+};
+
+class Store {
+ public:
+  // Opens the database, creating it (mode 0600) and migrating it forward.
+  static Result<Store> open(const std::string& path, StoreOptions options);
+  // For tests: apply migrations only up to `version`.
+  static Result<Store> open_at_version(const std::string& path, StoreOptions options, int version);
+
+  int schema_version();
+  const StoreOptions& options() const { return options_; }
+
+  // Stores a batch in one transaction (one durable sync). Each message has
+  // its own savepoint: one that fails does not take the others down. The
+  // outer Result fails only if the commit itself failed (then nothing is stored).
+  // It lets go of the decoded bodies of each message's MIME parts (the
+  // message's text and attachment list stay): nothing stores them.
+  Result<std::vector<Result<IngestResult>>> ingest(std::vector<PreparedMessage>& batch);
+
+  Result<std::vector<CaseSummary>> list_cases(const CaseFilter& filter);
+  // The case, following merges; not_found when it does not exist.
+  Result<CaseDetail> get_case(std::int64_t id);
+  // Indexes what is still unindexed first (index_pending), so it finds
+  // every stored message.
+  Result<std::vector<SearchHit>> search(const std::string& query);
+
+  // Adds every message stored since the last call to the search index
+  // (schema 7), in transactions of at most 256 messages; returns how many.
+  // Text comes from `known` (sorted by id) when it holds the message, from
+  // the database otherwise. With `durable` false the transactions are not
+  // synced: the next durable commit syncs them, and a crash before that
+  // only leaves those messages to be indexed again.
+  Result<std::size_t> index_pending(const std::vector<IndexText>& known = {}, bool durable = true);
+
+  Status assign(std::int64_t id, const std::string& user, const std::string& actor);
+  Status set_status(std::int64_t id, const std::string& status, const std::string& actor);
+  Status add_comment(std::int64_t id, const std::string& text, const std::string& actor);
+  // Applies a validated change; one "disclosure" event per field that changed.
+  // Returns the details of those events (empty when nothing changed).
+  Result<std::vector<std::string>> set_disclosure(std::int64_t id, const DisclosureChange& change,
+                                                  const std::string& actor);
+
+  // Follows merged_into; nullopt when there is no such case.
+  std::optional<std::int64_t> resolve_case(std::int64_t id);
+
+  // An analyst vouches for `address` in case `id`: a verified participant
+  // with `role` (an unverified one is promoted). not_found without the case.
+  Status add_participant(std::int64_t id, const std::string& address, const std::string& role,
+                         const std::string& actor);
+
+  // Keys (contract: "Keys"): the key pinned to `address`, if any; and whether a
+  // key ever arrived by mail (such a key never counts as the operator's).
+  std::optional<std::string> pinned_key(const std::string& address);
+  bool key_from_mail(const std::string& fingerprint);
+
+  // Rate limits compare rate_key()s, so quoted and +detail variants of one
+  // mailbox count together: was an acknowledgement queued for it since
+  // `since`; how many sent mails went to it since `since`.
+  bool acknowledged_since(const std::string& address, std::int64_t since);
+  std::int64_t sent_to_since(const std::string& address, std::int64_t since);
+
+  sql::Db& db() { return db_; }
+
+  // For the outbox, inside its transaction: the event log and outbound messages.
+  void add_event(std::int64_t case_id, std::string_view kind, std::string_view actor, std::string_view detail,
+                 std::int64_t now);
+  std::int64_t store_outbound(std::int64_t case_id, const std::string& message_id, const std::vector<std::string>& to,
+                              const std::string& subject, const std::string& body, const std::string& raw,
+                              bool encrypted, const std::string& in_reply_to, const std::vector<std::string>& references,
+                              std::int64_t now, const std::optional<std::string>& signer = std::nullopt);
+
+ private:
+  Store(sql::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}
+  void migrate(int up_to);
+  // SQL functions the queries use: cased_rate_key(address).
+  void register_functions();
+  IngestResult ingest_one(PreparedMessage& msg, std::int64_t now);
+  std::optional<std::int64_t> route_by_address(const PreparedMessage& msg, std::string& routed_by);
+  // What ingest_one decided about a message, for record_arrival.
+  struct Arrival {
+    std::int64_t case_id = 0;
+    std::string message_id, sender, routed_by;
+    bool forged = false;      // its From failed DMARC
+    bool unverified = false;  // the sender is not a verified participant
+    bool new_case = false, bounce = false, same_id_other_bytes = false;
+  };
+  void record_arrival(const PreparedMessage& msg, const Arrival& arrival, std::int64_t now);
+  std::int64_t insert_message(PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
+                              bool unverified, const std::optional<AuthResults>& auth, std::int64_t now);
+  // In-Reply-To and References without repeats or the message's own id:
+  // at most 256, the closest ancestors.
+  static std::vector<std::string> message_refs(const ParsedMessage& pm, const std::string& message_id);
+  std::set<std::int64_t> related_cases(const std::vector<std::string>& refs, const std::string& message_id,
+                                       bool same_id_other_bytes);
+  std::optional<CaseSummary> summary(std::int64_t id);
+  void queue_acknowledgement(const PreparedMessage& msg, std::int64_t case_id, std::int64_t now);
+  // The message's text is raw's bytes from `offset`: kept once (schema 6).
+  void record_body_in_raw(std::int64_t message, std::size_t offset, std::size_t length);
+  void touch(std::int64_t case_id, std::int64_t now);
+  // Records every key the message carried (all their addresses, unpinned)
+  // and pins the sender's own on first use unless `no_pin` says why not.
+  void record_keys(const PreparedMessage& msg, std::int64_t case_id, std::string_view no_pin, std::int64_t now);
+  // Notes the message's keys as having come by mail (no case needed).
+  void note_mail_keys(const PreparedMessage& msg, std::optional<std::int64_t> case_id, std::int64_t now);
+
+  // Threading rule 3 and trust (store_trust.cpp). `related` holds every case
+  // a References/In-Reply-To lookup found; route_by_references() picks one.
+  struct Route {
+    std::optional<std::int64_t> target;  // nullopt: a new case
+    std::vector<std::int64_t> join;      // same thread, same verified people: folded into target
+    std::vector<std::int64_t> not_merged;  // also named, left alone, an event says so
+  };
+  Route route_by_references(const std::set<std::int64_t>& related, const std::string& sender, bool forged);
+  // Whether `sender` is a verified participant of the case: opened it, was
+  // added by an analyst, or received its outbound mail (not an automatic
+  // acknowledgement). A From that failed DMARC (`forged`) never is.
+  bool sender_verified(std::int64_t case_id, const std::string& sender, bool forged);
+  std::set<std::string> verified_people(std::int64_t case_id);
+  // Folds route.join into `target`; tells both sides of each not_merged case.
+  void join_cases(std::int64_t target, const Route& route, const std::string& message_id, std::int64_t now);
+
+  sql::Db db_;
+  StoreOptions options_;
+};
+
+const std::vector<std::string>& case_states();
+
+}  // namespace cased

@@ -1,0 +1,290 @@
+// Trust in a case: who is a verified participant, which References may
+// join cases, which keys from mail are pinned, and rate limits per mailbox.
+// Members of Store (store.hpp); the rest of ingest lives in store.cpp.
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+
+#include "store/store_guard.hpp"
+#include "store/store.hpp"
+#include "cases/threading.hpp"
+#include "mail/address.hpp"
+#include "core/util.hpp"
+
+namespace cased {
+namespace {
+
+void sql_rate_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  try {
+    const auto* text = sqlite3_value_text(argv[0]);
+    int bytes = sqlite3_value_bytes(argv[0]);
+    if (!text) return sqlite3_result_null(ctx);
+    std::string key = rate_key(std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(bytes)));
+    sqlite3_result_text64(ctx, key.data(), key.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  } catch (const std::bad_alloc&) {
+    sqlite3_result_error_nomem(ctx);
+  }
+}
+
+// The recipients of a case's outbound mail other than acknowledgements
+// (an unreadable to_json counts as none).
+constexpr const char* kOutboundTo =
+    " FROM messages m JOIN outbox o ON o.message = m.id, "
+    "json_each(CASE WHEN json_valid(m.to_json) THEN m.to_json ELSE '[]' END) j "
+    "WHERE m.case_id = ?1 AND m.direction = 'out' AND o.kind <> 'ack'";
+
+
+}  // namespace
+
+StoreOptions store_options(const Config& config, bool acknowledge) {
+  return {config.case_.alias, config.case_.tag, acknowledge, config.case_.authserv_id};
+}
+
+void Store::register_functions() {
+  int rc = sqlite3_create_function_v2(db_.handle(), "cased_rate_key", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                      sql_rate_key, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) sql::throw_error(db_.handle(), rc, "registering cased_rate_key");
+}
+
+bool Store::sender_verified(std::int64_t case_id, const std::string& sender, bool forged) {
+  if (forged || sender.empty() || match_alias(sender, options_.alias).ours) return false;
+  // Built once: the statement cache is keyed by the text's address.
+  static const std::string sql = std::string(
+                                     "SELECT 1 FROM participants WHERE case_id = ?1 AND address = ?2 AND verified = 1 "
+                                     "UNION ALL SELECT 1") +
+                                 kOutboundTo + " AND lower(j.value) = ?2 LIMIT 1";
+  auto& st = db_.cached(sql.c_str());
+  st.bind(1, case_id).bind(2, sender);
+  bool yes = st.step();
+  st.reset();
+  return yes;
+}
+
+std::set<std::string> Store::verified_people(std::int64_t case_id) {
+  static const std::string sql =
+      std::string("SELECT address FROM participants WHERE case_id = ?1 AND verified = 1 UNION SELECT lower(j.value)") +
+      kOutboundTo;
+  auto& st = db_.cached(sql.c_str());
+  st.bind(1, case_id);
+  std::set<std::string> out;
+  while (st.step()) out.insert(st.text(0));
+  st.reset();
+  return out;
+}
+
+Store::Route Store::route_by_references(const std::set<std::int64_t>& related, const std::string& sender,
+                                        bool forged) {
+  Route r;
+  if (related.empty()) return r;
+  // The lowest-numbered case the sender is verified in, else the lowest:
+  // the same whatever order the References list them in.
+  std::vector<std::int64_t> verified_in;
+  for (auto c : related)
+    if (sender_verified(c, sender, forged)) verified_in.push_back(c);
+  r.target = verified_in.empty() ? *related.begin() : verified_in.front();
+  // Cases are joined only when that hands nobody anything: a thread split by
+  // arrival order (a reply before its parent), whose cases have the same
+  // verified people, the sender among them. Anything else is for an analyst.
+  bool same_people = verified_in.size() == related.size();
+  if (same_people && related.size() > 1) {
+    auto people = verified_people(*r.target);
+    for (auto c : related)
+      if (c != *r.target && verified_people(c) != people) same_people = false;
+  }
+  for (auto c : related)
+    if (c != *r.target) (same_people ? r.join : r.not_merged).push_back(c);
+  return r;
+}
+
+void Store::join_cases(std::int64_t target, const Route& route, const std::string& message_id, std::int64_t now) {
+  // One event names the other cases (a few; a message naming thousands
+  // must not write thousands of events), and each named case hears of it.
+  constexpr std::size_t kNamed = 10;
+  if (!route.not_merged.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < route.not_merged.size() && i < kNamed; ++i)
+      names += fmt::format("{}[{}#{}]", i ? ", " : "", options_.tag, route.not_merged[i]);
+    if (route.not_merged.size() > kNamed) names += fmt::format(" and {} more", route.not_merged.size() - kNamed);
+    add_event(target, "message", "cased",
+              fmt::format("message {}: references also name {}; not merged", message_id, names), now);
+  }
+  for (std::size_t i = 0; i < route.not_merged.size() && i < kNamed; ++i)
+    add_event(route.not_merged[i], "message", "cased",
+              fmt::format("message {} (in [{}#{}]) references this case too; not merged", message_id, options_.tag,
+                          target),
+              now);
+  for (std::int64_t other : route.join) {
+    for (const char* q : {"UPDATE messages SET case_id = ?1 WHERE case_id = ?2",
+                          "UPDATE comments SET case_id = ?1 WHERE case_id = ?2",
+                          "UPDATE events SET case_id = ?1 WHERE case_id = ?2",
+                          "UPDATE note_index SET case_id = ?1 WHERE case_id = ?2",
+                          "INSERT OR IGNORE INTO participants(case_id, address, name, role, verified, bouncing, added) "
+                          "SELECT ?1, address, name, role, verified, bouncing, added FROM participants WHERE case_id = ?2",
+                          "DELETE FROM participants WHERE case_id = ?2",
+                          "UPDATE cases SET merged_into = ?1 WHERE id = ?2"})
+      db_.cached(q).bind(1, target).bind(2, other).run();
+    add_event(target, "message", "cased",
+              fmt::format("thread joined: [{}#{}] merged into this case (same thread, same verified participants)",
+                          options_.tag, other),
+              now);
+  }
+}
+
+void Store::note_mail_keys(const PreparedMessage& msg, std::optional<std::int64_t> case_id, std::int64_t now) {
+  for (const auto& k : msg.keys)
+    db_.cached("INSERT OR IGNORE INTO mail_keys(fingerprint, sender, case_id, added) VALUES (?, ?, ?, ?)")
+        .bind(1, k.key.fingerprint)
+        .bind(2, normalize_address(msg.parsed.from))
+        .bind(3, case_id)
+        .bind(4, now)
+        .run();
+}
+
+std::optional<std::string> Store::pinned_key(const std::string& address) {
+  auto& st = db_.cached("SELECT fingerprint FROM keys WHERE address = ? AND pinned = 1");
+  st.bind(1, normalize_address(address));
+  std::optional<std::string> f;
+  if (st.step()) f = st.text(0);
+  st.reset();
+  return f;
+}
+
+bool Store::key_from_mail(const std::string& fingerprint) {
+  auto& st = db_.cached("SELECT 1 FROM mail_keys WHERE fingerprint = ?");
+  st.bind(1, fingerprint);
+  bool yes = st.step();
+  st.reset();
+  return yes;
+}
+
+// Trust on first use (contract: "Keys"), for the sender's own address only: the
+// first key seen for it is pinned; a different one later is recorded and
+// flagged, not used. A key naming anyone else is recorded unpinned.
+void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::string_view no_pin, std::int64_t now) {
+  note_mail_keys(msg, case_id, now);
+  const std::string sender = normalize_address(msg.parsed.from);
+  auto record = [&](const std::string& address, const std::string& fpr, const std::string& source, bool pin) {
+    db_.cached(
+           "INSERT INTO keys(address, fingerprint, source, case_id, pinned, added, offered_by) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(address, fingerprint) DO UPDATE SET pinned = 1 "
+           "WHERE excluded.pinned = 1 AND pinned = 0")
+        .bind(1, address)
+        .bind(2, fpr)
+        .bind(3, source)
+        .bind(4, case_id)
+        .bind(5, pin)
+        .bind(6, now)
+        .bind(7, sender)
+        .run();
+    return db_.changes() > 0;
+  };
+  auto offer = [&](const std::string& fpr, const std::string& source) {
+    auto pin = pinned_key(sender);
+    bool inserted = record(sender, fpr, source, !pin);
+    if (!pin)
+      add_event(case_id, "key", "cased", fmt::format("key {} pinned to {} ({})", fpr, sender, source), now);
+    else if (*pin != fpr)
+      add_event(case_id, "key", "cased",
+                fmt::format("WARNING: {} offered key {} ({}), but {} is pinned; not used until an analyst pins it",
+                            sender, fpr, source, *pin), now);
+    else if (inserted)
+      add_event(case_id, "key", "cased", fmt::format("key {} seen again for {}", fpr, sender), now);
+  };
+  // Events for the first few unpinned records only: a key with a thousand
+  // user ids is recorded whole but does not flood the history.
+  std::size_t told = 0, untold = 0;
+  for (const auto& k : msg.keys)
+    for (const auto& address : k.key.addresses) {
+      if (!sender.empty() && address == sender && no_pin.empty()) {
+        offer(k.key.fingerprint, k.source);
+        continue;
+      }
+      if (!record(address, k.key.fingerprint, k.source, false)) continue;
+      if (++told > 10) {
+        ++untold;
+      } else {
+        add_event(case_id, "key", "cased",
+                  address == sender
+                      ? fmt::format("key {} from {} recorded, not pinned: {}", k.key.fingerprint, sender, no_pin)
+                      : fmt::format("key {} names {} but came from {}; recorded, never used for {}", k.key.fingerprint,
+                                    address, sender.empty() ? "?" : sender, address),
+                  now);
+      }
+    }
+  if (untold)
+    add_event(case_id, "key", "cased", fmt::format("{} more addresses of keys from {} recorded, not pinned", untold,
+                                                   sender.empty() ? "?" : sender), now);
+  const auto& pm = msg.parsed;
+  if (sender.empty() || !no_pin.empty() || pm.signature != "good" || !pm.signer) return;
+  auto pin = pinned_key(sender);
+  // A good signature by a key whose user id names the sender is a key
+  // seen for that address like an attached one: the first one is pinned.
+  std::string uid = to_lower(pm.signer_uid);
+  if (!pin && uid.find("<" + sender + ">") != std::string::npos) offer(*pm.signer, "signature");
+  else if (pin && *pin != *pm.signer)
+    add_event(case_id, "key", "cased",
+              fmt::format("WARNING: message {} from {} is signed by {}, not by the pinned key {}", pm.message_id,
+                          sender, *pm.signer, *pin), now);
+}
+
+Status Store::add_participant(std::int64_t id, const std::string& address, const std::string& role,
+                              const std::string& actor) {
+  return detail::guarded([&]() -> Status {
+    sql::Transaction tx(db_);
+    auto resolved = resolve_case(id);
+    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    std::string addr = normalize_address(address);
+    std::int64_t now = now_unix();
+    db_.cached(
+           "INSERT INTO participants(case_id, address, role, verified, added) VALUES (?1, ?2, ?3, 1, ?4) "
+           "ON CONFLICT(case_id, address) DO UPDATE SET verified = 1, role = ?3")
+        .bind(1, *resolved)
+        .bind(2, addr)
+        .bind(3, role)
+        .bind(4, now)
+        .run();
+    add_event(*resolved, "participant", actor, fmt::format("{} added as {} (verified)", addr, role), now);
+    // Keys that arrived while the sender was unverified stay unpinned: the
+    // analyst vouched for the person, not for a key; say which there are.
+    if (!pinned_key(addr)) {
+      auto& st = db_.cached("SELECT fingerprint FROM keys WHERE address = ?1 AND offered_by = ?1 AND pinned = 0");
+      st.bind(1, addr);
+      std::vector<std::string> fprs;
+      while (st.step()) fprs.push_back(st.text(0));
+      st.reset();
+      for (const auto& f : fprs)
+        add_event(*resolved, "key", actor,
+                  fmt::format("key {} from {} is not pinned; check it and run: casectl keys pin {} {}", f, addr, addr, f),
+                  now);
+    }
+    touch(*resolved, now);
+    tx.commit();
+    return ok_status();
+  });
+}
+
+bool Store::acknowledged_since(const std::string& address, std::int64_t since) {
+  auto& st = db_.cached(
+      "SELECT 1 FROM outbox o WHERE o.kind = 'ack' AND o.created > ?1 AND EXISTS (SELECT 1 FROM "
+      "json_each(CASE WHEN json_valid(o.recipients) THEN o.recipients ELSE '[]' END) j "
+      "WHERE cased_rate_key(j.value) = ?2) LIMIT 1");
+  st.bind(1, since).bind(2, rate_key(address));
+  bool yes = st.step();
+  st.reset();
+  return yes;
+}
+
+std::int64_t Store::sent_to_since(const std::string& address, std::int64_t since) {
+  auto& st = db_.cached(
+      "SELECT count(*) FROM outbox o WHERE o.status = 'sent' AND o.sent > ?1 AND EXISTS (SELECT 1 FROM "
+      "json_each(CASE WHEN json_valid(o.recipients) THEN o.recipients ELSE '[]' END) j "
+      "WHERE cased_rate_key(j.value) = ?2)");
+  st.bind(1, since).bind(2, rate_key(address));
+  st.step();
+  std::int64_t n = st.int64(0);
+  st.reset();
+  return n;
+}
+
+}  // namespace cased
