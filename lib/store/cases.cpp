@@ -1,0 +1,265 @@
+#include "store/store.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <unordered_set>
+
+#include "cases/threading.hpp"
+#include "core/util.hpp"
+#include "mail/address.hpp"
+#include "store/store_guard.hpp"
+#include "store/store_rows.hpp"
+
+namespace cased {
+
+using detail::guarded;
+using detail::json_list;
+using detail::parse_json_list;
+
+std::optional<CaseSummary> Store::summary(std::int64_t id) {
+  auto& st = db_.cached(
+      "SELECT id, subject, status, assignee, created, updated, "
+      "(SELECT count(*) FROM messages m WHERE m.case_id = cases.id), embargo FROM cases WHERE id = ?");
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  CaseSummary s;
+  s.id = st.int64(0);
+  s.subject = st.text(1);
+  s.status = st.text(2);
+  s.assignee = st.opt_text(3);
+  s.created = st.int64(4);
+  s.updated = st.int64(5);
+  s.messages = static_cast<int>(st.int64(6));
+  s.embargo = st.opt_text(7);
+  st.reset();
+  auto& p = db_.cached("SELECT address FROM participants WHERE case_id = ? ORDER BY added, rowid");
+  p.bind(1, id);
+  while (p.step()) s.participants.push_back(p.text(0));
+  p.reset();
+  return s;
+}
+
+Result<std::vector<CaseSummary>> Store::list_cases(const CaseFilter& filter) {
+  return guarded([&]() -> Result<std::vector<CaseSummary>> {
+    auto st = db_.prepare(
+        "SELECT id FROM cases WHERE merged_into IS NULL AND (?1 IS NULL OR status = ?1) "
+        "AND (?2 IS NULL OR assignee = ?2) AND (?3 IS NULL OR updated <= ?3) ORDER BY id");
+    st.bind(1, filter.status).bind(2, filter.assignee);
+    if (filter.stale_days) st.bind(3, now_unix() - std::int64_t{*filter.stale_days} * 86400);
+    std::vector<std::int64_t> ids;
+    while (st.step()) ids.push_back(st.int64(0));
+    std::vector<CaseSummary> out;
+    for (auto id : ids)
+      if (auto s = summary(id)) out.push_back(std::move(*s));
+    return out;
+  });
+}
+
+Result<CaseDetail> Store::get_case(std::int64_t id) {
+  return guarded([&]() -> Result<CaseDetail> {
+    auto resolved = resolve_case(id);
+    auto s = resolved ? summary(*resolved) : std::nullopt;
+    if (!s) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    CaseDetail d;
+    d.summary = std::move(*s);
+    auto m = db_.prepare(
+        "SELECT m.id, message_id, direction, from_addr, from_name, to_json, cc_json, date, received, m.subject, t.body, "
+        "encrypted, mixed, decryption, decryption_error, signature, signer, signer_uid, unverified, malformed, "
+        "problems, auth_results, auth_dkim, auth_spf, auth_dmarc "
+        "FROM messages m JOIN message_text t ON t.id = m.id WHERE case_id = ? ORDER BY received, m.id");
+    m.bind(1, d.summary.id);
+    while (m.step()) {
+      MessageView v;
+      v.id = m.int64(0);
+      v.message_id = m.text(1);
+      v.direction = m.text(2);
+      v.from = m.text(3);
+      v.from_name = m.text(4);
+      v.to = parse_json_list(m.text(5));
+      v.cc = parse_json_list(m.text(6));
+      v.date = m.opt_int64(7);
+      v.received = m.int64(8);
+      v.subject = m.text(9);
+      v.body = m.text(10);
+      v.encrypted = m.int64(11) != 0;
+      v.mixed = m.int64(12) != 0;
+      v.decryption = m.text(13);
+      v.decryption_error = m.opt_text(14);
+      v.signature = m.text(15);
+      v.signer = m.opt_text(16);
+      v.signer_uid = m.opt_text(17);
+      v.unverified = m.int64(18) != 0;
+      v.malformed = m.int64(19) != 0;
+      v.problems = m.opt_text(20);
+      if (auto header = m.opt_text(21)) {
+        v.auth = parse_auth_results(*header);
+        v.auth->dkim = m.opt_text(22).value_or("");
+        v.auth->spf = m.opt_text(23).value_or("");
+        v.auth->dmarc = m.opt_text(24).value_or("");
+      }
+      auto& a = db_.cached(
+          "SELECT filename, content_type, size, sha256, encrypted, signed FROM attachments WHERE message = ? ORDER BY id");
+      a.bind(1, v.id);
+      while (a.step()) {
+        Attachment att;
+        att.filename = a.text(0);
+        att.content_type = a.text(1);
+        att.size = static_cast<std::uint64_t>(a.int64(2));
+        att.sha256 = a.text(3);
+        att.encrypted = a.int64(4) != 0;
+        att.is_signed = a.int64(5) != 0;
+        v.attachments.push_back(std::move(att));
+      }
+      a.reset();
+      d.messages.push_back(std::move(v));
+    }
+    auto c = db_.prepare("SELECT author, text, created FROM comments WHERE case_id = ? ORDER BY created, id");
+    c.bind(1, d.summary.id);
+    while (c.step()) d.comments.push_back({c.text(0), c.text(1), c.int64(2)});
+    auto e = db_.prepare("SELECT kind, actor, created, detail FROM events WHERE case_id = ? ORDER BY created, id");
+    e.bind(1, d.summary.id);
+    while (e.step()) d.events.push_back({e.text(0), e.text(1), e.int64(2), e.text(3)});
+    auto p = db_.prepare(
+        "SELECT address, name, role, verified, bouncing FROM participants WHERE case_id = ? ORDER BY added, rowid");
+    p.bind(1, d.summary.id);
+    while (p.step()) d.participants.push_back({p.text(0), p.text(1), p.text(2), p.int64(3) != 0, p.int64(4) != 0});
+    auto f = db_.prepare("SELECT embargo, product, versions, cvss FROM cases WHERE id = ?");
+    f.bind(1, d.summary.id);
+    if (f.step()) {
+      d.disclosure.embargo = f.opt_text(0);
+      d.disclosure.product = f.opt_text(1);
+      d.disclosure.versions = f.opt_text(2);
+      if (auto vector = f.opt_text(3)) {
+        auto cvss = parse_cvss(*vector);
+        if (cvss) d.disclosure.cvss = std::move(*cvss);
+      }
+    }
+    auto cves = db_.prepare("SELECT cve FROM case_cves WHERE case_id = ? ORDER BY added, rowid");
+    cves.bind(1, d.summary.id);
+    while (cves.step()) d.disclosure.cves.push_back(cves.text(0));
+    return d;
+  });
+}
+
+Status Store::assign(std::int64_t id, const std::string& user, const std::string& actor) {
+  return guarded([&]() -> Status {
+    sql::Transaction tx(db_);
+    auto resolved = resolve_case(id);
+    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    std::int64_t now = now_unix();
+    db_.cached("UPDATE cases SET assignee = ? WHERE id = ?").bind(1, user).bind(2, *resolved).run();
+    add_event(*resolved, "assign", actor, user, now);
+    touch(*resolved, now);
+    tx.commit();
+    return ok_status();
+  });
+}
+
+Status Store::set_status(std::int64_t id, const std::string& status, const std::string& actor) {
+  return guarded([&]() -> Status {
+    const auto& states = case_states();
+    if (std::find(states.begin(), states.end(), status) == states.end())
+      return Error{Errc::invalid, fmt::format("unknown status '{}' (new, open, waiting, resolved, rejected)", status)};
+    sql::Transaction tx(db_);
+    auto resolved = resolve_case(id);
+    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    auto& st = db_.cached("SELECT status FROM cases WHERE id = ?");
+    st.bind(1, *resolved);
+    st.step();
+    std::string old = st.text(0);
+    st.reset();
+    if (old == status) return ok_status();
+    std::int64_t now = now_unix();
+    db_.cached("UPDATE cases SET status = ? WHERE id = ?").bind(1, status).bind(2, *resolved).run();
+    add_event(*resolved, "status", actor, fmt::format("{} -> {}", old, status), now);
+    touch(*resolved, now);
+    tx.commit();
+    return ok_status();
+  });
+}
+
+Status Store::add_comment(std::int64_t id, const std::string& text, const std::string& actor) {
+  return guarded([&]() -> Status {
+    sql::Transaction tx(db_);
+    auto resolved = resolve_case(id);
+    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    std::int64_t now = now_unix();
+    db_.cached("INSERT INTO comments(case_id, author, text, created) VALUES (?, ?, ?, ?)")
+        .bind(1, *resolved)
+        .bind(2, actor)
+        .bind(3, text)
+        .bind(4, now)
+        .run();
+    std::int64_t comment = db_.last_insert_rowid();
+    db_.cached("INSERT INTO note_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'comment', ?)")
+        .bind(1, text)
+        .bind(2, *resolved)
+        .bind(3, comment)
+        .run();
+    add_event(*resolved, "comment", actor, fmt::format("comment {}", comment), now);
+    touch(*resolved, now);
+    tx.commit();
+    return ok_status();
+  });
+}
+
+Result<std::vector<std::string>> Store::set_disclosure(std::int64_t id, const DisclosureChange& change,
+                                                       const std::string& actor) {
+  if (auto valid = validate(change); !valid) return valid.error();
+  return guarded([&]() -> Result<std::vector<std::string>> {
+    sql::Transaction tx(db_);
+    auto resolved = resolve_case(id);
+    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    std::int64_t now = now_unix();
+    std::vector<std::string> changes;
+    // Text columns: an empty string clears the field.
+    auto set_field = [&](const char* column, const char* label, const std::optional<std::string>& value) {
+      if (!value) return;
+      auto st = db_.prepare(fmt::format("SELECT {} FROM cases WHERE id = ?", column));
+      st.bind(1, *resolved);
+      st.step();
+      std::optional<std::string> old = st.opt_text(0);
+      std::optional<std::string> next = value->empty() ? std::nullopt : value;
+      if (old == next) return;
+      db_.prepare(fmt::format("UPDATE cases SET {} = ? WHERE id = ?", column)).bind(1, next).bind(2, *resolved).run();
+      changes.push_back(fmt::format("{}: {} -> {}", label, old.value_or("none"), next.value_or("none")));
+    };
+    set_field("embargo", "embargo", change.embargo);
+    set_field("product", "product", change.product);
+    set_field("versions", "versions", change.versions);
+    set_field("cvss", "cvss", change.cvss);
+    for (const auto& cve : change.add_cves) {
+      db_.cached("INSERT OR IGNORE INTO case_cves(case_id, cve, added) VALUES (?, ?, ?)")
+          .bind(1, *resolved)
+          .bind(2, cve)
+          .bind(3, now)
+          .run();
+      if (db_.changes() == 0) continue;
+      // Searchable: `casectl search CVE-2026-12345` finds the case.
+      db_.cached("INSERT INTO note_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'cve', 0)")
+          .bind(1, cve)
+          .bind(2, *resolved)
+          .run();
+      changes.push_back(fmt::format("cve: +{}", cve));
+    }
+    for (const auto& cve : change.remove_cves) {
+      db_.cached("DELETE FROM case_cves WHERE case_id = ? AND cve = ?").bind(1, *resolved).bind(2, cve).run();
+      if (db_.changes() == 0) continue;
+      db_.cached("DELETE FROM note_index WHERE kind = 'cve' AND case_id = ? AND body = ?")
+          .bind(1, *resolved)
+          .bind(2, cve)
+          .run();
+      changes.push_back(fmt::format("cve: -{}", cve));
+    }
+    for (const auto& detail : changes) add_event(*resolved, "disclosure", actor, detail, now);
+    tx.commit();
+    return changes;
+  });
+}
+
+}  // namespace cased
