@@ -108,7 +108,7 @@ ParseWorker* thread_worker(Server& server) {
 }
 
 PreparedMessage parse_lmtp(LmtpDelivery& job) {
-  Envelope env{"lmtp", job.mail_from, job.recipients};
+  Envelope env{MessageSource::lmtp, job.mail_from, job.recipients};
   return prepare_message(std::move(job.data), std::move(env), nullptr);
 }
 

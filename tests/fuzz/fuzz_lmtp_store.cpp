@@ -27,7 +27,7 @@ const std::filesystem::path& template_db() {
 std::vector<cased::LmtpOutcome> store_one(cased::Store& store, cased::LmtpDelivery& d) {
   std::vector<cased::PreparedMessage> batch;
   try {
-    cased::Envelope envelope{"lmtp", d.mail_from, d.recipients};
+    cased::Envelope envelope{cased::MessageSource::lmtp, d.mail_from, d.recipients};
     batch.push_back(cased::prepare_message(std::move(d.data), std::move(envelope), nullptr));
   } catch (const std::exception&) {
     return {{451, "4.3.0", "parse failed"}};
