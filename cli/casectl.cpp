@@ -200,7 +200,7 @@ int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
       batch.clear();
     };
     std::size_t seen = read_mbox(in, [&](std::string&& one) {
-      batch.push_back(prepare_message(std::move(one), Envelope{"ingest", std::nullopt, {}}, crypto.get()));
+      batch.push_back(prepare_message(std::move(one), Envelope{MessageSource::ingest, std::nullopt, {}}, crypto.get()));
       if (batch.size() >= 500) commit();
       return true;
     });
@@ -215,7 +215,7 @@ int cmd_ingest(Context& ctx, const std::string& file, const std::string& mbox) {
     return failed ? kExitFailure : 0;
   }
   std::vector<PreparedMessage> batch;
-  batch.push_back(prepare_message(std::move(raw), Envelope{"ingest", std::nullopt, {}}, crypto.get()));
+  batch.push_back(prepare_message(std::move(raw), Envelope{MessageSource::ingest, std::nullopt, {}}, crypto.get()));
   auto results = check(s.ingest(batch));
   IngestResult r = check(std::move(results.at(0)));
   // Indexed from the text in hand, not read back from the database; the

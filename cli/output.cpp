@@ -29,7 +29,7 @@ bool has_problem(const std::optional<std::string>& problems, std::string_view en
 // Whether a user id of the signer's key names the From address; null
 // without a good (or partial) signature by a known key.
 nlohmann::json signer_matches_from(const MessageView& m) {
-  if ((m.signature != "good" && m.signature != "partial") || !m.signer) return nullptr;
+  if ((m.signature != SignatureState::good && m.signature != SignatureState::partial) || !m.signer) return nullptr;
   return !has_problem(m.problems, kSignerNotFrom);
 }
 
@@ -124,9 +124,9 @@ nlohmann::json to_json(const CaseDetail& d) {
                     {"subject", m.subject},
                     {"encrypted", m.encrypted},
                     {"mixed", m.mixed},
-                    {"decryption", m.decryption},
+                    {"decryption", to_string(m.decryption)},
                     {"decryption_error", opt(m.decryption_error)},
-                    {"signature", m.signature},
+                    {"signature", to_string(m.signature)},
                     {"signer", opt(m.signer)},
                     {"signer_uid", opt(m.signer_uid)},
                     {"signer_matches_from", signer_matches_from(m)},
@@ -235,15 +235,15 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
     out += fmt::format("Subject:    {}\n", clip(m.subject, 200));
     out += fmt::format("Message-ID: {}\n", clip(m.message_id, 200));
     std::string crypto = m.encrypted ? "encrypted" : (m.mixed ? "MIXED: only some parts were encrypted" : "not encrypted");
-    if (m.decryption == "failed")
+    if (m.decryption == DecryptionState::failed)
       crypto = "decryption FAILED" + (m.decryption_error ? ": " + clip(*m.decryption_error, 200) : std::string());
     else if (m.decryption_error)
       crypto += " (" + clip(*m.decryption_error, 200) + ")";
-    std::string sig = m.signature == "none" ? "unsigned" : "signature " + clip(m.signature, 20);
+    std::string sig = m.signature == SignatureState::none ? "unsigned" : fmt::format("signature {}", to_string(m.signature));
     if (m.signer) sig += " by " + clip(*m.signer, 64) + (m.signer_uid ? " " + clip(*m.signer_uid, 120) : "");
     out += fmt::format("Security:   {}, {}\n", crypto, sig);
     if (m.auth) out += fmt::format("Auth:       {}\n", auth_line(*m.auth));
-    if (m.signature == "partial")
+    if (m.signature == SignatureState::partial)
       out += colored(style, "\033[1;31m", "Warning:    the signature covers only the parts marked [signed part]") + "\n";
     if (signer_matches_from(m) == false)
       out += colored(style, "\033[1;31m", "Warning:    the signer's key does not name the From address") + "\n";

@@ -108,7 +108,7 @@ ParseWorker* thread_worker(Server& server) {
 }
 
 PreparedMessage parse_lmtp(LmtpDelivery& job) {
-  Envelope env{"lmtp", job.mail_from, job.recipients};
+  Envelope env{MessageSource::lmtp, job.mail_from, job.recipients};
   return prepare_message(std::move(job.data), std::move(env), nullptr);
 }
 
@@ -288,8 +288,10 @@ awaitable<void> store_and_answer(Server& server, LmtpSession& session, LmtpDeliv
         {LmtpOutcome{250, "2.0.0", fmt::format("stored as message {} in case {}", r->message, r->case_id)}});
     if (r->new_case) server.outbox.wake();  // an acknowledgement may be due
   } else {
-    spdlog::warn("deferred queue={} size={} ms={:.1f}: {}", queue_id, size, ms, r.error().message);
-    session.complete_delivery({LmtpOutcome{451, "4.3.0", "temporary failure, please try again later"}});
+    LmtpOutcome outcome = outcome_for(r.error());
+    spdlog::warn("{} queue={} size={} ms={:.1f}: {} {}: {}", outcome.code < 500 ? "deferred" : "rejected", queue_id,
+                 size, ms, outcome.code, outcome.enhanced, r.error().message);
+    session.complete_delivery({outcome});
   }
 }
 

@@ -123,7 +123,7 @@ Session connect(const ImapConfig& c, int cancel_fd) {
   int rc = mailimap_connect(s.get(), *stream);
   if (rc != MAILIMAP_NO_ERROR_AUTHENTICATED && rc != MAILIMAP_NO_ERROR_NON_AUTHENTICATED)
     check(rc, "IMAP greeting", s.get());
-  if (c.security == "starttls") {
+  if (c.security == TransportSecurity::starttls) {
     arm(s.get());
     check(mailimap_starttls(s.get()), "STARTTLS", s.get());
     // Everything from here on goes through the verified TLS layer.

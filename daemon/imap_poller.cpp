@@ -83,7 +83,7 @@ struct ImapPoller::Impl {
 
   // Stores one message; true once it is durable.
   bool ingest(std::string raw, std::uint32_t uid) {
-    PreparedMessage prepared = prepare_message(std::move(raw), Envelope{"imap", std::nullopt, {}}, crypto.get());
+    PreparedMessage prepared = prepare_message(std::move(raw), Envelope{MessageSource::imap, std::nullopt, {}}, crypto.get());
     std::promise<Result<IngestResult>> done;
     auto future = done.get_future();
     writer.submit(std::move(prepared), [&done](Result<IngestResult> r) { done.set_value(std::move(r)); });
@@ -194,7 +194,7 @@ struct ImapPoller::Impl {
     // the whole mailbox rather than trusting a remembered UID; a server that
     // reuses UIDs without changing UIDVALIDITY cannot make us skip mail, and
     // one stored but not yet moved is recognised as a duplicate and moved.
-    spdlog::info("imap: connected to {}:{} ({}), mailbox {}, idle={}", c.host, c.port, c.security, c.mailbox,
+    spdlog::info("imap: connected to {}:{} ({}), mailbox {}, idle={}", c.host, c.port, to_string(c.security), c.mailbox,
                  has_idle && c.idle);
     bool rescanned = false;  // the last pass ran without an IDLE before it
     while (!stopping) {

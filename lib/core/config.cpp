@@ -1,4 +1,5 @@
 #include "core/config.hpp"
+#include "core/enum_words.hpp"
 #include "core/util.hpp"
 
 #include <fmt/format.h>
@@ -9,6 +10,18 @@
 #include <toml++/toml.h>
 
 namespace cased {
+
+namespace {
+constexpr EnumWords<TransportSecurity, 3> kSecurity = {{
+    {TransportSecurity::none, "none"},
+    {TransportSecurity::starttls, "starttls"},
+    {TransportSecurity::tls, "tls"},
+}};
+}  // namespace
+
+const char* to_string(TransportSecurity security) { return word_for(kSecurity, security); }
+std::optional<TransportSecurity> parse_transport_security(std::string_view word) { return value_for(kSecurity, word); }
+
 namespace {
 
 // Collects the first error and the location of the node it was about.
@@ -87,6 +100,16 @@ class Reader {
     std::string list;
     for (auto a : allowed) list += (list.empty() ? "" : " | ") + std::string(a);
     fail(t.get(key), join(prefix, key), fmt::format("must be one of {}", list));
+  }
+
+  // `prefix`.security, one of the words in `allowed` (listed in that order
+  // when it is not).
+  void get_security(const toml::table& t, std::string_view prefix, TransportSecurity& value,
+                    std::initializer_list<std::string_view> allowed) {
+    std::string word = to_string(value);
+    get(t, prefix, "security", word);
+    one_of(t, prefix, "security", word, allowed);
+    if (auto parsed = parse_transport_security(word)) value = *parsed;
   }
 
   const toml::table* section(const toml::table& root, std::string_view name) {
@@ -178,8 +201,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
                              "poll_seconds", "ca_file"});
     r.get(*t, "imap", "host", imap.host, true, root.get("imap"));
     r.get_int(*t, "imap", "port", imap.port, 1, 65535);
-    r.get(*t, "imap", "security", imap.security);
-    r.one_of(*t, "imap", "security", imap.security, {"tls", "starttls", "none"});
+    r.get_security(*t, "imap", imap.security, {"tls", "starttls", "none"});
     r.get(*t, "imap", "user", imap.user, true, root.get("imap"));
     r.get(*t, "imap", "password_file", imap.password_file, true, root.get("imap"));
     r.get(*t, "imap", "mailbox", imap.mailbox);
@@ -187,7 +209,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     r.get_bool(*t, "imap", "idle", imap.idle);
     r.get_int(*t, "imap", "poll_seconds", imap.poll_seconds, 1, 86400);
     r.get(*t, "imap", "ca_file", imap.ca_file);
-    if (!r.error && imap.security == "none" && !is_loopback_host(imap.host))
+    if (!r.error && imap.security == TransportSecurity::none && !is_loopback_host(imap.host))
       r.fail(t->get("security"), "imap.security", "\"none\" is allowed only for a loopback host");
     cfg.imap = imap;
   }
@@ -205,12 +227,11 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     r.get_int(*t, "smtp", "max_per_recipient_per_day", smtp.max_per_recipient_per_day, 1, 100000);
     r.get(*t, "smtp", "host", smtp.host, true, root.get("smtp"));
     r.get_int(*t, "smtp", "port", smtp.port, 1, 65535);
-    r.get(*t, "smtp", "security", smtp.security);
-    r.one_of(*t, "smtp", "security", smtp.security, {"starttls", "tls", "none"});
+    r.get_security(*t, "smtp", smtp.security, {"starttls", "tls", "none"});
     r.get(*t, "smtp", "user", smtp.user);
     r.get(*t, "smtp", "password_file", smtp.password_file);
     r.get(*t, "smtp", "ca_file", smtp.ca_file);
-    if (!r.error && smtp.security == "none" && !is_loopback_host(smtp.host))
+    if (!r.error && smtp.security == TransportSecurity::none && !is_loopback_host(smtp.host))
       r.fail(t->get("security"), "smtp.security", "\"none\" is allowed only for a loopback host");
     if (!r.error && !smtp.user.empty() && smtp.password_file.empty())
       r.fail(t->get("user"), "smtp.password_file", "required when smtp.user is set");

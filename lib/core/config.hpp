@@ -12,6 +12,17 @@
 
 namespace cased {
 
+// How a connection to a mail server is protected. Written "none" |
+// "starttls" | "tls" in the configuration (to_string / parse below are the
+// only place those words are read or written).
+enum class TransportSecurity {
+  none,      // plain text: only to a loopback host
+  starttls,  // plain, then STARTTLS before anything else is sent
+  tls,       // TLS from the first byte
+};
+const char* to_string(TransportSecurity security);
+std::optional<TransportSecurity> parse_transport_security(std::string_view word);
+
 struct CaseConfig {
   std::string database;
   std::string alias;                 // security@example.com
@@ -38,7 +49,7 @@ struct LmtpConfig {
 struct ImapConfig {
   std::string host;
   int port = 993;
-  std::string security = "tls";
+  TransportSecurity security = TransportSecurity::tls;
   std::string user;
   std::string password_file;
   std::string mailbox = "INBOX";
@@ -57,7 +68,7 @@ struct GpgConfig {
 struct SmtpConfig {
   std::string host;
   int port = 587;
-  std::string security = "starttls";
+  TransportSecurity security = TransportSecurity::starttls;
   std::string user;
   std::string password_file;
   std::string ca_file;

@@ -1,5 +1,5 @@
-// Errors as values at module boundaries. One enum, one to_string, and the
-// daemon maps `temporary` to 451 4.3.0 and everything else to a 5xx or exit 1.
+// Errors as values at module boundaries. One enum, one to_string; LMTP
+// replies come from outcome_for() (mail/lmtp.hpp) and from nowhere else.
 #pragma once
 
 #include <stdexcept>

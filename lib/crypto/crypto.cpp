@@ -137,17 +137,17 @@ SignatureOutcome Crypto::Impl::signatures(gpgme_verify_result_t vr) {
   if (code == GPG_ERR_NO_ERROR || code == GPG_ERR_KEY_EXPIRED || code == GPG_ERR_SIG_EXPIRED ||
       code == GPG_ERR_CERT_REVOKED) {
     // Cryptographically valid. Trust is decided by pinning, not the web of trust.
-    out.status = code == GPG_ERR_NO_ERROR ? "good" : "bad";
+    out.status = code == GPG_ERR_NO_ERROR ? SignatureState::good : SignatureState::bad;
   } else if (code == GPG_ERR_NO_PUBKEY) {
-    out.status = "unknown-key";
+    out.status = SignatureState::unknown_key;
   } else {
-    out.status = "bad";
+    out.status = SignatureState::bad;
   }
-  if (out.status == "unknown-key" || !s->fpr) return out;
+  if (out.status == SignatureState::unknown_key || !s->fpr) return out;
   if (auto hit = signer_cache.find(s->fpr); hit != signer_cache.end()) {
-    std::string status = std::move(out.status);
+    SignatureState status = out.status;
     out = hit->second;
-    out.status = std::move(status);
+    out.status = status;
     return out;
   }
   gpgme_key_t k = nullptr;

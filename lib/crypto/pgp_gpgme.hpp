@@ -165,7 +165,7 @@ class TimedOp {
 };
 
 struct SignatureOutcome {
-  std::string status = "none";  // good | bad | unknown-key | none
+  SignatureState status = SignatureState::none;  // good, bad, unknown_key or none (never partial)
   std::optional<std::string> signer;
   std::string signer_uid;
   std::vector<std::string> addresses;  // of the signer's user ids, normalised

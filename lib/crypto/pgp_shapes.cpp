@@ -206,17 +206,19 @@ class Crypto::Incoming {
 
   // Records the outcome on the message and extracts its content again.
   void finish() {
-    msg_.decryption = decrypt_failed_ ? "failed" : decrypt_ok_ ? "ok" : "none";
+    msg_.decryption = decrypt_failed_ ? DecryptionState::failed
+                     : decrypt_ok_    ? DecryptionState::ok
+                                      : DecryptionState::none;
     msg_.signature = signature_status();
     msg_.signer = first_sig_.signer;
     msg_.signer_uid = first_sig_.signer_uid;
-    if ((msg_.signature == "good" || msg_.signature == "partial") && msg_.signer) {
+    if ((msg_.signature == SignatureState::good || msg_.signature == SignatureState::partial) && msg_.signer) {
       std::string from = normalize_address(msg_.from);
       const auto& names = first_sig_.addresses;
       if (from.empty() || std::find(names.begin(), names.end(), from) == names.end())
         msg_.problems.emplace_back(kSignerNotFrom);
     }
-    if (msg_.signature == "partial") label_coverage(msg_.root);
+    if (msg_.signature == SignatureState::partial) label_coverage(msg_.root);
     if (protected_subject_) {
       msg_.outer_subject = msg_.subject;
       msg_.subject = *protected_subject_;
@@ -261,7 +263,7 @@ class Crypto::Incoming {
     auto& [text, sig] = *plain;
     MimePart inner = parse_entity(text);
     text = std::string();
-    mark_subtree(inner, true, sig.status == "good");
+    mark_subtree(inner, true, sig.status == SignatureState::good);
     note_signature(sig);
     take_protected(inner);
     p = std::move(inner);
@@ -277,7 +279,7 @@ class Crypto::Incoming {
     note_signature(plain->second);
     p.body = std::move(plain->first);
     p.encrypted = true;
-    p.is_signed = p.is_signed || plain->second.status == "good";
+    p.is_signed = p.is_signed || plain->second.status == SignatureState::good;
   }
 
   // RFC 3156 section 5: the first part, as it is in the message, is signed.
@@ -290,11 +292,11 @@ class Crypto::Incoming {
     if (impl_.run_on_content(op, [&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), text.get(), nullptr); }) == 0)
       outcome = impl_.signatures(gpgme_op_verify_result(op.get()));
     else
-      outcome.status = "bad";
+      outcome.status = SignatureState::bad;
     note_signature(outcome);
     bool at_top = &p == top_;
     MimePart content = std::move(p.children[0]);
-    mark_subtree(content, p.encrypted, outcome.status == "good");
+    mark_subtree(content, p.encrypted, outcome.status == SignatureState::good);
     // Protected headers of the message itself, not of a part among others.
     if (at_top || content.encrypted) take_protected(content);
     p = std::move(content);
@@ -308,13 +310,13 @@ class Crypto::Incoming {
     gpgme_error_t err =
         impl_.run_on_content(op, [&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), nullptr, out.get()); });
     if (err != 0 || out.overflowed()) {
-      outcome.status = "bad";
+      outcome.status = SignatureState::bad;
       note_signature(outcome);
       return;
     }
     outcome = impl_.signatures(gpgme_op_verify_result(op.get()));
     note_signature(outcome);
-    replace_armor(p, split, out.take(), outcome.status == "good");
+    replace_armor(p, split, out.take(), outcome.status == SignatureState::good);
   }
 
   // The plaintext and signature of the OpenPGP message in `body`, or nothing
@@ -350,18 +352,19 @@ class Crypto::Incoming {
   }
 
   void note_signature(const SignatureOutcome& s) {
-    if (first_sig_.status == "none") {
-      if (s.status != "none") first_sig_ = s;
-    } else if (s.status == "good" && first_sig_.status == "good" && s.signer != first_sig_.signer) {
+    if (first_sig_.status == SignatureState::none) {
+      if (s.status != SignatureState::none) first_sig_ = s;
+    } else if (s.status == SignatureState::good && first_sig_.status == SignatureState::good &&
+               s.signer != first_sig_.signer) {
       other_signer_ = true;  // the first signer does not speak for every part
     }
   }
 
-  std::string signature_status() const {
-    if (first_sig_.status != "good") return first_sig_.status;
+  SignatureState signature_status() const {
+    if (first_sig_.status != SignatureState::good) return first_sig_.status;
     bool covered = false, uncovered = false;
     coverage(msg_.root, covered, uncovered);
-    return uncovered || other_signer_ ? "partial" : "good";
+    return uncovered || other_signer_ ? SignatureState::partial : SignatureState::good;
   }
 
   // Protected headers (protected-headers="v1" on the entity or, as a

@@ -2,10 +2,24 @@
 
 #include <memory>
 
+#include "core/enum_words.hpp"
 #include "core/util.hpp"
 #include "mail/mime.hpp"
 
 namespace cased {
+
+namespace {
+
+constexpr EnumWords<MessageSource, 3> kSources = {{
+    {MessageSource::lmtp, "lmtp"},
+    {MessageSource::ingest, "ingest"},
+    {MessageSource::imap, "imap"},
+}};
+
+}  // namespace
+
+const char* to_string(MessageSource source) { return word_for(kSources, source); }
+std::optional<MessageSource> parse_message_source(std::string_view word) { return value_for(kSources, word); }
 
 std::string normalized_sha256(std::string_view raw) { return crlf_sha256_hex(raw); }
 

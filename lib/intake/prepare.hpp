@@ -13,10 +13,21 @@
 
 namespace cased {
 
+// Where a message came in. Stored as "lmtp" | "ingest" | "imap"
+// (to_string / parse_message_source are the only place those words are
+// written).
+enum class MessageSource {
+  lmtp,    // delivered by the MTA over LMTP
+  ingest,  // casectl ingest (a file, stdin or an mbox)
+  imap,    // fetched from the IMAP mailbox
+};
+const char* to_string(MessageSource source);
+std::optional<MessageSource> parse_message_source(std::string_view word);
+
 // How a message reached us. For LMTP the envelope decides plus-routing;
 // for `ingest` and IMAP the headers do (contract: "Envelope and routing").
 struct Envelope {
-  std::string source = "ingest";            // lmtp | ingest | imap
+  MessageSource source = MessageSource::ingest;
   std::optional<std::string> mail_from;     // "" = null sender; nullopt = unknown
   std::vector<std::string> recipients;      // LMTP RCPT TO addresses
 

@@ -23,6 +23,10 @@ class Writer {
     out.append(s);
   }
   void put(const std::string& s) { put(std::string_view(s)); }
+  // States travel as the words the database stores.
+  void put(DecryptionState v) { put(std::string_view(to_string(v))); }
+  void put(SignatureState v) { put(std::string_view(to_string(v))); }
+  void put(MessageSource v) { put(std::string_view(to_string(v))); }
   template <class T>
   void put(const std::optional<T>& v) {
     put(v.has_value());
@@ -150,6 +154,9 @@ class Reader {
     s.assign(in_.substr(pos_, n));
     pos_ += n;
   }
+  void get(DecryptionState& v) { word(v, parse_decryption_state, "bad decryption state"); }
+  void get(SignatureState& v) { word(v, parse_signature_state, "bad signature state"); }
+  void get(MessageSource& v) { word(v, parse_message_source, "bad message source"); }
   template <class T>
   void get(std::optional<T>& v) {
     bool present = false;
@@ -268,6 +275,15 @@ class Reader {
   }
 
  private:
+  // A state's word; any word the program does not know is corrupt.
+  template <class Enum>
+  void word(Enum& v, std::optional<Enum> (*parse)(std::string_view), const char* what) {
+    std::string w;
+    get(w);
+    auto parsed = parse(w);
+    if (!parsed) throw WireError(what);
+    v = *parsed;
+  }
   void need(std::uint64_t n) const {
     if (n > in_.size() - pos_) throw WireError("truncated");
   }

@@ -407,6 +407,18 @@ struct LmtpSession::Impl {
   std::optional<LmtpDelivery> pending;
 };
 
+LmtpOutcome outcome_for(const Error& error) {
+  switch (error.code) {
+    case Errc::temporary: return {451, "4.3.0", "temporary failure, please try again later"};
+    case Errc::internal: return {451, "4.3.0", "internal error, please try again later"};
+    case Errc::invalid: return {554, "5.6.0", "message cannot be stored"};
+    case Errc::refused: return {550, "5.7.1", "delivery refused"};
+    case Errc::not_found: return {550, "5.1.1", "no such recipient here"};
+  }
+  // A code from outside the enum (a corrupt value): nothing is lost by retrying.
+  return {451, "4.3.0", "temporary failure, please try again later"};
+}
+
 LmtpSession::LmtpSession(std::string hostname, LmtpLimits limits,
                          std::function<bool(std::string_view)> accept_recipient)
     : impl_(std::make_shared<Impl>(std::move(hostname), limits, std::move(accept_recipient))) {}
@@ -433,10 +445,9 @@ void LmtpSession::complete_delivery(const std::vector<LmtpOutcome>& outcomes) {
     // A missing or malformed outcome must never turn into a false 250:
     // answer a temporary failure so the MTA retries (see Durability).
     const LmtpOutcome* o = outcomes.size() == n ? &outcomes[i] : outcomes.size() == 1 ? &outcomes[0] : nullptr;
-    if (o && o->code >= 200 && o->code <= 599)
-      s.reply(o->code, o->enhanced, o->text);
-    else
-      s.reply(451, "4.3.0", "Internal error: no delivery outcome");
+    const LmtpOutcome none = outcome_for(Error{Errc::internal, "no delivery outcome"});
+    if (!o || o->code < 200 || o->code > 599) o = &none;
+    s.reply(o->code, o->enhanced, o->text);
   }
   s.pending.reset();
   s.reset_transaction();

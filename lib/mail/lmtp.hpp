@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace cased {
 
 struct LmtpLimits {
@@ -34,6 +36,15 @@ struct LmtpOutcome {
   std::string enhanced = "2.0.0";       // e.g. "4.3.0"
   std::string text = "OK";
 };
+
+// The one place an error becomes an LMTP reply for a message that was not
+// stored. A fault of ours or of the machine (a busy database, a full disk,
+// I/O, memory, a parse worker that died or hung, a broken invariant) is
+// 451 4.3.0: the MTA keeps the message and retries, so nothing is lost. Only
+// a verdict about the message itself (invalid, refused, not found) is a
+// permanent 5xx, which the MTA returns to its sender. The error's own
+// message is for the log, never for the peer.
+LmtpOutcome outcome_for(const Error& error);
 
 class LmtpSession {
  public:

@@ -12,6 +12,31 @@
 
 namespace cased {
 
+// What the PGP layer made of a message's encryption. Stored and shown as
+// "none" | "ok" | "failed" (to_string / parse_decryption_state below are
+// the only place those words are written).
+enum class DecryptionState {
+  none,    // nothing the sender encrypted
+  ok,      // decrypted
+  failed,  // the sender's ciphertext could not be decrypted; stored as it came
+};
+
+// What the PGP layer made of a message's signature. Stored and shown as
+// "none" | "good" | "partial" | "bad" | "unknown-key".
+enum class SignatureState {
+  none,         // unsigned
+  good,         // a valid signature over every shown part
+  partial,      // a valid signature over some parts only, or parts by another signer
+  bad,          // a signature that does not verify (or an expired or revoked key)
+  unknown_key,  // signed by a key we do not hold
+};
+
+const char* to_string(DecryptionState state);
+const char* to_string(SignatureState state);
+// The state a stored or transmitted word names; nothing for any other word.
+std::optional<DecryptionState> parse_decryption_state(std::string_view word);
+std::optional<SignatureState> parse_signature_state(std::string_view word);
+
 struct Attachment {
   std::string filename;      // decoded (RFC 2047 / RFC 2231), UTF-8; may be empty
   std::string content_type;  // "type/subtype", lower case
@@ -101,9 +126,9 @@ struct ParsedMessage {
   // Crypto (filled by the PGP layer; defaults mean "plain mail").
   bool encrypted = false;                  // whole content was inside the encryption
   bool mixed = false;                      // some parts encrypted, some not
-  std::string decryption = "none";         // ok | failed | none
+  DecryptionState decryption = DecryptionState::none;
   std::string decryption_error;            // why it failed
-  std::string signature = "none";          // good | bad | unknown-key | none
+  SignatureState signature = SignatureState::none;
   std::optional<std::string> signer;       // primary key fingerprint, upper case
   std::string signer_uid;
   std::vector<std::string> keys_offered;   // armored key blocks found in the mail

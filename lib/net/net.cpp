@@ -201,12 +201,12 @@ Result<int> connect_tcp(const std::string& host, int port, int timeout_seconds) 
 
 }  // namespace
 
-Result<mailstream*> open(const std::string& host, int port, const std::string& security, const std::string& ca_file,
+Result<mailstream*> open(const std::string& host, int port, TransportSecurity security, const std::string& ca_file,
                          int timeout_seconds, Protocol protocol, Limits limits) {
   auto fd = connect_tcp(host, port, timeout_seconds);
   if (!fd) return fd.error();
   mailstream_low* inner = nullptr;
-  if (security == "tls") {
+  if (security == TransportSecurity::tls) {
     auto tls = tls_client_low(*fd, host, ca_file, timeout_seconds);
     if (!tls) {
       ::close(*fd);

@@ -18,6 +18,7 @@ struct mailimap;
 #include <cstddef>
 #include <string>
 
+#include "core/config.hpp"
 #include "core/error.hpp"
 
 namespace cased::net {
@@ -34,7 +35,7 @@ struct Limits {
 // Connected and, for "tls", through the verified handshake; for "starttls"
 // and "none" still plain (starttls() follows the server's go-ahead). The
 // guard is armed with `limits` for the first exchange (the greeting).
-Result<mailstream*> open(const std::string& host, int port, const std::string& security,
+Result<mailstream*> open(const std::string& host, int port, TransportSecurity security,
                          const std::string& ca_file, int timeout_seconds, Protocol protocol, Limits limits);
 
 // After the server's positive STARTTLS reply: the verified TLS layer goes

@@ -124,7 +124,7 @@ SmtpResult smtp_send(const SmtpConfig& cfg, const std::string& password, const s
   SmtpResult result;
   const std::string& host = cfg.host;
   try {
-    if (cfg.security == "none" && !is_loopback(host))
+    if (cfg.security == TransportSecurity::none && !is_loopback(host))
       throw Failed{SmtpResult::Kind::permanent, "smtp.security = \"none\" is allowed only for a loopback host"};
     if (recipients.empty()) throw Failed{SmtpResult::Kind::permanent, "no recipients"};
     // What could end the command line never goes into MAIL FROM or RCPT TO.
@@ -143,9 +143,9 @@ SmtpResult smtp_send(const SmtpConfig& cfg, const std::string& password, const s
     mailstream* stream = *opened;
     check(s.get(), mailsmtp_connect(s.get(), stream), "greeting", host);
     int rc = mailesmtp_ehlo(s.get());
-    if (rc == MAILSMTP_ERROR_NOT_IMPLEMENTED && cfg.security == "none") rc = mailsmtp_helo(s.get());
+    if (rc == MAILSMTP_ERROR_NOT_IMPLEMENTED && cfg.security == TransportSecurity::none) rc = mailsmtp_helo(s.get());
     check(s.get(), rc, "EHLO", host);
-    if (cfg.security == "starttls") {
+    if (cfg.security == TransportSecurity::starttls) {
       if (!(s->esmtp & MAILSMTP_ESMTP_STARTTLS))
         throw Failed{SmtpResult::Kind::temporary, fmt::format("{} does not offer STARTTLS; nothing sent", host)};
       check(s.get(), mailesmtp_starttls(s.get()), "STARTTLS", host);
@@ -154,7 +154,7 @@ SmtpResult smtp_send(const SmtpConfig& cfg, const std::string& password, const s
       check(s.get(), mailesmtp_ehlo(s.get()), "EHLO after STARTTLS", host);
     }
     if (!cfg.user.empty()) {
-      if (cfg.security == "none")
+      if (cfg.security == TransportSecurity::none)
         throw Failed{SmtpResult::Kind::permanent, "refusing to send a password without TLS"};
       authenticate(s.get(), cfg.user, password, host);
     }

@@ -21,6 +21,19 @@ using detail::guarded;
 using detail::json_list;
 using detail::parse_json_list;
 
+namespace {
+
+// A state word as the database holds it; a word this program does not know
+// is a broken invariant, not something to show as if it were known.
+template <class Parse>
+auto stored_state(Parse parse, const std::string& word, std::int64_t message) {
+  auto state = parse(word);
+  if (!state) throw StoreError(Errc::internal, fmt::format("message {}: unknown state '{}'", message, word));
+  return *state;
+}
+
+}  // namespace
+
 std::optional<CaseSummary> Store::summary(std::int64_t id) {
   auto& st = db_.cached(
       "SELECT id, subject, status, assignee, created, updated, "
@@ -88,9 +101,9 @@ Result<CaseDetail> Store::get_case(std::int64_t id) {
       v.body = m.text(10);
       v.encrypted = m.int64(11) != 0;
       v.mixed = m.int64(12) != 0;
-      v.decryption = m.text(13);
+      v.decryption = stored_state(parse_decryption_state, m.text(13), v.id);
       v.decryption_error = m.opt_text(14);
-      v.signature = m.text(15);
+      v.signature = stored_state(parse_signature_state, m.text(15), v.id);
       v.signer = m.opt_text(16);
       v.signer_uid = m.opt_text(17);
       v.unverified = m.int64(18) != 0;

@@ -245,7 +245,7 @@ std::optional<std::int64_t> Store::route_by_address(const PreparedMessage& msg, 
   const ParsedMessage& pm = msg.parsed;
   // Rule 1: a plus-address. Over LMTP the envelope decides, else the headers.
   std::vector<std::string> addrs;
-  if (msg.envelope.source == "lmtp") {
+  if (msg.envelope.source == MessageSource::lmtp) {
     addrs = msg.envelope.recipients;
   } else {
     for (auto* list : {&pm.delivered_to, &pm.x_original_to, &pm.to, &pm.cc})
@@ -299,7 +299,7 @@ void Store::record_arrival(const PreparedMessage& msg, const Arrival& a, std::in
     add_event(a.case_id, "duplicate", actor,
               fmt::format("message {} was already stored with different content; kept both", a.message_id), now);
   if (pm.malformed) add_event(a.case_id, "message", actor, fmt::format("message {} is malformed; stored raw", a.message_id), now);
-  if (pm.decryption == "failed")
+  if (pm.decryption == DecryptionState::failed)
     add_event(a.case_id, "message", actor, fmt::format("message {} could not be decrypted: {}", a.message_id, pm.decryption_error), now);
   std::string no_pin = a.bounce       ? "it is a bounce"
                        : a.forged     ? "its From failed DMARC"
@@ -405,7 +405,7 @@ std::int64_t Store::insert_message(PreparedMessage& msg, std::int64_t case_id, c
   ins.bind(1, case_id)
       .bind(2, message_id)
       .bind(3, msg.sha256)
-      .bind(4, msg.envelope.source)
+      .bind(4, to_string(msg.envelope.source))
       .bind(5, msg.envelope.mail_from)
       .bind(6, pm.from)
       .bind(7, pm.from_name)
@@ -417,9 +417,9 @@ std::int64_t Store::insert_message(PreparedMessage& msg, std::int64_t case_id, c
       .bind_view(13, body_offset ? std::string_view() : std::string_view(pm.body))
       .bind(14, pm.encrypted)
       .bind(15, pm.mixed)
-      .bind(16, pm.decryption)
+      .bind(16, to_string(pm.decryption))
       .bind(17, pm.decryption_error.empty() ? std::nullopt : std::optional<std::string>(pm.decryption_error))
-      .bind(18, pm.signature)
+      .bind(18, to_string(pm.signature))
       .bind(19, pm.signer)
       .bind(20, pm.signer_uid.empty() ? std::nullopt : std::optional<std::string>(pm.signer_uid))
       .bind(21, unverified)

@@ -84,9 +84,9 @@ struct MessageView {
   std::string body;
   bool encrypted = false;
   bool mixed = false;
-  std::string decryption;
+  DecryptionState decryption = DecryptionState::none;
   std::optional<std::string> decryption_error;
-  std::string signature;
+  SignatureState signature = SignatureState::none;
   std::optional<std::string> signer;
   std::optional<std::string> signer_uid;
   bool unverified = false;

@@ -216,7 +216,7 @@ void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::s
     add_event(case_id, "key", "cased", fmt::format("{} more addresses of keys from {} recorded, not pinned", untold,
                                                    sender.empty() ? "?" : sender), now);
   const auto& pm = msg.parsed;
-  if (sender.empty() || !no_pin.empty() || pm.signature != "good" || !pm.signer) return;
+  if (sender.empty() || !no_pin.empty() || pm.signature != SignatureState::good || !pm.signer) return;
   auto pin = pinned_key(sender);
   // A good signature by a key whose user id names the sender is a key
   // seen for that address like an attached one: the first one is pinned.

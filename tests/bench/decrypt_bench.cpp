@@ -268,7 +268,7 @@ int main(int argc, char** argv) {
     row.parse = run(seconds, min, [&](int i) {
       std::string copy = rewriter.with_id(fmt::format("parse-{}-{}@bench.invalid", row.name, i));
       auto t0 = Clock::now();
-      cased::PreparedMessage p = cased::prepare_message(std::move(copy), cased::Envelope{"ingest", std::nullopt, {}});
+      cased::PreparedMessage p = cased::prepare_message(std::move(copy), cased::Envelope{cased::MessageSource::ingest, std::nullopt, {}});
       return since(t0);
     });
 
@@ -283,13 +283,13 @@ int main(int argc, char** argv) {
       std::string copy = rewriter.with_id(fmt::format("ingest-{}-{}@bench.invalid", row.name, i + 1));
       auto t0 = Clock::now();
       std::vector<cased::PreparedMessage> batch;
-      batch.push_back(cased::prepare_message(std::move(copy), cased::Envelope{"ingest", std::nullopt, {}}, &crypto));
+      batch.push_back(cased::prepare_message(std::move(copy), cased::Envelope{cased::MessageSource::ingest, std::nullopt, {}}, &crypto));
       auto t1 = Clock::now();
       auto results = store.ingest(batch);
       auto t2 = Clock::now();
       const auto& pm = batch.front().parsed;
-      if (pm.decryption != "ok" || pm.signature != "good")
-        die(fmt::format("ingest: decryption {}, signature {} ({})", pm.decryption, pm.signature, pm.decryption_error));
+      if (pm.decryption != cased::DecryptionState::ok || pm.signature != cased::SignatureState::good)
+        die(fmt::format("ingest: decryption {}, signature {} ({})", to_string(pm.decryption), to_string(pm.signature), pm.decryption_error));
       if (!results) die("ingest: commit failed: " + results.error().message);
       auto& r = results->front();
       if (!r) die("ingest: " + r.error().message);

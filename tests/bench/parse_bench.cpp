@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   }
   long before = peak_rss_kb();
   auto start = std::chrono::steady_clock::now();
-  auto prepared = cased::prepare_message(std::move(raw), cased::Envelope{"lmtp", std::string("rita@example.org"), {}}, nullptr);
+  auto prepared = cased::prepare_message(std::move(raw), cased::Envelope{cased::MessageSource::lmtp, std::string("rita@example.org"), {}}, nullptr);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%.3f %ld %ld %zu\n", s, before, peak_rss_kb(), prepared.parsed.body.size());
   return 0;

@@ -1,8 +1,8 @@
 // The LMTP session with the whole pipeline behind it, as in the daemon: each
-// delivery is parsed by prepare_message (a parse that throws is a 451, as in
-// the daemon) and stored by Store::ingest into a real SQLite database, with
-// nothing catching what the store throws (the daemon's writer thread does
-// not either). Every input starts from the same empty, migrated database.
+// delivery is parsed by prepare_message (a parse that throws is a temporary
+// error) and stored by Store::ingest into a real SQLite database, and every
+// error is answered with outcome_for's reply, with nothing catching what the
+// store throws (the daemon's writer thread does not either). Every input starts from the same empty, migrated database.
 #include <filesystem>
 
 #include "fuzz_common.hpp"
@@ -27,16 +27,17 @@ const std::filesystem::path& template_db() {
 std::vector<cased::LmtpOutcome> store_one(cased::Store& store, cased::LmtpDelivery& d) {
   std::vector<cased::PreparedMessage> batch;
   try {
-    cased::Envelope envelope{"lmtp", d.mail_from, d.recipients};
+    cased::Envelope envelope{cased::MessageSource::lmtp, d.mail_from, d.recipients};
     batch.push_back(cased::prepare_message(std::move(d.data), std::move(envelope), nullptr));
-  } catch (const std::exception&) {
-    return {{451, "4.3.0", "parse failed"}};
+  } catch (const std::exception& e) {
+    return {cased::outcome_for(cased::Error{cased::Errc::temporary, e.what()})};
   }
   auto results = store.ingest(batch);
-  if (!results || !results->front()) return {{451, "4.3.0", "temporary failure"}};
+  if (!results) return {cased::outcome_for(results.error())};
+  if (!results->front()) return {cased::outcome_for(results->front().error())};
   std::int64_t case_id = results->front()->case_id;
   // Read it back the way `casectl show` does.
-  if (!store.get_case(case_id)) return {{451, "4.3.0", "not readable"}};
+  if (auto shown = store.get_case(case_id); !shown) return {cased::outcome_for(shown.error())};
   return {{250, "2.0.0", "stored"}};
 }
 

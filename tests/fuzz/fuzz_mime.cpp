@@ -9,7 +9,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   cased::fuzz::quiet();
   std::string raw(cased::fuzz::as_view(data, size));
-  cased::Envelope envelope{"lmtp", "rita@example.org", {"security@example.com"}};
+  cased::Envelope envelope{cased::MessageSource::lmtp, "rita@example.org", {"security@example.com"}};
   cased::PreparedMessage prepared = cased::prepare_message(raw, envelope, nullptr);
   // prepare_message keeps the bytes exactly and hashes them like normalized_sha256.
   if (prepared.raw != raw || prepared.sha256 != cased::normalized_sha256(raw)) std::abort();

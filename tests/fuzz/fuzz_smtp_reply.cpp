@@ -65,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   cased::SmtpConfig cfg;
   cfg.host = "127.0.0.1";
   cfg.port = listener.port();
-  cfg.security = "none";
+  cfg.security = cased::TransportSecurity::none;
   (void)cased::smtp_send(cfg, "", "security@example.com", {"rita@example.org", "bob@example.net"},
                                  "Subject: x\r\n\r\nbody\r\n", 5);
   server.join();

@@ -38,7 +38,7 @@ void reply(std::string_view bytes) {
 
 // What a worker sends back for a message: it must arrive unchanged.
 void round_trip(std::string_view raw) {
-  cased::Envelope envelope{"lmtp", "rita@example.org", {"security@example.com"}};
+  cased::Envelope envelope{cased::MessageSource::lmtp, "rita@example.org", {"security@example.com"}};
   auto request = cased::wire::decode_request(cased::wire::encode_request(raw, envelope));
   if (request.raw != raw || !(request.envelope == envelope)) std::abort();
   cased::Result<cased::PreparedMessage> prepared = cased::prepare_message(request.raw, request.envelope, nullptr);

@@ -70,7 +70,7 @@ to = "psirt-team@example.com"
   REQUIRE(c->imap);
   CHECK(c->imap->port == 993);
   REQUIRE(c->smtp);
-  CHECK(c->smtp->security == "starttls");
+  CHECK(c->smtp->security == TransportSecurity::starttls);
   CHECK_FALSE(c->ack.enabled);
   REQUIRE(c->digest);
   CHECK(c->digest->stale_days == 3);

@@ -115,14 +115,14 @@ TEST_CASE("a compression bomb stops at the plaintext limit and the message is st
     Crypto crypto(home.dir.string(), std::chrono::seconds(60), 1u << 20);
     ParsedMessage msg = parse_message(pgp_mime(armored));
     crypto.process(msg);
-    CHECK(msg.decryption == "failed");
+    CHECK(msg.decryption == DecryptionState::failed);
     CHECK(msg.decryption_error.find("larger than 1048576 bytes") != std::string::npos);
     for (const auto& a : msg.attachments) CHECK(a.size < (1u << 20));
   }
   Crypto roomy(home.dir.string(), std::chrono::seconds(60), 32u << 20);
   ParsedMessage msg = parse_message(pgp_mime(armored));
   roomy.process(msg);
-  CHECK(msg.decryption == "ok");
+  CHECK(msg.decryption == DecryptionState::ok);
 }
 
 TEST_CASE("ciphertext inside someone else's multipart is kept, not decrypted", "[crypto][gpg]") {
@@ -137,14 +137,14 @@ TEST_CASE("ciphertext inside someone else's multipart is kept, not decrypted", "
   Crypto crypto(home.dir.string());
   ParsedMessage msg = parse_message(wrapped);
   crypto.process(msg);
-  CHECK(msg.decryption == "none");
+  CHECK(msg.decryption == DecryptionState::none);
   CHECK(msg.decryption_error == "ciphertext not at the root; not decrypted");
   CHECK(msg.subject == "outer");
   CHECK(msg.body.find("victim") == std::string::npos);
 
   ParsedMessage own = parse_message(whole);
   crypto.process(own);
-  CHECK(own.decryption == "ok");
+  CHECK(own.decryption == DecryptionState::ok);
   CHECK(own.subject == "victim subject");
 }
 
@@ -156,17 +156,17 @@ TEST_CASE("a clearsigned block under an unsigned line is partial, and the signer
   std::string head = "From: security@example.com\r\nSubject: s\r\nContent-Type: text/plain\r\n\r\n";
   ParsedMessage partial = parse_message(head + "unsigned words\r\n\r\n" + clear);
   crypto.process(partial);
-  CHECK(partial.signature == "partial");
+  CHECK(partial.signature == SignatureState::partial);
   CHECK(partial.body.find("[UNSIGNED part]\nunsigned words") != std::string::npos);
   CHECK(partial.body.find("[signed part]\nsigned words") != std::string::npos);
   CHECK(partial.problems.empty());
 
   ParsedMessage whole = parse_message(head + clear);
   crypto.process(whole);
-  CHECK(whole.signature == "good");
+  CHECK(whole.signature == SignatureState::good);
 
   ParsedMessage other = parse_message("From: mallory@example.net\r\nSubject: s\r\nContent-Type: text/plain\r\n\r\n" + clear);
   crypto.process(other);
-  CHECK(other.signature == "good");
+  CHECK(other.signature == SignatureState::good);
   CHECK(other.problems == std::vector<std::string>{std::string(kSignerNotFrom)});
 }

@@ -481,13 +481,13 @@ TEST_CASE("lmtp: a missing or malformed outcome is never a 250", "[lmtp]") {
     s.complete_delivery(outcomes);
     return s.take_output();
   };
-  const std::string two_451 = crlf({"451 4.3.0 Internal error: no delivery outcome",
-                                    "451 4.3.0 Internal error: no delivery outcome"});
+  const std::string two_451 = crlf({"451 4.3.0 internal error, please try again later",
+                                    "451 4.3.0 internal error, please try again later"});
   CHECK(deliver({}) == two_451);
   CHECK(deliver({LmtpOutcome{}, LmtpOutcome{}, LmtpOutcome{}}) == two_451);
   CHECK(deliver({{99, "2.0.0", "OK"}}) == two_451);
   CHECK(deliver({{250, "2.0.0", "OK"}, {600, "2.0.0", "OK"}}) ==
-        crlf({"250 2.0.0 OK", "451 4.3.0 Internal error: no delivery outcome"}));
+        crlf({"250 2.0.0 OK", "451 4.3.0 internal error, please try again later"}));
 }
 
 TEST_CASE("lmtp: reply texts cannot inject extra reply lines", "[lmtp]") {

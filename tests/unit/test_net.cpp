@@ -62,7 +62,7 @@ struct Stream {
 };
 
 mailstream* open_to(int port, cased::net::Protocol p, cased::net::Limits limits) {
-  auto r = cased::net::open("127.0.0.1", port, "none", "", 5, p, limits);
+  auto r = cased::net::open("127.0.0.1", port, cased::TransportSecurity::none, "", 5, p, limits);
   REQUIRE(r.ok());
   return *r;
 }

@@ -347,7 +347,7 @@ TEST_CASE("store: threading rules in order", "[store][threading]") {
   }
   SECTION("rule 1 over LMTP: the envelope decides") {
     auto m = message("plus-lmtp@x");
-    m.envelope.source = "lmtp";
+    m.envelope.source = MessageSource::lmtp;
     m.envelope.recipients = {"security@example.com", "security+" + std::to_string(other.case_id) + "@example.com"};
     CHECK(ingest(s, std::move(m)).case_id == other.case_id);
   }

@@ -23,7 +23,7 @@ TEST_CASE("store hostile: a bounce with 80,000 recipients is scanned in linear t
     for (int i = 0; i < 80000; ++i) raw += "Final-Recipient: rfc822; r" + std::to_string(i) + "@example.org\r\n";
     for (int i = 0; i < 20000; ++i) raw += "Message-ID: <q" + std::to_string(i) + "@example.com>\r\n";
     std::vector<PreparedMessage> batch;
-    batch.push_back(prepare_message(raw, Envelope{"lmtp", std::string(), {"security@example.com"}}, nullptr));
+    batch.push_back(prepare_message(raw, Envelope{MessageSource::lmtp, std::string(), {"security@example.com"}}, nullptr));
     auto start = std::chrono::steady_clock::now();
     auto r = s->ingest(batch);
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

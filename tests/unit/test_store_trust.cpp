@@ -89,7 +89,7 @@ TEST_CASE("trust: a stranger joins by plus-address or References, unverified", "
 
   SECTION("plus-address") {
     auto m = mail("m1@x", "mallory@evil.example");
-    m.envelope.source = "lmtp";
+    m.envelope.source = MessageSource::lmtp;
     m.envelope.recipients = {plus};
     CHECK(ingest(s, std::move(m)).case_id == opened.case_id);
   }

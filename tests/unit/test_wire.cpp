@@ -20,7 +20,7 @@ std::string read_file(const std::filesystem::path& p) {
 // A prepared message with every field away from its default.
 PreparedMessage everything_set() {
   PreparedMessage p = prepare_message(read_file(std::filesystem::path(CASED_TEST_DATA) / "rfc2231-attachment.eml"),
-                                      Envelope{"lmtp", std::string(), {"security@example.com", "security+x@example.com"}});
+                                      Envelope{MessageSource::lmtp, std::string(), {"security@example.com", "security+x@example.com"}});
   auto& m = p.parsed;
   m.in_reply_to = {"a@example.org"};
   m.references = {"b@example.org", "c@example.org"};
@@ -39,9 +39,9 @@ PreparedMessage everything_set() {
   m.problems = {"first", "second"};
   m.encrypted = true;
   m.mixed = true;
-  m.decryption = "failed";
+  m.decryption = DecryptionState::failed;
   m.decryption_error = "no secret key";
-  m.signature = "good";
+  m.signature = SignatureState::good;
   m.signer = "0123456789ABCDEF0123456789ABCDEF01234567";
   m.signer_uid = "Rita <rita@example.org>";
   m.keys_offered = {"-----BEGIN PGP PUBLIC KEY BLOCK-----\n..."};
@@ -61,7 +61,7 @@ TEST_CASE("wire: every test message comes back from a worker unchanged") {
   for (const auto& entry : std::filesystem::directory_iterator(CASED_TEST_DATA)) {
     if (entry.path().extension() != ".eml") continue;
     std::string raw = read_file(entry.path());
-    Envelope env{"lmtp", "rita@example.org", {"security@example.com"}};
+    Envelope env{MessageSource::lmtp, "rita@example.org", {"security@example.com"}};
     auto request = wire::decode_request(wire::encode_request(raw, env));
     CHECK(request.raw == raw);
     CHECK(request.envelope == env);
@@ -84,7 +84,7 @@ TEST_CASE("wire: every field survives, including the null sender and unset optio
   CHECK(back.value().envelope.mail_from.has_value());
   CHECK_FALSE(back.value().keys[1].key.expires.has_value());
 
-  Envelope unknown{"imap", std::nullopt, {}};
+  Envelope unknown{MessageSource::imap, std::nullopt, {}};
   CHECK_FALSE(wire::decode_request(wire::encode_request("x", unknown)).envelope.mail_from.has_value());
 }
 
@@ -108,4 +108,47 @@ TEST_CASE("wire: a cut-off or padded reply is refused") {
   // A count far larger than the bytes left fails before allocating.
   std::string huge(8, '\xff');
   CHECK_THROWS_AS(wire::decode_request(huge), wire::WireError);
+}
+
+namespace {
+
+// `word` as the encoder writes a string: its length, then its bytes.
+std::string framed(std::string_view word) {
+  std::string out(8, '\0');
+  out[0] = static_cast<char>(word.size());
+  out += word;
+  return out;
+}
+
+// `bytes` with the one framed `from` replaced by `to` (same length).
+std::string with_word(std::string bytes, std::string_view from, std::string_view to) {
+  auto at = bytes.find(framed(from));
+  REQUIRE(at != std::string::npos);
+  REQUIRE(bytes.find(framed(from), at + 1) == std::string::npos);
+  bytes.replace(at + 8, from.size(), to);
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("wire: states travel as the words the database stores") {
+  std::string request = wire::encode_request("raw", Envelope{MessageSource::imap, std::nullopt, {}});
+  CHECK(request.find(framed("imap")) != std::string::npos);
+  std::string reply = wire::encode_reply(everything_set());
+  CHECK(reply.find(framed("failed")) != std::string::npos);
+  CHECK(reply.find(framed("good")) != std::string::npos);
+}
+
+TEST_CASE("wire: a state word the program does not know is refused") {
+  std::string request = wire::encode_request("raw", Envelope{MessageSource::lmtp, std::nullopt, {}});
+  CHECK_THROWS_AS(wire::decode_request(with_word(request, "lmtp", "LMTP")), wire::WireError);
+  CHECK_THROWS_AS(wire::decode_request(with_word(request, "lmtp", "smtp")), wire::WireError);
+  std::string reply = wire::encode_reply(everything_set());
+  REQUIRE(wire::decode_reply(reply).ok());
+  CHECK_THROWS_AS(wire::decode_reply(with_word(reply, "failed", "Failed")), wire::WireError);
+  CHECK_THROWS_AS(wire::decode_reply(with_word(reply, "good", "gooD")), wire::WireError);
+  // Another known word of the same length decodes to its own state.
+  auto unsigned_reply = wire::decode_reply(with_word(reply, "good", "none"));
+  REQUIRE(unsigned_reply.ok());
+  CHECK(unsigned_reply.value().parsed.signature == SignatureState::none);
 }
