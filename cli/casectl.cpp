@@ -347,11 +347,11 @@ int try_send(Context& ctx, Outbox& outbox, std::int64_t id, const std::string& w
     return 0;
   }
   const auto& a = attempts.front();
-  if (a.status == "sent") {
+  if (a.status == SendStatus::sent) {
     std::cout << fmt::format("{} sent (outbox {})\n", what, id);
     return 0;
   }
-  if (a.status == "failed") {
+  if (a.status == SendStatus::failed) {
     std::cout << fmt::format("{} FAILED (outbox {}): {}\n", what, id, clip(a.error, 500));
     return kExitFailure;
   }
@@ -391,7 +391,7 @@ int cmd_outbox(Context& ctx, const std::string& action, const std::string& id) {
       arr.push_back({{"id", r.id},
                      {"case", r.case_id ? nlohmann::json(*r.case_id) : nlohmann::json(nullptr)},
                      {"kind", r.kind},
-                     {"status", r.status},
+                     {"status", std::string(to_string(r.status))},
                      {"to", r.to},
                      {"subject", r.subject},
                      {"attempts", r.attempts},
@@ -408,8 +408,8 @@ int cmd_outbox(Context& ctx, const std::string& action, const std::string& id) {
   std::cout << fmt::format("{:>4}  {:<10} {:<7} {:<6} {:>3}  {}\n", "ID", "CASE", "STATUS", "KIND", "TRY", "TO / LAST ERROR");
   for (const auto& r : rows) {
     std::string c = r.case_id ? fmt::format("{}#{}", ctx.config.case_.tag, *r.case_id) : "-";
-    std::cout << fmt::format("{:>4}  {:<10} {:<7} {:<6} {:>3}  {}\n", r.id, c, r.status, r.kind, r.attempts, join(r.to));
-    if (r.last_error && r.status != "sent") std::cout << fmt::format("{:>36}{}\n", "", clip(*r.last_error, 500));
+    std::cout << fmt::format("{:>4}  {:<10} {:<7} {:<6} {:>3}  {}\n", r.id, c, to_string(r.status), r.kind, r.attempts, join(r.to));
+    if (r.last_error && r.status != SendStatus::sent) std::cout << fmt::format("{:>36}{}\n", "", clip(*r.last_error, 500));
   }
   return 0;
 }

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 
 #include "net/net.hpp"
 
@@ -58,15 +57,6 @@ int seq_fetch(mailimap* s, mailimap_set* set, mailimap_fetch_type* type, FetchLi
 
 // A NO or BAD to a UID FETCH (libetpan says UID_FETCH; FETCH in older versions).
 bool refused(int rc) { return rc == MAILIMAP_ERROR_UID_FETCH || rc == MAILIMAP_ERROR_FETCH; }
-
-std::string read_password(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Failure("cannot read imap.password_file " + path);
-  std::string line;
-  std::getline(in, line);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
-}
 
 void arm_for(mailimap* s, std::size_t max_reply, int seconds) {
   if (s && s->imap_stream) net::arm(s->imap_stream, max_reply, std::chrono::seconds(seconds));
@@ -134,9 +124,10 @@ Session connect(const ImapConfig& c, int cancel_fd) {
     check(mailimap_capability(s.get(), &caps), "CAPABILITY", s.get());
     mailimap_capability_data_free(caps);
   }
-  std::string password = read_password(c.password_file);
+  auto password = net::read_password_file("imap.password_file", c.password_file);
+  if (!password) throw Failure(password.error().message);
   arm(s.get());
-  check(mailimap_login(s.get(), c.user.c_str(), password.c_str()), "LOGIN", s.get());
+  check(mailimap_login(s.get(), c.user.c_str(), password->c_str()), "LOGIN", s.get());
   return s;
 }
 

@@ -21,6 +21,7 @@
 #include "crypto/pgp_gpgme.hpp"
 #include "crypto/pgp_packets.hpp"
 #include "mail/address.hpp"
+#include "core/base64.hpp"
 #include "core/util.hpp"
 
 namespace cased {
@@ -157,21 +158,8 @@ std::string autocrypt_key(const ParsedMessage& msg) {
     else if (name == "keydata") keydata = attr.substr(eq + 1);
   }
   if (addr.empty() || addr != normalize_address(msg.from)) return {};
-  static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string bin;
-  unsigned acc = 0;
-  int bits = 0;
-  for (char ch : keydata) {
-    auto idx = alphabet.find(ch);
-    if (idx == std::string_view::npos) continue;  // white space, padding
-    acc = (acc << 6) | static_cast<unsigned>(idx);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      bin.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return bin;
+  // Folded white space is skipped; keydata that is not base64 imports nothing.
+  return base64_decode(keydata).value_or(std::string());
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 
 #include "core/text.hpp"
@@ -254,6 +255,15 @@ Status starttls(mailstream* stream, const std::string& host, const std::string& 
   // The plain layer goes without closing the socket, which TLS now owns.
   mailstream_low_free(plain);
   return ok_status();
+}
+
+Result<std::string> read_password_file(const std::string& setting, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error{Errc::invalid, fmt::format("cannot read {} {}", setting, path)};
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
 }
 
 void arm(mailstream* stream, std::size_t max_total, std::chrono::seconds deadline) {

@@ -1,6 +1,7 @@
 // Client connections to IMAP and SMTP servers, shared by both: connect with
-// a timeout, socket timeouts, verified TLS or STARTTLS (tls.hpp), and a
-// guard layer under libetpan's stream that bounds what a server may send.
+// a timeout, socket timeouts, verified TLS or STARTTLS (tls.hpp), password
+// files, and a guard layer under libetpan's stream that bounds what a
+// server may send.
 //
 // A server is not trusted: before TLS anyone on the path can answer for it.
 // libetpan buffers a reply line, and a whole reply, without any limit, so
@@ -41,6 +42,10 @@ Result<mailstream*> open(const std::string& host, int port, TransportSecurity se
 // After the server's positive STARTTLS reply: the verified TLS layer goes
 // under the guard. Refuses bytes the server sent past its reply.
 Status starttls(mailstream* stream, const std::string& host, const std::string& ca_file, int timeout_seconds);
+
+// A password file (imap.password_file, smtp.password_file, named by
+// `setting` in the error): its first line, without the line end.
+Result<std::string> read_password_file(const std::string& setting, const std::string& path);
 
 // Starts a new exchange: byte count back to zero, a new deadline.
 void arm(mailstream* stream, std::size_t max_total, std::chrono::seconds deadline);

@@ -11,9 +11,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <memory>
 
+#include "core/base64.hpp"
 #include "net/net.hpp"
 #include "mail/address.hpp"
 #include "core/text.hpp"
@@ -60,21 +60,6 @@ void check(mailsmtp* s, int rc, const char* step, const std::string& host) {
 
 bool is_loopback(const std::string& host) { return is_loopback_host(host); }
 
-std::string base64(std::string_view in) {
-  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
-    out += table[(v >> 18) & 63];
-    out += table[(v >> 12) & 63];
-    out += i + 1 < in.size() ? table[(v >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? table[v & 63] : '=';
-  }
-  return out;
-}
-
 // One command line and its (possibly multi-line) reply code. libetpan's AUTH
 // goes through Cyrus SASL, which hangs until the timeout when the server
 // refuses the password; PLAIN and LOGIN are simple enough to speak directly.
@@ -95,11 +80,11 @@ void authenticate(mailsmtp* s, const std::string& user, const std::string& passw
   std::string reply;
   int code;
   if (s->auth & MAILSMTP_AUTH_PLAIN || !(s->auth & MAILSMTP_AUTH_LOGIN)) {
-    code = command(s, "AUTH PLAIN " + base64(std::string(1, '\0') + user + std::string(1, '\0') + password), reply);
+    code = command(s, "AUTH PLAIN " + base64_encode(std::string(1, '\0') + user + std::string(1, '\0') + password), reply);
   } else {
     code = command(s, "AUTH LOGIN", reply);
-    if (code == 334) code = command(s, base64(user), reply);
-    if (code == 334) code = command(s, base64(password), reply);
+    if (code == 334) code = command(s, base64_encode(user), reply);
+    if (code == 334) code = command(s, base64_encode(password), reply);
   }
   if (code == 235) return;
   if (code < 0) throw Failed{SmtpResult::Kind::temporary, fmt::format("connection to {} lost during AUTH", host)};
@@ -109,13 +94,9 @@ void authenticate(mailsmtp* s, const std::string& user, const std::string& passw
 
 }  // namespace
 
-Result<std::string> read_password_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Error{Errc::invalid, fmt::format("cannot read password file {}", path)};
-  std::string line;
-  std::getline(in, line);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
+Result<std::string> smtp_password(const SmtpConfig& cfg) {
+  if (cfg.password_file.empty()) return std::string();
+  return net::read_password_file("smtp.password_file", cfg.password_file);
 }
 
 SmtpResult smtp_send(const SmtpConfig& cfg, const std::string& password, const std::string& envelope_from,

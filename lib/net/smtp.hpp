@@ -23,7 +23,8 @@ SmtpResult smtp_send(const SmtpConfig& cfg, const std::string& password, const s
                      const std::vector<std::string>& recipients, std::string_view message,
                      int timeout_seconds = 120);
 
-// A password file: one line; the trailing newline is not part of it.
-Result<std::string> read_password_file(const std::string& path);
+// The password for smtp.user: smtp.password_file's first line ("" without
+// a file). Read with the IMAP client's reader (net.hpp).
+Result<std::string> smtp_password(const SmtpConfig& cfg);
 
 }  // namespace cased

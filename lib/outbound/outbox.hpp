@@ -1,8 +1,9 @@
-// Mail we send: replies, acknowledgements and the digest. Composes PGP/MIME
-// (signed with the alias key, encrypted to every recipient and the alias),
-// queues it in the database, and sends what is due over SMTP. A row is
-// claimed atomically before it is sent, so casectl and the daemon never send
-// the same mail twice.
+// Mail we send: replies, acknowledgements and the digest. The Outbox
+// coordinates three parts: composition (compose.hpp: PGP/MIME, signed with
+// the alias key, encrypted to every recipient and the alias), the queue in
+// the database (store/outbox_queue.hpp: a row is claimed atomically before
+// it is sent, so casectl and the daemon never send the same mail twice) and
+// the transport (net/smtp.hpp).
 #pragma once
 
 #include <cstdint>
@@ -11,8 +12,9 @@
 #include <vector>
 
 #include "core/config.hpp"
-#include "crypto/crypto.hpp"
 #include "core/error.hpp"
+#include "crypto/crypto.hpp"
+#include "store/outbox_queue.hpp"
 #include "store/store.hpp"
 
 namespace cased {
@@ -46,22 +48,8 @@ struct Queued {
 
 struct SendAttempt {
   std::int64_t outbox_id = 0;
-  std::string status;                   // sent | queued | failed
+  SendStatus status = SendStatus::queued;  // sent | queued | failed
   std::string error;
-};
-
-struct OutboxRow {
-  std::int64_t id = 0;
-  std::optional<std::int64_t> case_id;
-  std::string kind;
-  std::string status;
-  std::vector<std::string> to;
-  std::string subject;
-  int attempts = 0;
-  std::optional<std::string> last_error;
-  std::int64_t created = 0;
-  std::optional<std::int64_t> sent;
-  std::int64_t next_attempt = 0;
 };
 
 class Outbox {
@@ -86,21 +74,20 @@ class Outbox {
   std::optional<std::string> key_for(const std::string& address);
 
  private:
-  Result<std::string> compose(const std::string& message_id, const std::vector<std::string>& to,
-                              const std::string& inner_subject, const std::string& outer_subject,
-                              const std::string& text, const std::vector<std::string>& recipient_keys,
-                              bool encrypt, const std::string& in_reply_to, const std::vector<std::string>& references,
-                              bool automatic);
-  Status compose_ack(std::int64_t outbox_id);
-  std::string new_message_id(std::int64_t case_id);
+  struct Keys {
+    std::vector<std::string> found;    // fingerprints, for the recipients that have one
+    std::vector<std::string> missing;  // recipients without a usable key
+  };
+  Result<Keys> keys_for(const std::vector<std::string>& to);
+  Result<std::optional<std::string>> usable_key(const std::string& address);
+  // Composes an acknowledgement queued by the store, onto its row.
+  Result<std::string> compose_ack(const OutboxItem& item);
+  SendAttempt send_one(const SmtpConfig& smtp, const std::string& password, std::int64_t id, std::int64_t now);
 
   Store& store_;
+  OutboxQueue queue_;
   Crypto& crypto_;
   OutboxOptions options_;
-  std::optional<std::string> last_signer_;  // the key compose() signed with, for the stored copy
 };
-
-// Every outbox row, oldest first ("sending" shows as "queued"). Needs no key.
-Result<std::vector<OutboxRow>> list_outbox(Store& store);
 
 }  // namespace cased

@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "intake/prepare.hpp"
 #include "mail/message.hpp"
+#include "store/outbox_queue.hpp"
 #include "store/sqlite.hpp"
 
 namespace cased {
@@ -192,7 +193,8 @@ class Store {
 
   sql::Db& db() { return db_; }
 
-  // For the outbox, inside its transaction: the event log and outbound messages.
+  // For the outbox queue (outbox_queue.hpp), inside its transactions: the
+  // event log and outbound messages.
   void add_event(std::int64_t case_id, std::string_view kind, std::string_view actor, std::string_view detail,
                  std::int64_t now);
   std::int64_t store_outbound(std::int64_t case_id, const std::string& message_id, const std::vector<std::string>& to,
@@ -201,6 +203,7 @@ class Store {
                               std::int64_t now, const std::optional<std::string>& signer = std::nullopt);
 
  private:
+  friend class OutboxQueue;  // the outbox's statements, in outbox_queue.cpp
   Store(sql::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}
   void migrate(int up_to);
   // SQL functions the queries use: cased_rate_key(address).
