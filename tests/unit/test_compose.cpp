@@ -242,8 +242,8 @@ TEST_CASE("an encrypted reply is multipart/encrypted with the subject protected 
 
   // Decrypted as cased reads mail: signed by the alias, the inner subject applied.
   crypto.process(msg);
-  CHECK(msg.decryption == "ok");
-  CHECK(msg.signature == "good");
+  CHECK(msg.decryption == DecryptionState::ok);
+  CHECK(msg.signature == SignatureState::good);
   CHECK(msg.subject == "Re: [CASE#7] Grüße aus Köln");
   CHECK(msg.outer_subject == "[CASE#7] Encrypted message");
   CHECK(msg.body.find("thanks.") != std::string::npos);
@@ -270,7 +270,7 @@ TEST_CASE("a signed-only message is multipart/signed with protocol and micalg", 
   CHECK(root.children[0].header("Subject") == d.subject.inner);
   CHECK(root.children[1].is("application", "pgp-signature"));
   crypto.process(msg);
-  CHECK(msg.signature == "good");
+  CHECK(msg.signature == SignatureState::good);
   CHECK(msg.body.find("thanks.") != std::string::npos);
 }
 

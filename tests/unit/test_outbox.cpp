@@ -76,7 +76,7 @@ SmtpConfig nowhere() {
   SmtpConfig c;
   c.host = "127.0.0.1";
   c.port = 1;
-  c.security = "none";
+  c.security = TransportSecurity::none;
   return c;
 }
 
