@@ -1,6 +1,6 @@
 """The operator's kit: the built man pages render without warnings, the systemd
 units in contrib/ pass `systemd-analyze verify`, and the example configuration
-contrib/cased.toml names every key that lib/config.cpp knows and passes
+contrib/cased.toml names every key that lib/core/config.cpp knows and passes
 `cased --check`, both as shipped and with its disabled settings switched on.
 
 CASED_MAN_DIR is the build's man/ directory (casectl.1, cased.8, cased.toml.5)."""
@@ -123,8 +123,8 @@ def test_cron_line_runs_the_digest_as_cased():
 
 
 def config_keys():
-    """Every key lib/config.cpp accepts, as "section.key", from its only_keys() lists."""
-    with open(os.path.join(ROOT, "lib", "config.cpp")) as f:
+    """Every key lib/core/config.cpp accepts, as "section.key", from its only_keys() lists."""
+    with open(os.path.join(ROOT, "lib", "core", "config.cpp")) as f:
         src = f.read()
     keys = set()
     for section, names in re.findall(r'only_keys\(\s*\*t,\s*"(\w+)",\s*\{([^}]*)\}', src):
