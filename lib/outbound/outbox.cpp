@@ -203,7 +203,9 @@ std::optional<std::string> Outbox::key_for(const std::string& address) {
   std::string addr = normalize_address(address);
   // A key pinned to this very address: from mail (trust on first use, for
   // its sender only) or by an analyst.
-  if (auto fpr = store_.pinned_key(addr)) {
+  auto pinned = store_.pinned_key(addr);
+  if (!pinned) throw StoreError(pinned.error().code, pinned.error().message);
+  if (auto fpr = *pinned) {
     auto k = crypto_.find_key(*fpr);
     return k && k->can_encrypt ? fpr : std::nullopt;
   }
@@ -212,7 +214,11 @@ std::optional<std::string> Outbox::key_for(const std::string& address) {
   // them, whatever its user ids say: it stands in for nobody but the sender
   // it was pinned to.
   for (const auto& k : crypto_.keys_for(addr))
-    if (k.can_encrypt && !store_.key_from_mail(k.fingerprint)) return k.fingerprint;
+    if (k.can_encrypt) {
+      auto from_mail = store_.key_from_mail(k.fingerprint);
+      if (!from_mail) throw StoreError(from_mail.error().code, from_mail.error().message);
+      if (!*from_mail) return k.fingerprint;
+    }
   return std::nullopt;
 }
 
@@ -291,7 +297,9 @@ Result<std::string> Outbox::compose(const std::string& message_id, const std::ve
 Result<Queued> Outbox::queue_reply(const ReplyRequest& request) {
   auto& db = store_.db();
   try {
-    auto case_id = store_.resolve_case(request.case_id);
+    auto found = store_.find_case(request.case_id);
+    if (!found) return found.error();
+    auto case_id = *found;
     if (!case_id) return Error{Errc::not_found, fmt::format("no such case: {}", request.case_id)};
     std::string case_subject;
     {
@@ -548,8 +556,11 @@ std::vector<SendAttempt> Outbox::send_due(const std::optional<SmtpConfig>& smtp,
       // A per-recipient daily cap stops any loop that got past the other rules.
       std::vector<std::string> capped;
       // Counted per mailbox: quoted and +detail variants of it count together.
-      for (const auto& t : to)
-        if (store_.sent_to_since(t, now - 86400) >= options_.max_per_recipient_per_day) capped.push_back(t);
+      for (const auto& t : to) {
+        auto sent = store_.sent_to_since(t, now - 86400);
+        if (!sent) throw StoreError(sent.error().code, sent.error().message);
+        if (*sent >= options_.max_per_recipient_per_day) capped.push_back(t);
+      }
       SmtpResult r;
       if (!capped.empty()) {
         r.kind = SmtpResult::Kind::temporary;
