@@ -231,6 +231,8 @@ class Store {
  private:
   Store(sql::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}
   void migrate(int up_to);
+  // Store-internal forms that throw StoreError, for use inside a transaction
+  // of the store's own; the public forms above wrap them in Result.
   int user_version();
   // Follows merged_into; nullopt when there is no such case.
   std::optional<std::int64_t> resolve_case(std::int64_t id);
