@@ -4,9 +4,13 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "crypto/crypto.hpp"
+#include "outbound/outbox.hpp"
 #include "store/store.hpp"
 
 namespace cased::cli {
@@ -24,5 +28,45 @@ struct TextStyle {
 std::string render_list(const std::vector<CaseSummary>& cases, const TextStyle& style);
 std::string render_case(const CaseDetail& d, const TextStyle& style);
 std::string render_search(const std::vector<SearchHit>& hits, const TextStyle& style);
+
+// Every JSON document casectl prints goes through print_json. Text from old
+// rows or hostile mail may not be UTF-8: it prints U+FFFD, never throws.
+void print_json(const nlohmann::json& j);
+
+// The rest of the views (output_lists.cpp): search hits, the outbox, keys,
+// and the summaries of init and an mbox import.
+nlohmann::json to_json(const SearchHit& h);
+nlohmann::json to_json(const OutboxRow& r);
+
+// A recorded key with what gpg.home knows of it (nullopt: not in the keyring).
+struct KeyView {
+  KeyRecord record;
+  std::optional<KeyInfo> info;
+};
+nlohmann::json to_json(const KeyView& k);
+
+struct SchemaView {
+  std::string database;
+  int version = 0;
+};
+nlohmann::json to_json(const SchemaView& s);
+
+struct MboxSummary {
+  std::size_t messages = 0, stored = 0, new_cases = 0, duplicates = 0, failed = 0;
+};
+nlohmann::json to_json(const MboxSummary& m);
+
+std::string render_outbox(const std::vector<OutboxRow>& rows, const TextStyle& style);
+std::string render_keys(const std::vector<KeyView>& keys);
+// Addresses for the terminal: whatever a sender or a server put in them is shown inert.
+std::string addresses(const std::vector<std::string>& v);
+
+// A JSON array of the views above.
+template <class T>
+nlohmann::json json_array(const std::vector<T>& items) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& item : items) arr.push_back(to_json(item));
+  return arr;
+}
 
 }  // namespace cased::cli

@@ -9,6 +9,7 @@
 #include <future>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <spdlog/spdlog.h>
 
 #include "crypto/crypto.hpp"
@@ -58,27 +59,18 @@ struct ImapPoller::Impl {
   }
 
   // The UIDVALIDITY seen last time, 0 if never; only to say when it changed.
+  // A database fault ends the session (reconnect, as for a network fault).
   std::uint32_t load_validity(Store& store) {
-    auto& st = store.db().cached("SELECT uidvalidity FROM imap_state WHERE mailbox = ?");
-    st.bind(1, state_key);
-    std::uint32_t out = 0;
-    if (st.step()) out = static_cast<std::uint32_t>(st.int64(0));
-    st.reset();
-    return out;
+    auto v = store.imap_uidvalidity(state_key);
+    if (!v) throw std::runtime_error("reading the IMAP state: " + v.error().message);
+    return *v;
   }
 
   // The last UID is recorded for diagnosis only (sqlite3 ... imap_state);
   // it is never used to skip mail.
   void save_state(Store& store, std::uint32_t validity, std::uint32_t last_uid = 0) {
-    sql::Transaction tx(store.db());
-    store.db()
-        .cached("INSERT INTO imap_state(mailbox, uidvalidity, last_uid) VALUES (?1, ?2, ?3) "
-                "ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = ?2, last_uid = ?3")
-        .bind(1, state_key)
-        .bind(2, static_cast<std::int64_t>(validity))
-        .bind(3, static_cast<std::int64_t>(last_uid))
-        .run();
-    tx.commit();
+    if (auto saved = store.save_imap_state(state_key, validity, last_uid); !saved)
+      throw std::runtime_error("recording the IMAP state: " + saved.error().message);
   }
 
   // Stores one message; true once it is durable.
@@ -180,7 +172,7 @@ struct ImapPoller::Impl {
     imap::arm(s);
     mailimap_create(s, c.done_mailbox.c_str());
     imap::arm(s);
-    imap::check(mailimap_select(s, c.mailbox.c_str()), "SELECT", s);
+    imap::check(mailimap_select(s, c.mailbox.c_str()), "IMAP SELECT", s);
     std::uint32_t validity = s->imap_selection_info ? s->imap_selection_info->sel_uidvalidity : 0;
     std::uint32_t stored_validity = load_validity(store);
     if (stored_validity != validity) {

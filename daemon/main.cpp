@@ -92,6 +92,12 @@ int main(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("cased");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  // A database it cannot use (one from a newer cased, say) stops the daemon
+  // before it listens: one log line, exit 1, the file left as it was.
+  if (auto store = Store::open(config->case_.database, store_options(*config, false)); !store) {
+    spdlog::critical("{}", store.error().message);
+    return 1;
+  }
   try {
     return run_daemon(*config);
   } catch (const std::exception& e) {

@@ -104,11 +104,11 @@ Status OutboxQueue::add_event(std::int64_t case_id, const CaseEvent& event, std:
 }
 
 Result<std::optional<std::string>> OutboxQueue::pinned_key(const std::string& address) {
-  return guarded([&]() -> Result<std::optional<std::string>> { return store_.pinned_key(address); });
+  return store_.pinned_key(address);
 }
 
 Result<bool> OutboxQueue::key_from_mail(const std::string& fingerprint) {
-  return guarded([&]() -> Result<bool> { return store_.key_from_mail(fingerprint); });
+  return store_.key_from_mail(fingerprint);
 }
 
 namespace {
@@ -234,8 +234,11 @@ Result<std::vector<std::string>> OutboxQueue::over_limit(const std::vector<std::
                                                          std::int64_t max) {
   return guarded([&]() -> Result<std::vector<std::string>> {
     std::vector<std::string> over;
-    for (const auto& t : to)
-      if (store_.sent_to_since(t, since) >= max) over.push_back(t);
+    for (const auto& t : to) {
+      auto sent = store_.sent_to_since(t, since);
+      if (!sent) return sent.error();
+      if (*sent >= max) over.push_back(t);
+    }
     return over;
   });
 }

@@ -126,7 +126,21 @@ std::optional<std::int64_t> Stmt::opt_int64(int col) const {
 
 bool Stmt::is_null(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
 
-Db Db::open(const std::string& path, bool create, bool readonly) {
+namespace {
+
+// file:PATH?immutable=1, with what a URI reserves in PATH percent-encoded.
+std::string immutable_uri(const std::string& path) {
+  std::string out = "file:";
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x21 || c > 0x7e) out += fmt::format("%{:02X}", c);
+    else out += static_cast<char>(c);
+  }
+  return out + "?immutable=1";
+}
+
+}  // namespace
+
+Db Db::open(const std::string& path, bool create, bool readonly, bool immutable) {
   Db db;
   db.path_ = path;
   sqlite3* raw = nullptr;
@@ -134,9 +148,11 @@ Db Db::open(const std::string& path, bool create, bool readonly) {
   struct stat st {};
   bool fresh = create && !readonly && ::stat(path.c_str(), &st) != 0 && errno == ENOENT;
   if (fresh) flags |= SQLITE_OPEN_CREATE;
+  immutable = immutable && readonly;
+  if (immutable) flags |= SQLITE_OPEN_URI;
   // Through the write-coalescing VFS (sqlite_vfs.hpp): one pwrite per run
   // of WAL frames or checkpointed pages instead of one or two per page.
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, coalescing_vfs());
+  int rc = sqlite3_open_v2(immutable ? immutable_uri(path).c_str() : path.c_str(), &raw, flags, coalescing_vfs());
   db.db_.reset(raw);
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);

@@ -64,7 +64,9 @@ class Stmt {
 class Db {
  public:
   // Opens (and with `create`, creates mode 0600) the database file.
-  static Db open(const std::string& path, bool create, bool readonly = false);
+  // `immutable` (read-only only): SQLite takes no locks and needs no -shm
+  // file, for a reader who can neither open nor create one.
+  static Db open(const std::string& path, bool create, bool readonly = false, bool immutable = false);
   Db(Db&&) noexcept = default;
   Db& operator=(Db&&) noexcept = default;
 

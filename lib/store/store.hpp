@@ -127,6 +127,17 @@ struct CaseDetail {
   Disclosure disclosure;
 };
 
+// A key as the keys table records it (keys.cpp).
+struct KeyRecord {
+  std::string address;
+  std::string fingerprint;
+  std::string source;  // attachment, inline, autocrypt, signature, keyring or analyst
+  std::optional<std::int64_t> case_id;
+  bool pinned = false;
+  std::int64_t added = 0;
+  std::optional<std::string> offered_by;  // the sender whose mail carried it
+};
+
 struct SearchHit {
   CaseSummary summary;
   std::string snippet;  // with [ ] around matches
@@ -135,11 +146,19 @@ struct SearchHit {
 class Store {
  public:
   // Opens the database, creating it (mode 0600) and migrating it forward.
+  // A database at a schema newer than this program knows is refused
+  // (Errc::refused) before anything is written to it.
   static Result<Store> open(const std::string& path, StoreOptions options);
   // For tests: apply migrations only up to `version`.
   static Result<Store> open_at_version(const std::string& path, StoreOptions options, int version);
+  // Opens an existing database for reading only (SQLITE_OPEN_READONLY): it
+  // never creates, migrates or writes it, so it works without write access.
+  // A schema other than this program's newest is refused (Errc::refused).
+  static Result<Store> open_readonly(const std::string& path, StoreOptions options);
+  // The newest schema version compiled into this program.
+  static int newest_schema_version();
 
-  int schema_version();
+  Result<int> schema_version();
   const StoreOptions& options() const { return options_; }
 
   // Stores a batch in one transaction (one durable sync). Each message has
@@ -172,24 +191,33 @@ class Store {
   Result<std::vector<std::string>> set_disclosure(std::int64_t id, const DisclosureChange& change,
                                                   const std::string& actor);
 
-  // Follows merged_into; nullopt when there is no such case.
-  std::optional<std::int64_t> resolve_case(std::int64_t id);
+  // The case `id` lives in now, following merges; nullopt when there is no such case.
+  Result<std::optional<std::int64_t>> find_case(std::int64_t id);
 
   // An analyst vouches for `address` in case `id`: a verified participant
   // with `role` (an unverified one is promoted). not_found without the case.
   Status add_participant(std::int64_t id, const std::string& address, const std::string& role,
                          const std::string& actor);
 
-  // Keys (contract: "Keys"): the key pinned to `address`, if any; and whether a
-  // key ever arrived by mail (such a key never counts as the operator's).
-  std::optional<std::string> pinned_key(const std::string& address);
-  bool key_from_mail(const std::string& fingerprint);
+  // Keys and pins (keys.cpp; contract: "Keys"): the key pinned to `address`,
+  // if any; and whether a key ever arrived by mail (such a key never counts
+  // as the operator's).
+  Result<std::optional<std::string>> pinned_key(const std::string& address);
+  Result<bool> key_from_mail(const std::string& fingerprint);
+  // An analyst pins `fingerprint` to `address` (any other pin of the address
+  // is dropped); every case the address takes part in gets a "key" event.
+  Status pin_key(const std::string& address, const std::string& fingerprint, const std::string& actor);
+  // Every key recorded, by address and then age.
+  Result<std::vector<KeyRecord>> list_keys();
 
   // Rate limits compare rate_key()s, so quoted and +detail variants of one
-  // mailbox count together: was an acknowledgement queued for it since
-  // `since`; how many sent mails went to it since `since`.
-  bool acknowledged_since(const std::string& address, std::int64_t since);
-  std::int64_t sent_to_since(const std::string& address, std::int64_t since);
+  // mailbox count together: how many sent mails went to `address` since `since`.
+  Result<std::int64_t> sent_to_since(const std::string& address, std::int64_t since);
+
+  // IMAP state (imap_state.cpp), per "user@host/mailbox": the UIDVALIDITY
+  // seen last (0 if never), and recording it with the last UID handled.
+  Result<std::uint32_t> imap_uidvalidity(const std::string& mailbox);
+  Status save_imap_state(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t last_uid);
 
   sql::Db& db() { return db_; }
 
@@ -206,6 +234,14 @@ class Store {
   friend class OutboxQueue;  // the outbox's statements, in outbox_queue.cpp
   Store(sql::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}
   void migrate(int up_to);
+  // Store-internal forms that throw StoreError, for use inside a transaction
+  // of the store's own; the public forms above wrap them in Result.
+  int user_version();
+  // Follows merged_into; nullopt when there is no such case.
+  std::optional<std::int64_t> resolve_case(std::int64_t id);
+  std::optional<std::string> pinned_fingerprint(const std::string& address);
+  // Was an acknowledgement queued for `address` (by rate_key) since `since`.
+  bool acknowledged_since(const std::string& address, std::int64_t since);
   // SQL functions the queries use: cased_rate_key(address).
   void register_functions();
   IngestResult ingest_one(PreparedMessage& msg, std::int64_t now);

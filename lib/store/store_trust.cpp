@@ -1,5 +1,5 @@
 // Trust in a case: who is a verified participant, which References may
-// join cases, which keys from mail are pinned, and rate limits per mailbox.
+// join cases, and rate limits per mailbox (keys and pins: keys.cpp).
 // Members of Store (store.hpp); the rest of ingest lives in store.cpp.
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -131,103 +131,6 @@ void Store::join_cases(std::int64_t target, const Route& route, const std::strin
   }
 }
 
-void Store::note_mail_keys(const PreparedMessage& msg, std::optional<std::int64_t> case_id, std::int64_t now) {
-  for (const auto& k : msg.keys)
-    db_.cached("INSERT OR IGNORE INTO mail_keys(fingerprint, sender, case_id, added) VALUES (?, ?, ?, ?)")
-        .bind(1, k.key.fingerprint)
-        .bind(2, normalize_address(msg.parsed.from))
-        .bind(3, case_id)
-        .bind(4, now)
-        .run();
-}
-
-std::optional<std::string> Store::pinned_key(const std::string& address) {
-  auto& st = db_.cached("SELECT fingerprint FROM keys WHERE address = ? AND pinned = 1");
-  st.bind(1, normalize_address(address));
-  std::optional<std::string> f;
-  if (st.step()) f = st.text(0);
-  st.reset();
-  return f;
-}
-
-bool Store::key_from_mail(const std::string& fingerprint) {
-  auto& st = db_.cached("SELECT 1 FROM mail_keys WHERE fingerprint = ?");
-  st.bind(1, fingerprint);
-  bool yes = st.step();
-  st.reset();
-  return yes;
-}
-
-// Trust on first use (contract: "Keys"), for the sender's own address only: the
-// first key seen for it is pinned; a different one later is recorded and
-// flagged, not used. A key naming anyone else is recorded unpinned.
-void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::string_view no_pin, std::int64_t now) {
-  note_mail_keys(msg, case_id, now);
-  const std::string sender = normalize_address(msg.parsed.from);
-  auto record = [&](const std::string& address, const std::string& fpr, const std::string& source, bool pin) {
-    db_.cached(
-           "INSERT INTO keys(address, fingerprint, source, case_id, pinned, added, offered_by) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(address, fingerprint) DO UPDATE SET pinned = 1 "
-           "WHERE excluded.pinned = 1 AND pinned = 0")
-        .bind(1, address)
-        .bind(2, fpr)
-        .bind(3, source)
-        .bind(4, case_id)
-        .bind(5, pin)
-        .bind(6, now)
-        .bind(7, sender)
-        .run();
-    return db_.changes() > 0;
-  };
-  auto offer = [&](const std::string& fpr, const std::string& source) {
-    auto pin = pinned_key(sender);
-    bool inserted = record(sender, fpr, source, !pin);
-    if (!pin)
-      add_event(case_id, "key", "cased", fmt::format("key {} pinned to {} ({})", fpr, sender, source), now);
-    else if (*pin != fpr)
-      add_event(case_id, "key", "cased",
-                fmt::format("WARNING: {} offered key {} ({}), but {} is pinned; not used until an analyst pins it",
-                            sender, fpr, source, *pin), now);
-    else if (inserted)
-      add_event(case_id, "key", "cased", fmt::format("key {} seen again for {}", fpr, sender), now);
-  };
-  // Events for the first few unpinned records only: a key with a thousand
-  // user ids is recorded whole but does not flood the history.
-  std::size_t told = 0, untold = 0;
-  for (const auto& k : msg.keys)
-    for (const auto& address : k.key.addresses) {
-      if (!sender.empty() && address == sender && no_pin.empty()) {
-        offer(k.key.fingerprint, k.source);
-        continue;
-      }
-      if (!record(address, k.key.fingerprint, k.source, false)) continue;
-      if (++told > 10) {
-        ++untold;
-      } else {
-        add_event(case_id, "key", "cased",
-                  address == sender
-                      ? fmt::format("key {} from {} recorded, not pinned: {}", k.key.fingerprint, sender, no_pin)
-                      : fmt::format("key {} names {} but came from {}; recorded, never used for {}", k.key.fingerprint,
-                                    address, sender.empty() ? "?" : sender, address),
-                  now);
-      }
-    }
-  if (untold)
-    add_event(case_id, "key", "cased", fmt::format("{} more addresses of keys from {} recorded, not pinned", untold,
-                                                   sender.empty() ? "?" : sender), now);
-  const auto& pm = msg.parsed;
-  if (sender.empty() || !no_pin.empty() || pm.signature != SignatureState::good || !pm.signer) return;
-  auto pin = pinned_key(sender);
-  // A good signature by a key whose user id names the sender is a key
-  // seen for that address like an attached one: the first one is pinned.
-  std::string uid = to_lower(pm.signer_uid);
-  if (!pin && uid.find("<" + sender + ">") != std::string::npos) offer(*pm.signer, "signature");
-  else if (pin && *pin != *pm.signer)
-    add_event(case_id, "key", "cased",
-              fmt::format("WARNING: message {} from {} is signed by {}, not by the pinned key {}", pm.message_id,
-                          sender, *pm.signer, *pin), now);
-}
-
 Status Store::add_participant(std::int64_t id, const std::string& address, const std::string& role,
                               const std::string& actor) {
   return detail::guarded([&]() -> Status {
@@ -247,7 +150,7 @@ Status Store::add_participant(std::int64_t id, const std::string& address, const
     add_event(*resolved, "participant", actor, fmt::format("{} added as {} (verified)", addr, role), now);
     // Keys that arrived while the sender was unverified stay unpinned: the
     // analyst vouched for the person, not for a key; say which there are.
-    if (!pinned_key(addr)) {
+    if (!pinned_fingerprint(addr)) {
       auto& st = db_.cached("SELECT fingerprint FROM keys WHERE address = ?1 AND offered_by = ?1 AND pinned = 0");
       st.bind(1, addr);
       std::vector<std::string> fprs;
@@ -275,16 +178,18 @@ bool Store::acknowledged_since(const std::string& address, std::int64_t since) {
   return yes;
 }
 
-std::int64_t Store::sent_to_since(const std::string& address, std::int64_t since) {
-  auto& st = db_.cached(
-      "SELECT count(*) FROM outbox o WHERE o.status = 'sent' AND o.sent > ?1 AND EXISTS (SELECT 1 FROM "
-      "json_each(CASE WHEN json_valid(o.recipients) THEN o.recipients ELSE '[]' END) j "
-      "WHERE cased_rate_key(j.value) = ?2)");
-  st.bind(1, since).bind(2, rate_key(address));
-  st.step();
-  std::int64_t n = st.int64(0);
-  st.reset();
-  return n;
+Result<std::int64_t> Store::sent_to_since(const std::string& address, std::int64_t since) {
+  return detail::guarded([&]() -> Result<std::int64_t> {
+    auto& st = db_.cached(
+        "SELECT count(*) FROM outbox o WHERE o.status = 'sent' AND o.sent > ?1 AND EXISTS (SELECT 1 FROM "
+        "json_each(CASE WHEN json_valid(o.recipients) THEN o.recipients ELSE '[]' END) j "
+        "WHERE cased_rate_key(j.value) = ?2)");
+    st.bind(1, since).bind(2, rate_key(address));
+    st.step();
+    std::int64_t n = st.int64(0);
+    st.reset();
+    return n;
+  });
 }
 
 }  // namespace cased

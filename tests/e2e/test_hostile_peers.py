@@ -239,7 +239,7 @@ def test_a_message_that_fails_to_store_does_not_hold_up_the_rest():
     server = ImapServer(msgs("h1", "h2bad", "h3"), caps=("IMAP4rev1", "MOVE"))
     w = World(server)
     try:
-        w.env.casectl("list")  # creates the database
+        w.env.casectl("init")  # creates the database
         with sqlite3.connect(w.env.db) as db:
             db.execute("CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.message_id LIKE 'h2bad%' "
                        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")

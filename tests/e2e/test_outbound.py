@@ -190,9 +190,9 @@ def test_refused_without_key_and_sign_only():
         w.smtp.start()
         w.env.json("ingest", input=w.report(attach_key=False))
         p = w.env.casectl("reply", "1", "-m", "hello", "--to", "bob@example.net", check=False)
-        assert p.returncode == 1 and b"bob@example.net" in p.stderr, p.stderr
+        assert p.returncode == 4 and b"bob@example.net" in p.stderr, p.stderr
         p = w.env.casectl("reply", "1", "-m", "no key known for you", check=False)
-        assert p.returncode == 1 and b"rita@example.org" in p.stderr
+        assert p.returncode == 4 and b"rita@example.org" in p.stderr
         assert [o for o in w.env.json("outbox") if o["kind"] == "reply"] == []
         refused = [e for e in w.env.json("show", "1")["events"] if e["kind"] == "reply"]
         assert refused and "refused" in refused[0]["detail"]

@@ -159,7 +159,9 @@ def test_config_is_not_the_callers_to_choose():
             assert b"ignored" in p.stderr, p.stderr
             assert len(json.loads(p.stdout)) == 1  # the system configuration's database
             assert not os.path.exists(w.evil_db)
-        # Root chooses freely.
+        # Root chooses freely (list reads only: init makes the database first).
+        p = w.as_root("--config", w.evil, "--json", "init")
+        assert p.returncode == 0 and json.loads(p.stdout)["database"] == w.evil_db, p.stderr
         p = w.as_root("--config", w.evil, "--json", "list")
         assert p.returncode == 0 and json.loads(p.stdout) == [], p.stderr
     finally:

@@ -133,9 +133,9 @@ def test_a_key_from_mail_never_stands_in_for_another_address():
         assert [k["offered_by"] for k in keys] == ["mallory@evil.example"], keys
         assert b"sent by mallory@evil.example" in w.env.casectl("keys").stdout
         p = w.env.casectl("reply", "1", "-m", "details", check=False)
-        assert p.returncode == 1 and b"no usable key for vic@example.net" in p.stderr, (p.returncode, p.stderr)
+        assert p.returncode == 4 and b"no usable key for vic@example.net" in p.stderr, (p.returncode, p.stderr)
         p = w.env.casectl("reply", "2", "--to", "vic@example.net", "-m", "details", check=False)
-        assert p.returncode == 1 and b"no usable key" in p.stderr, (p.returncode, p.stderr)
+        assert p.returncode == 4 and b"no usable key" in p.stderr, (p.returncode, p.stderr)
         p = w.env.casectl("digest", "--send")
         assert b"signed, bare" in p.stdout, p.stdout
         assert not [r for r in w.env.json("outbox") if r["kind"] == "reply"]

@@ -114,11 +114,11 @@ TEST_CASE("store: an old schema is migrated forward with its data", "[store]") {
   {
     auto old = Store::open_at_version(dir.file("cases.db"), {}, 1);
     REQUIRE(old.ok());
-    CHECK(old->schema_version() == 1);
+    CHECK(*old->schema_version() == 1);
     legacy_case(*old, "old@x", "old", "old body", "", "");
   }
   Store s = open(dir);
-  CHECK(s.schema_version() >= 2);
+  CHECK(*s.schema_version() >= 2);
   auto c = s.get_case(1);
   REQUIRE(c.ok());
   CHECK(c->messages.at(0).message_id == "old@x");
@@ -128,7 +128,7 @@ TEST_CASE("store: an old schema is migrated forward with its data", "[store]") {
   q.reset();
   // Opening again is a no-op.
   Store again = open(dir);
-  CHECK(again.schema_version() == s.schema_version());
+  CHECK(*again.schema_version() == *s.schema_version());
 }
 
 TEST_CASE("store: version 5 indexes message text from the messages table; older indexes carry over", "[store]") {
@@ -141,7 +141,7 @@ TEST_CASE("store: version 5 indexes message text from the messages table; older 
                           "Confirmed; pangolin", "CVE-2026-1234");
   }
   Store s = open(dir);
-  REQUIRE(s.schema_version() >= 5);
+  REQUIRE(*s.schema_version() >= 5);
   auto m2 = message("v5@x", {}, {}, "other@example.org", "Another report");
   m2.parsed.body = "Nothing to do with the first: wombat.";
   auto second = ingest(s, std::move(m2));
@@ -217,7 +217,7 @@ TEST_CASE("store: version 6 carries a version 5 search index over", "[store]") {
         .run();
   }
   Store s = open(dir);
-  REQUIRE(s.schema_version() >= 6);
+  REQUIRE(*s.schema_version() >= 6);
   auto hits = s.search("aardvark");
   REQUIRE(hits.ok());
   REQUIRE(hits->size() == 1);
@@ -291,7 +291,7 @@ TEST_CASE("store: version 7 starts with every stored message indexed", "[store]"
     old->db().cached("INSERT INTO message_index(rowid, subject, body) VALUES (?, 'Six', 'wombat')").bind(1, r.message).run();
   }
   Store s = open(dir);
-  REQUIRE(s.schema_version() >= 7);
+  REQUIRE(*s.schema_version() >= 7);
   auto& upto = s.db().cached("SELECT indexed_upto FROM search_progress");
   REQUIRE(upto.step());
   CHECK(upto.int64(0) == 1);
@@ -428,7 +428,7 @@ TEST_CASE("store: a thread gives one case whatever the arrival order", "[store][
               REQUIRE(q.step());
               std::int64_t c = q.int64(0);
               q.reset();
-              cases.insert(*s.resolve_case(c));
+              cases.insert(**s.find_case(c));
             }
             INFO("run " << runs << " n=" << n << " full_chain=" << full_chain);
             REQUIRE(cases.size() == 1);

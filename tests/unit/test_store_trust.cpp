@@ -142,8 +142,8 @@ TEST_CASE("trust: References naming two cases go to one, and nothing is merged",
     auto r = ingest(s, mail("t1@x", "mallory@evil.example", {"victim@x", "own@x"}));
     CHECK(r.case_id == attacker.case_id);
   }
-  CHECK(s.resolve_case(victim.case_id) == victim.case_id);
-  CHECK(s.resolve_case(attacker.case_id) == attacker.case_id);
+  CHECK(*s.find_case(victim.case_id) == victim.case_id);
+  CHECK(*s.find_case(attacker.case_id) == attacker.case_id);
   auto v = s.get_case(victim.case_id);
   auto a = s.get_case(attacker.case_id);
   REQUIRE(v.ok());
@@ -165,7 +165,7 @@ TEST_CASE("trust: a late parent from one sender does not merge another sender's 
   // Alice's message that Bob replied to names her first one.
   auto late = ingest(s, mail("late@x", "alice@example.org", {"a1@x"}));
   CHECK(late.case_id == alice.case_id);
-  CHECK(s.resolve_case(bob.case_id) == bob.case_id);
+  CHECK(*s.find_case(bob.case_id) == bob.case_id);
   auto b = s.get_case(bob.case_id);
   REQUIRE(b.ok());
   CHECK(b->messages.size() == 1);
@@ -227,8 +227,8 @@ TEST_CASE("trust: the MTA's Authentication-Results are recorded; a failed DMARC 
   CHECK(c->messages.at(0).unverified);
   CHECK_FALSE(participant(*c, "rita@example.org")->verified);
   CHECK(number(s, "SELECT count(*) FROM keys WHERE fingerprint = 'AAAA' AND pinned = 0") == 1);
-  CHECK(s.key_from_mail("AAAA"));
-  CHECK_FALSE(s.pinned_key("rita@example.org"));
+  CHECK(*s.key_from_mail("AAAA"));
+  CHECK_FALSE(*s.pinned_key("rita@example.org"));
 
   // Once an analyst adds her, her next mail that passes pins her key.
   REQUIRE(s.add_participant(first.case_id, "Rita@Example.org", "reporter", "alice").ok());
@@ -240,7 +240,7 @@ TEST_CASE("trust: the MTA's Authentication-Results are recorded; a failed DMARC 
   REQUIRE(c.ok());
   CHECK_FALSE(c->messages.back().unverified);
   CHECK(c->messages.back().auth->dmarc == "pass");
-  CHECK(s.pinned_key("rita@example.org") == std::optional<std::string>("AAAA"));
+  CHECK(*s.pinned_key("rita@example.org") == std::optional<std::string>("AAAA"));
   CHECK(s.add_participant(999, "x@example.org", "reporter", "alice").error().code == Errc::not_found);
 }
 
@@ -277,11 +277,11 @@ TEST_CASE("trust: the daily count per mailbox counts its variants and nothing el
               "VALUES ('reply', 'sent', ?, 's', 'id', 1, 1, 100)")
         .bind(1, to)
         .run();
-  CHECK(s.sent_to_since("vic@example.net", 50) == 3);
-  CHECK(s.sent_to_since("\"VIC+y\"@example.net", 50) == 3);
-  CHECK(s.sent_to_since("v_c@example.net", 50) == 1);
-  CHECK(s.sent_to_since("vxc@example.net", 50) == 0);
-  CHECK(s.sent_to_since("vic@example.net", 100) == 0);
+  CHECK(*s.sent_to_since("vic@example.net", 50) == 3);
+  CHECK(*s.sent_to_since("\"VIC+y\"@example.net", 50) == 3);
+  CHECK(*s.sent_to_since("v_c@example.net", 50) == 1);
+  CHECK(*s.sent_to_since("vxc@example.net", 50) == 0);
+  CHECK(*s.sent_to_since("vic@example.net", 100) == 0);
 }
 
 TEST_CASE("trust: version 8 counts the keys recorded from mail before it as from mail", "[store][trust]") {
@@ -295,13 +295,13 @@ TEST_CASE("trust: version 8 counts the keys recorded from mail before it as from
         "('c@example.org', 'CCCC', 'analyst', 1, 1), ('d@example.org', 'DDDD', 'signature', 1, 1)");
   }
   Store s = open(dir);
-  REQUIRE(s.schema_version() >= 8);
-  CHECK(s.key_from_mail("AAAA"));
-  CHECK(s.key_from_mail("BBBB"));
+  REQUIRE(*s.schema_version() >= 8);
+  CHECK(*s.key_from_mail("AAAA"));
+  CHECK(*s.key_from_mail("BBBB"));
   // An analyst's pin, or a signature by a key already in gpg.home, brought no key.
-  CHECK_FALSE(s.key_from_mail("CCCC"));
-  CHECK_FALSE(s.key_from_mail("DDDD"));
-  CHECK(s.pinned_key("A@example.org") == std::optional<std::string>("AAAA"));
+  CHECK_FALSE(*s.key_from_mail("CCCC"));
+  CHECK_FALSE(*s.key_from_mail("DDDD"));
+  CHECK(*s.pinned_key("A@example.org") == std::optional<std::string>("AAAA"));
 }
 
 TEST_CASE("trust: a message naming 40000 References costs a bounded number of lookups", "[store][trust]") {
@@ -331,7 +331,7 @@ TEST_CASE("trust: one person's thread split by arrival order is joined again", "
   // one verified person in both cases, so they are joined.
   auto middle = ingest(s, mail("m1@x", "rita@example.org", {"m0@x"}));
   CHECK(middle.case_id == grandchild.case_id);
-  CHECK(s.resolve_case(root.case_id) == grandchild.case_id);
+  CHECK(*s.find_case(root.case_id) == grandchild.case_id);
   auto c = s.get_case(grandchild.case_id);
   REQUIRE(c.ok());
   CHECK(c->messages.size() == 3);
@@ -340,8 +340,8 @@ TEST_CASE("trust: one person's thread split by arrival order is joined again", "
   auto g2 = ingest(s, mail("n2@x", "rita@example.org", {"n1@x"}));
   auto r2 = ingest(s, mail("n0@x", "rita@example.org"));
   auto m2 = ingest(s, mail("n1@x", "carl@example.net", {"n0@x"}));
-  CHECK(s.resolve_case(g2.case_id) == g2.case_id);
-  CHECK(s.resolve_case(r2.case_id) == r2.case_id);
+  CHECK(*s.find_case(g2.case_id) == g2.case_id);
+  CHECK(*s.find_case(r2.case_id) == r2.case_id);
   CHECK((m2.case_id == g2.case_id || m2.case_id == r2.case_id));
 }
 

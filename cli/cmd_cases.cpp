@@ -1,0 +1,194 @@
+// The commands that work on cases: init, ingest, list, show, assign,
+// comment, status, set, search, participant.
+#include <ext/stdio_filebuf.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iostream>
+#include <optional>
+
+#include "commands.hpp"
+#include "mail/mbox.hpp"
+
+namespace cased::cli {
+namespace {
+
+void print_ingest(const Context& ctx, const IngestResult& r) {
+  if (ctx.json) return print_json(to_json(r));
+  std::string tag = fmt::format("[{}#{}]", ctx.tag(), r.case_id);
+  if (r.duplicate) std::cout << fmt::format("already stored as message {} in {}\n", r.message, tag);
+  else if (r.new_case) std::cout << fmt::format("stored as message {}, new case {}\n", r.message, tag);
+  else std::cout << fmt::format("stored as message {} in {}\n", r.message, tag);
+}
+
+// What was just stored joins the search index now rather than at the next
+// search. It is stored either way: a failure here is only a warning.
+void index_for_search(Store& s, const std::vector<IndexText>& known = {}) {
+  if (auto indexed = s.index_pending(known); !indexed)
+    std::cerr << "casectl: not yet in the search index (the next search adds it): " << indexed.error().message << "\n";
+}
+
+// An empty input (or only blank lines) is no message: a usage error, and
+// nothing is stored.
+bool blank_input(std::string_view raw) { return raw.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+// A backfill of old mail: in transactions of 500, acknowledging nothing.
+int ingest_mbox(Context& ctx, const std::string& mbox) {
+  Store s = ctx.store(false);
+  auto crypto = ctx.crypto();
+  std::optional<__gnu_cxx::stdio_filebuf<char>> mbox_file;
+  if (mbox != "-") mbox_file.emplace(check(open_as_invoker(ctx.invoker, mbox)), std::ios::in | std::ios::binary);
+  std::istream in(mbox_file ? &*mbox_file : std::cin.rdbuf());
+  std::vector<PreparedMessage> batch;
+  MboxSummary sum;
+  auto commit = [&] {
+    auto results = check(s.ingest(batch));
+    for (auto& r : results) {
+      if (!r) {
+        ++sum.failed;
+        std::cerr << "casectl: a message could not be stored: " << r.error().message << "\n";
+        continue;
+      }
+      ++sum.stored;
+      sum.new_cases += r->new_case;
+      sum.duplicates += r->duplicate;
+    }
+    batch.clear();
+  };
+  sum.messages = read_mbox(in, [&](std::string&& one) {
+    batch.push_back(prepare_message(std::move(one), Envelope{MessageSource::ingest, std::nullopt, {}}, crypto.get()));
+    if (batch.size() >= 500) commit();
+    return true;
+  });
+  commit();
+  index_for_search(s);
+  if (ctx.json)
+    print_json(to_json(sum));
+  else
+    std::cout << fmt::format("{} messages read: {} stored ({} duplicates), {} new cases, {} failed\n", sum.messages,
+                             sum.stored, sum.duplicates, sum.new_cases, sum.failed);
+  return sum.failed ? static_cast<int>(ExitCode::failure) : 0;
+}
+
+}  // namespace
+
+int cmd_init(Context& ctx, const Args&) {
+  Store s = ctx.store();
+  SchemaView v{ctx.config.case_.database, check(s.schema_version())};
+  if (ctx.json) print_json(to_json(v));
+  else std::cout << fmt::format("database {} is at schema version {}\n", v.database, v.version);
+  return 0;
+}
+
+int cmd_ingest(Context& ctx, const Args& a) {
+  if (!a.ingest_mbox.empty()) return ingest_mbox(ctx, a.ingest_mbox);
+  std::string raw = a.ingest_file.empty() || a.ingest_file == "-" ? read_stdin() : ctx.read_file(a.ingest_file);
+  if (blank_input(raw)) fail(ExitCode::usage, "ingest: the input is empty; give one RFC 5322 message (nothing stored)");
+  // One message is treated as LMTP would treat it.
+  Store s = ctx.store(true);
+  auto crypto = ctx.crypto();
+  std::vector<PreparedMessage> batch;
+  batch.push_back(prepare_message(std::move(raw), Envelope{MessageSource::ingest, std::nullopt, {}}, crypto.get()));
+  auto results = check(s.ingest(batch));
+  IngestResult r = check(std::move(results.at(0)));
+  // Indexed from the text in hand, not read back from the database; the
+  // raw message is let go first.
+  std::vector<IndexText> known;
+  if (!r.duplicate) {
+    ParsedMessage& pm = batch[0].parsed;
+    known.push_back(IndexText{r.message, std::move(pm.subject), std::move(pm.body)});
+  }
+  batch.clear();
+  index_for_search(s, known);
+  print_ingest(ctx, r);
+  return 0;
+}
+
+int cmd_list(Context& ctx, const Args& a) {
+  CaseFilter filter;
+  if (!a.list_status.empty()) filter.status = a.list_status;
+  if (!a.list_assignee.empty()) filter.assignee = a.list_assignee;
+  if (a.list_stale >= 0) filter.stale_days = a.list_stale;
+  Store s = ctx.store();
+  auto cases = check(s.list_cases(filter));
+  if (ctx.json) print_json(json_array(cases));
+  else std::cout << render_list(cases, ctx.style);
+  return 0;
+}
+
+int cmd_show(Context& ctx, const Args& a) {
+  Store s = ctx.store();
+  CaseDetail d = check(s.get_case(parse_case_id(a.case_id, ctx.tag())));
+  if (ctx.json) print_json(to_json(d));
+  else std::cout << render_case(d, ctx.style);
+  return 0;
+}
+
+int cmd_assign(Context& ctx, const Args& a) {
+  const std::string& user = a.arg2;
+  const auto& analysts = ctx.config.case_.analysts;
+  if (!analysts.empty() && std::find(analysts.begin(), analysts.end(), user) == analysts.end())
+    fail(ExitCode::failure, fmt::format("'{}' is not one of case.analysts", user));
+  Store s = ctx.store();
+  auto case_id = parse_case_id(a.case_id, ctx.tag());
+  check(s.assign(case_id, user, ctx.actor));
+  if (!ctx.json) std::cout << fmt::format("[{}#{}] assigned to {}\n", ctx.tag(), case_id, user);
+  return 0;
+}
+
+int cmd_comment(Context& ctx, const Args& a) {
+  std::string body = message_text(ctx, a.text, a.file);
+  Store s = ctx.store();
+  auto case_id = parse_case_id(a.case_id, ctx.tag());
+  check(s.add_comment(case_id, body, ctx.actor));
+  if (!ctx.json) std::cout << fmt::format("comment added to [{}#{}]\n", ctx.tag(), case_id);
+  return 0;
+}
+
+int cmd_status(Context& ctx, const Args& a) {
+  Store s = ctx.store();
+  auto case_id = parse_case_id(a.case_id, ctx.tag());
+  check(s.set_status(case_id, a.arg2, ctx.actor));
+  if (!ctx.json) std::cout << fmt::format("[{}#{}] is {}\n", ctx.tag(), case_id, a.arg2);
+  return 0;
+}
+
+int cmd_set(Context& ctx, const Args& a) {
+  const DisclosureChange& change = a.disclosure;
+  if (change.empty())
+    fail(ExitCode::usage, "set: nothing to change (--embargo, --cve, --no-cve, --product, --versions, --cvss)");
+  // A bad date, CVE id or vector is the caller's mistake: a usage error.
+  if (auto valid = validate(change); !valid) fail(ExitCode::usage, valid.error().message);
+  Store s = ctx.store();
+  auto case_id = parse_case_id(a.case_id, ctx.tag());
+  auto changes = check(s.set_disclosure(case_id, change, ctx.actor));
+  auto detail = check(s.get_case(case_id));
+  if (ctx.json) {
+    print_json(to_json(detail.disclosure));
+    return 0;
+  }
+  if (changes.empty()) std::cout << fmt::format("[{}#{}] unchanged\n", ctx.tag(), detail.summary.id);
+  for (const auto& c : changes) std::cout << fmt::format("[{}#{}] {}\n", ctx.tag(), detail.summary.id, c);
+  return 0;
+}
+
+int cmd_search(Context& ctx, const Args& a) {
+  Store s = ctx.store();
+  auto hits = check(s.search(a.query));
+  if (ctx.json) print_json(json_array(hits));
+  else std::cout << render_search(hits, ctx.style);
+  return 0;
+}
+
+int cmd_participant(Context& ctx, const Args& a) {
+  std::string addr = analyst_address(a.arg2);
+  Store s = ctx.store();
+  auto case_id = parse_case_id(a.case_id, ctx.tag());
+  check(s.add_participant(case_id, addr, a.role, ctx.actor));
+  if (!ctx.json)
+    std::cout << fmt::format("{} is a verified {} of [{}#{}]\n", addr, a.role, ctx.tag(),
+                             check(s.find_case(case_id)).value_or(case_id));
+  return 0;
+}
+
+}  // namespace cased::cli

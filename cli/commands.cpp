@@ -1,0 +1,143 @@
+#include "commands.hpp"
+
+#include <optional>
+
+namespace cased::cli {
+namespace {
+
+const std::vector<std::string>& states() { return case_states(); }
+
+Access reads(const Args&) { return Access::read; }
+Access writes(const Args&) { return Access::write; }
+Access no_database(const Args&) { return Access::none; }
+// Searching reads; it also indexes what is not indexed yet when it may.
+Access searches(const Args&) { return Access::index; }
+// `outbox` lists; `outbox retry ID` queues again and sends.
+Access outbox_access(const Args& a) { return a.action.empty() ? Access::read : Access::write; }
+// `digest` prints; `digest --send` queues a mail.
+Access digest_access(const Args& a) { return a.digest_send ? Access::write : Access::read; }
+// `keys` lists; `keys pin` writes; `keys export` needs only the keyring.
+Access keys_access(const Args& a) {
+  if (a.action == "pin") return Access::write;
+  return a.action == "export" ? Access::none : Access::read;
+}
+
+void no_options(CLI::App&, Args&) {}
+
+void case_id(CLI::App& c, Args& a) { c.add_option("ID", a.case_id, "case id")->required(); }
+
+void text_options(CLI::App& c, Args& a) {
+  c.add_option("-m", a.text, "the text");
+  c.add_option("-F", a.file, "read the text from FILE (- for stdin)");
+}
+
+void ingest_options(CLI::App& c, Args& a) {
+  c.add_option("FILE", a.ingest_file, "the message (default: stdin)");
+  c.add_option("--mbox", a.ingest_mbox, "import every message of this mbox (- for stdin)");
+  c.callback([&a] {
+    if (!a.ingest_file.empty() && !a.ingest_mbox.empty()) fail(ExitCode::usage, "give FILE or --mbox, not both");
+  });
+}
+
+void list_options(CLI::App& c, Args& a) {
+  c.add_option("--status", a.list_status, "only cases in this state")->check(CLI::IsMember(states()));
+  c.add_option("--assignee", a.list_assignee, "only cases assigned to this user");
+  c.add_option("--stale", a.list_stale, "only cases without activity for DAYS")->check(CLI::NonNegativeNumber);
+}
+
+void assign_options(CLI::App& c, Args& a) {
+  case_id(c, a);
+  c.add_option("USER", a.arg2, "assignee")->required();
+}
+
+void comment_options(CLI::App& c, Args& a) {
+  case_id(c, a);
+  text_options(c, a);
+}
+
+void status_options(CLI::App& c, Args& a) {
+  case_id(c, a);
+  c.add_option("STATE", a.arg2, "new state")->required()->check(CLI::IsMember(states()));
+}
+
+void set_options(CLI::App& c, Args& a) {
+  case_id(c, a);
+  auto* embargo_opt = c.add_option("--embargo", a.embargo, "planned publication date YYYY-MM-DD ('none' clears)");
+  c.add_option("--cve", a.disclosure.add_cves, "add a CVE id (repeatable)");
+  c.add_option("--no-cve", a.disclosure.remove_cves, "remove a CVE id (repeatable)");
+  auto* product_opt = c.add_option("--product", a.product, "affected product ('none' clears)");
+  auto* versions_opt = c.add_option("--versions", a.versions, "affected versions ('none' clears)");
+  auto* cvss_opt = c.add_option("--cvss", a.cvss, "CVSS:3.1/... or CVSS:4.0/... vector ('none' clears)");
+  c.callback([&a, embargo_opt, product_opt, versions_opt, cvss_opt] {
+    auto given = [](CLI::Option* o, const std::string& v) -> std::optional<std::string> {
+      if (o->count() == 0) return std::nullopt;
+      return v == "none" ? std::string() : v;
+    };
+    a.disclosure.embargo = given(embargo_opt, a.embargo);
+    a.disclosure.product = given(product_opt, a.product);
+    a.disclosure.versions = given(versions_opt, a.versions);
+    a.disclosure.cvss = given(cvss_opt, a.cvss);
+  });
+}
+
+void search_options(CLI::App& c, Args& a) {
+  c.add_option("QUERY", a.query, "words; word* for a prefix")->required();
+}
+
+void reply_options(CLI::App& c, Args& a) {
+  case_id(c, a);
+  text_options(c, a);
+  c.add_option("--to", a.reply_to, "recipient (repeatable); replaces the case's reporters");
+  c.add_flag("--sign-only", a.sign_only, "send signed but unencrypted when a recipient has no key");
+}
+
+void outbox_options(CLI::App& c, Args& a) {
+  c.add_option("ACTION", a.action, "retry");
+  c.add_option("OUTBOX_ID", a.outbox_id, "outbox entry");
+}
+
+void digest_options(CLI::App& c, Args& a) { c.add_flag("--send", a.digest_send, "mail it (signed) to digest.to"); }
+
+void securitytxt_options(CLI::App& c, Args& a) { c.add_flag("--sign", a.sign, "clearsign it with the alias key"); }
+
+void participant_options(CLI::App& c, Args& a) {
+  case_id(c, a);
+  c.add_option("ADDR", a.arg2, "address")->required();
+  c.add_option("--role", a.role, "reporter | analyst | vendor | coordinator")
+      ->check(CLI::IsMember({"reporter", "analyst", "vendor", "coordinator"}));
+}
+
+void keys_options(CLI::App& c, Args& a) {
+  c.add_option("ACTION", a.action, "list | pin | export");
+  c.add_option("ARGS", a.keys_args, "for pin: ADDR FINGERPRINT");
+  c.add_flag("--binary", a.binary, "export: the binary key, as WKD serves it");
+}
+
+}  // namespace
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"init", "create or migrate the database (idempotent)", writes, no_options, cmd_init},
+      {"ingest", "store one RFC 5322 message (file or stdin), or a whole mbox", writes, ingest_options, cmd_ingest},
+      {"list", "list cases", reads, list_options, cmd_list},
+      {"show", "show a case with its messages, comments and history", reads, case_id, cmd_show},
+      {"assign", "assign a case to a user", writes, assign_options, cmd_assign},
+      {"comment", "add an internal note (never mailed)", writes, comment_options, cmd_comment},
+      {"status", "set the state: new | open | waiting | resolved | rejected", writes, status_options, cmd_status},
+      {"set", "disclosure fields: embargo date, CVE ids, product, versions, CVSS vector", writes, set_options,
+       cmd_set},
+      {"search", "full text over subjects, decrypted bodies and comments", searches, search_options, cmd_search},
+      {"reply", "mail a reply: signed, and encrypted to every recipient", writes, reply_options, cmd_reply},
+      {"outbox", "queued, sent and failed outbound mail; 'outbox retry ID'", outbox_access, outbox_options,
+       cmd_outbox},
+      {"digest", "reminder digest: prints it, or mails it with --send", digest_access, digest_options, cmd_digest},
+      {"securitytxt", "print an RFC 9116 security.txt for the alias", no_database, securitytxt_options,
+       cmd_securitytxt},
+      {"participant", "add a verified participant to a case (reply recipient)", writes, participant_options,
+       cmd_participant},
+      {"keys", "keys per participant; 'keys pin ADDR FPR'; 'keys export'", keys_access, keys_options, cmd_keys},
+  };
+  return table;
+}
+
+}  // namespace cased::cli

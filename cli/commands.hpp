@@ -1,0 +1,63 @@
+// casectl's commands as one table: each row names a command, says what it
+// does, how it uses the database (read-only commands never write it, so an
+// analyst without write access can run them), the options it takes and the
+// function that runs it. casectl.cpp builds the CLI11 parser from the rows.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cases/disclosure.hpp"
+#include "context.hpp"
+
+namespace cased::cli {
+
+// What the options of every command parse into.
+struct Args {
+  std::string case_id, arg2, text, file;  // ID, a second positional, -m, -F
+  std::string ingest_file, ingest_mbox;
+  std::string list_status, list_assignee;
+  int list_stale = -1;
+  DisclosureChange disclosure;
+  std::string embargo, product, versions, cvss;  // set: "none" clears, absent leaves
+  std::string query;
+  std::vector<std::string> reply_to;
+  bool sign_only = false;
+  std::string action;  // outbox and keys: the action word
+  std::string outbox_id;
+  std::vector<std::string> keys_args;
+  bool binary = false, digest_send = false, sign = false;
+  std::string role = "reporter";
+};
+
+struct Command {
+  std::string_view name;
+  std::string_view help;
+  Access (*access)(const Args&);  // decided by the options given
+  void (*options)(CLI::App&, Args&);
+  int (*run)(Context&, const Args&);
+};
+
+const std::vector<Command>& commands();
+
+// The handlers (cmd_cases.cpp and cmd_mail.cpp).
+int cmd_init(Context& ctx, const Args& a);
+int cmd_ingest(Context& ctx, const Args& a);
+int cmd_list(Context& ctx, const Args& a);
+int cmd_show(Context& ctx, const Args& a);
+int cmd_assign(Context& ctx, const Args& a);
+int cmd_comment(Context& ctx, const Args& a);
+int cmd_status(Context& ctx, const Args& a);
+int cmd_set(Context& ctx, const Args& a);
+int cmd_search(Context& ctx, const Args& a);
+int cmd_participant(Context& ctx, const Args& a);
+int cmd_reply(Context& ctx, const Args& a);
+int cmd_outbox(Context& ctx, const Args& a);
+int cmd_digest(Context& ctx, const Args& a);
+int cmd_securitytxt(Context& ctx, const Args& a);
+int cmd_keys(Context& ctx, const Args& a);
+
+}  // namespace cased::cli

@@ -1,0 +1,90 @@
+// casectl's command table and exit-code table (cli/commands.cpp,
+// cli/exit_codes.cpp): which rows write, how options parse, which status
+// each kind of error gets.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "cli/commands.hpp"
+
+using namespace cased;
+using namespace cased::cli;
+
+namespace {
+
+const Command& row(std::string_view name) {
+  for (const auto& c : commands())
+    if (c.name == name) return c;
+  FAIL("no row " << name);
+  throw std::logic_error("unreachable");
+}
+
+// Parses `argv` as casectl would for one row; returns the Args.
+Args parse(std::string_view name, std::vector<std::string> argv) {
+  CLI::App app;
+  Args a;
+  CLI::App* sub = app.add_subcommand(std::string(name));
+  row(name).options(*sub, a);
+  argv.insert(argv.begin(), std::string(name));
+  std::reverse(argv.begin(), argv.end());
+  app.parse(argv);
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("each command is one row with a unique name", "[cli]") {
+  std::set<std::string_view> names;
+  for (const auto& c : commands()) {
+    CHECK(names.insert(c.name).second);
+    CHECK_FALSE(c.help.empty());
+  }
+  CHECK(names.size() == 15);
+}
+
+TEST_CASE("commands that only read open the database read-only", "[cli]") {
+  Args none;
+  for (auto name : {"list", "show", "digest", "outbox", "keys"}) CHECK(row(name).access(none) == Access::read);
+  CHECK(row("search").access(none) == Access::index);
+  CHECK(row("securitytxt").access(none) == Access::none);
+  for (auto name : {"init", "ingest", "assign", "comment", "status", "set", "reply", "participant"})
+    CHECK(row(name).access(none) == Access::write);
+  CHECK(row("outbox").access(parse("outbox", {"retry", "3"})) == Access::write);
+  CHECK(row("digest").access(parse("digest", {"--send"})) == Access::write);
+  CHECK(row("keys").access(parse("keys", {"pin", "a@example.org", "AAAA"})) == Access::write);
+  CHECK(row("keys").access(parse("keys", {"export"})) == Access::none);
+  CHECK(row("keys").access(parse("keys", {"list"})) == Access::read);
+}
+
+TEST_CASE("set: 'none' clears a field, an absent option leaves it", "[cli]") {
+  Args a = parse("set", {"7", "--embargo", "none", "--product", "frob", "--cve", "CVE-2026-1234"});
+  CHECK(a.case_id == "7");
+  CHECK(a.disclosure.embargo == std::optional<std::string>(""));
+  CHECK(a.disclosure.product == std::optional<std::string>("frob"));
+  CHECK_FALSE(a.disclosure.versions);
+  CHECK_FALSE(a.disclosure.cvss);
+  CHECK(a.disclosure.add_cves == std::vector<std::string>{"CVE-2026-1234"});
+}
+
+TEST_CASE("ingest: FILE and --mbox together are a usage error", "[cli]") {
+  try {
+    parse("ingest", {"a.eml", "--mbox", "b.mbox"});
+    FAIL("parsed");
+  } catch (const Exit& e) {
+    CHECK(e.code == ExitCode::usage);
+  }
+}
+
+TEST_CASE("one exit status per kind of error", "[cli]") {
+  CHECK(exit_for(Errc::not_found) == ExitCode::not_found);
+  CHECK(exit_for(Errc::refused) == ExitCode::refused);
+  CHECK(exit_for(Errc::temporary) == ExitCode::temporary);
+  CHECK(exit_for(Errc::invalid) == ExitCode::failure);
+  CHECK(exit_for(Errc::internal) == ExitCode::failure);
+  std::set<int> codes;
+  for (const auto& r : exit_table()) CHECK(codes.insert(static_cast<int>(r.code)).second);
+  CHECK(codes == std::set<int>{0, 1, 2, 3, 4, 75});
+  CHECK_THAT(exit_help(), Catch::Contains(" 75  temporary"));
+}
