@@ -154,6 +154,8 @@ RoutingDecision route_message(const RoutingInput& in, const RoutingOptions& opti
     // participant, unless the From is forged: then it is nobody's.
     d.unverified = d.forged;
   }
+  // A person joins as a participant: never the alias itself, never a bounce.
+  d.participant = !d.bounce && !d.sender.empty() && !match_alias(d.sender, options.alias).ours;
   d.ack = acknowledgement(in, options, d, lookup);
   return d;
 }

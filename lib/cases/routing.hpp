@@ -84,6 +84,7 @@ struct RoutingDecision {
   std::optional<AuthResults> auth;      // the trusted MTA's verdict, if it gave one
   bool forged = false;                  // the From failed DMARC
   bool unverified = false;              // the sender is not a verified participant of the case
+  bool participant = false;             // the sender joins the case's participants (verified unless `unverified`)
   std::vector<std::int64_t> join;       // same thread, same verified people: folded into case_id
   std::vector<std::int64_t> not_merged; // also named by the references, left alone
   std::optional<Bounce> bounce;

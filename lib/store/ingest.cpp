@@ -9,7 +9,6 @@
 
 #include "cases/bounce.hpp"
 #include "cases/routing.hpp"
-#include "cases/threading.hpp"
 #include "core/util.hpp"
 #include "mail/address.hpp"
 #include "mail/mime.hpp"
@@ -167,8 +166,7 @@ void Store::record_arrival(const PreparedMessage& msg, const Arrival& a, std::in
   const ParsedMessage& pm = msg.parsed;
   const RoutingDecision& d = a.route;
   const std::string actor = "cased";
-  // The sender joins the case (never the alias itself, never a mailer-daemon).
-  if (!d.bounce && !d.sender.empty() && !match_alias(d.sender, options_.alias).ours) {
+  if (d.participant) {
     db_.cached(
            "INSERT INTO participants(case_id, address, name, role, verified, added) VALUES (?1, ?2, ?3, 'reporter', ?4, ?5) "
            "ON CONFLICT(case_id, address) DO UPDATE SET verified = max(verified, excluded.verified)")

@@ -51,7 +51,7 @@ class MemoryCases final : public RoutingLookup {
       verified_.erase(other);
     }
     add_message(message_id, c, false, d.refs);
-    if (!d.bounce && !d.unverified && !d.sender.empty()) verified_[c].insert(d.sender);
+    if (d.participant && !d.unverified) verified_[c].insert(d.sender);
     if (d.ack.kind == Acknowledgement::Kind::queue) acknowledged_.insert(rate_key(d.ack.address));
     return c;
   }
@@ -220,6 +220,7 @@ TEST_CASE("routing: the four rules in order, first match wins", "[routing][threa
     CHECK_FALSE(d.case_id);
     CHECK(d.rule == RouteRule::new_case);
     CHECK_FALSE(d.unverified);
+    CHECK(d.participant);
     CHECK(d.join.empty());
     CHECK(d.not_merged.empty());
   }
@@ -253,6 +254,7 @@ TEST_CASE("routing: a stranger naming a case's number or a Message-ID is unverif
     auto d = route(cases, mail("m@x", "throwaway@evil.example", header));
     CHECK(d.case_id == rita);
     CHECK(d.unverified);
+    CHECK(d.participant);  // listed, as not verified
     CHECK(d.join.empty());
     CHECK(no_pin_reason(d) == "the sender is not a verified participant");
     CHECK(d.ack.kind == Acknowledgement::Kind::none);  // not a new case
@@ -279,6 +281,7 @@ TEST_CASE("routing: a stranger naming a case's number or a Message-ID is unverif
       auto d = route(cases, mail("m@x", from, refs({"r1@x"})));
       CHECK(d.case_id == rita);
       CHECK(d.unverified);
+      CHECK_FALSE(d.participant);
     }
   }
 }
@@ -462,6 +465,7 @@ TEST_CASE("routing: a bounce of our mail goes to its case, marks the recipient, 
     CHECK(d.bounce->message_id == "cased.1.reply@example.com");
     CHECK(d.bounce->recipients == std::vector<std::string>{"rita@example.org"});
     CHECK_FALSE(d.unverified);
+    CHECK_FALSE(d.participant);
     CHECK(no_pin_reason(d) == "it is a bounce");
     CHECK(d.ack.kind == Acknowledgement::Kind::none);
   }
