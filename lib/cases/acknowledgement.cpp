@@ -5,7 +5,7 @@
 
 namespace cased {
 
-std::optional<std::string> acknowledgement_address(const PreparedMessage& msg, const std::string& alias) {
+std::optional<std::string> acknowledgement_address(const PreparedMessage& msg, std::string_view alias) {
   const ParsedMessage& pm = msg.parsed;
   // An empty envelope sender is a bounce or an automatic message (RFC 3834 §2).
   if (msg.envelope.mail_from && msg.envelope.mail_from->empty()) return std::nullopt;

@@ -4,12 +4,13 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "intake/prepare.hpp"
 
 namespace cased {
 
 // nullopt for bounces, automatic and list mail, robots and the alias itself.
-std::optional<std::string> acknowledgement_address(const PreparedMessage& msg, const std::string& alias);
+std::optional<std::string> acknowledgement_address(const PreparedMessage& msg, std::string_view alias);
 
 }  // namespace cased

@@ -1,5 +1,6 @@
 // The pure parts of threading (contract: "Threading"): which case number an
-// address or a subject names. The database lookups live in store.cpp.
+// address or a subject names. The whole decision is route_message()
+// (routing.hpp); the store answers its lookups.
 #pragma once
 
 #include <cstdint>

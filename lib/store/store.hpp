@@ -12,6 +12,7 @@
 #include "mail/authres.hpp"
 #include "core/config.hpp"
 #include "cases/disclosure.hpp"
+#include "cases/routing.hpp"
 #include "core/error.hpp"
 #include "intake/prepare.hpp"
 #include "mail/message.hpp"
@@ -244,26 +245,36 @@ class Store {
   bool acknowledged_since(const std::string& address, std::int64_t since);
   // SQL functions the queries use: cased_rate_key(address).
   void register_functions();
+  // Ingest (ingest.cpp): route_message() decides where a message goes, the
+  // steps below record that decision.
   IngestResult ingest_one(PreparedMessage& msg, std::int64_t now);
-  std::optional<std::int64_t> route_by_address(const PreparedMessage& msg, std::string& routed_by);
+  // The copy of the message already stored with the same bytes, if any.
+  std::optional<IngestResult> already_stored(const PreparedMessage& msg, const std::string& message_id,
+                                             std::int64_t now);
+  // Whether a message with this Message-ID is stored (with other bytes).
+  bool message_id_stored(const std::string& message_id);
+  // The threading decision, its questions answered by RoutingQueries from
+  // the database (store_trust.cpp).
+  class RoutingQueries;
+  RoutingDecision route(const RoutingInput& in);
+  std::int64_t open_case(const ParsedMessage& pm, const std::string& message_id, std::int64_t now);
+  void record_refs_and_attachments(std::int64_t message, const std::vector<std::string>& refs,
+                                   const std::vector<Attachment>& attachments);
+  // Marks the recipients a bounce names as bouncing in the case, with events.
+  void record_bounce(std::int64_t case_id, const Bounce& bounce, std::int64_t now);
   // What ingest_one decided about a message, for record_arrival.
   struct Arrival {
     std::int64_t case_id = 0;
-    std::string message_id, sender, routed_by;
-    bool forged = false;      // its From failed DMARC
-    bool unverified = false;  // the sender is not a verified participant
-    bool new_case = false, bounce = false, same_id_other_bytes = false;
+    const std::string& message_id;
+    const RoutingDecision& route;
+    bool new_case = false, same_id_other_bytes = false;
   };
   void record_arrival(const PreparedMessage& msg, const Arrival& arrival, std::int64_t now);
+  void record_acknowledgement(const PreparedMessage& msg, std::int64_t case_id, const Acknowledgement& ack,
+                              std::int64_t now);
   std::int64_t insert_message(PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
                               bool unverified, const std::optional<AuthResults>& auth, std::int64_t now);
-  // In-Reply-To and References without repeats or the message's own id:
-  // at most 256, the closest ancestors.
-  static std::vector<std::string> message_refs(const ParsedMessage& pm, const std::string& message_id);
-  std::set<std::int64_t> related_cases(const std::vector<std::string>& refs, const std::string& message_id,
-                                       bool same_id_other_bytes);
   std::optional<CaseSummary> summary(std::int64_t id);
-  void queue_acknowledgement(const PreparedMessage& msg, std::int64_t case_id, std::int64_t now);
   // The message's text is raw's bytes from `offset`: kept once (schema 6).
   void record_body_in_raw(std::int64_t message, std::size_t offset, std::size_t length);
   void touch(std::int64_t case_id, std::int64_t now);
@@ -273,21 +284,9 @@ class Store {
   // Notes the message's keys as having come by mail (no case needed).
   void note_mail_keys(const PreparedMessage& msg, std::optional<std::int64_t> case_id, std::int64_t now);
 
-  // Threading rule 3 and trust (store_trust.cpp). `related` holds every case
-  // a References/In-Reply-To lookup found; route_by_references() picks one.
-  struct Route {
-    std::optional<std::int64_t> target;  // nullopt: a new case
-    std::vector<std::int64_t> join;      // same thread, same verified people: folded into target
-    std::vector<std::int64_t> not_merged;  // also named, left alone, an event says so
-  };
-  Route route_by_references(const std::set<std::int64_t>& related, const std::string& sender, bool forged);
-  // Whether `sender` is a verified participant of the case: opened it, was
-  // added by an analyst, or received its outbound mail (not an automatic
-  // acknowledgement). A From that failed DMARC (`forged`) never is.
-  bool sender_verified(std::int64_t case_id, const std::string& sender, bool forged);
-  std::set<std::string> verified_people(std::int64_t case_id);
-  // Folds route.join into `target`; tells both sides of each not_merged case.
-  void join_cases(std::int64_t target, const Route& route, const std::string& message_id, std::int64_t now);
+  // Folds the decision's `join` cases into `target`; tells both sides of
+  // each `not_merged` case (store_trust.cpp).
+  void join_cases(std::int64_t target, const RoutingDecision& route, const std::string& message_id, std::int64_t now);
 
   sql::Db db_;
   StoreOptions options_;

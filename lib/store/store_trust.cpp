@@ -1,6 +1,7 @@
-// Trust in a case: who is a verified participant, which References may
-// join cases, and rate limits per mailbox (keys and pins: keys.cpp).
-// Members of Store (store.hpp); the rest of ingest lives in store.cpp.
+// Trust in a case, as the database answers it: the questions routing asks
+// (who is a verified participant, which cases a Message-ID names), the
+// joining of cases, and rate limits per mailbox (keys and pins: keys.cpp).
+// Members of Store (store.hpp); the rest of ingest is ingest.cpp.
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -8,7 +9,7 @@
 
 #include "store/store_guard.hpp"
 #include "store/store.hpp"
-#include "cases/threading.hpp"
+#include "cases/routing.hpp"
 #include "mail/address.hpp"
 #include "core/util.hpp"
 
@@ -47,57 +48,81 @@ void Store::register_functions() {
   if (rc != SQLITE_OK) sql::throw_error(db_.handle(), rc, "registering cased_rate_key");
 }
 
-bool Store::sender_verified(std::int64_t case_id, const std::string& sender, bool forged) {
-  if (forged || sender.empty() || match_alias(sender, options_.alias).ours) return false;
-  // Built once: the statement cache is keyed by the text's address.
-  static const std::string sql = std::string(
-                                     "SELECT 1 FROM participants WHERE case_id = ?1 AND address = ?2 AND verified = 1 "
-                                     "UNION ALL SELECT 1") +
-                                 kOutboundTo + " AND lower(j.value) = ?2 LIMIT 1";
-  auto& st = db_.cached(sql.c_str());
-  st.bind(1, case_id).bind(2, sender);
-  bool yes = st.step();
-  st.reset();
-  return yes;
-}
+// The questions routing asks (cases/routing.hpp), answered from the
+// database inside the ingest transaction.
+class Store::RoutingQueries final : public RoutingLookup {
+ public:
+  explicit RoutingQueries(Store& store) : store_(store), db_(store.db_) {}
 
-std::set<std::string> Store::verified_people(std::int64_t case_id) {
-  static const std::string sql =
-      std::string("SELECT address FROM participants WHERE case_id = ?1 AND verified = 1 UNION SELECT lower(j.value)") +
-      kOutboundTo;
-  auto& st = db_.cached(sql.c_str());
-  st.bind(1, case_id);
-  std::set<std::string> out;
-  while (st.step()) out.insert(st.text(0));
-  st.reset();
-  return out;
-}
+  std::optional<std::int64_t> resolve_case(std::int64_t id) override { return store_.resolve_case(id); }
 
-Store::Route Store::route_by_references(const std::set<std::int64_t>& related, const std::string& sender,
-                                        bool forged) {
-  Route r;
-  if (related.empty()) return r;
-  // The lowest-numbered case the sender is verified in, else the lowest:
-  // the same whatever order the References list them in.
-  std::vector<std::int64_t> verified_in;
-  for (auto c : related)
-    if (sender_verified(c, sender, forged)) verified_in.push_back(c);
-  r.target = verified_in.empty() ? *related.begin() : verified_in.front();
-  // Cases are joined only when that hands nobody anything: a thread split by
-  // arrival order (a reply before its parent), whose cases have the same
-  // verified people, the sender among them. Anything else is for an analyst.
-  bool same_people = verified_in.size() == related.size();
-  if (same_people && related.size() > 1) {
-    auto people = verified_people(*r.target);
-    for (auto c : related)
-      if (c != *r.target && verified_people(c) != people) same_people = false;
+  std::optional<std::int64_t> outbound_case(const std::string& message_id) override {
+    auto& st = db_.cached("SELECT case_id FROM messages WHERE message_id = ? AND direction = 'out' LIMIT 1");
+    st.bind(1, message_id);
+    std::optional<std::int64_t> c;
+    if (st.step()) c = st.int64(0);
+    st.reset();
+    return c;
   }
-  for (auto c : related)
-    if (c != *r.target) (same_people ? r.join : r.not_merged).push_back(c);
-  return r;
+
+  std::vector<std::int64_t> cases_of_message(const std::string& message_id) override {
+    return cases(db_.cached("SELECT case_id FROM messages WHERE message_id = ?").bind(1, message_id));
+  }
+
+  std::vector<std::int64_t> cases_referencing(const std::string& message_id) override {
+    return cases(db_.cached("SELECT m.case_id FROM message_refs r JOIN messages m ON m.id = r.message WHERE r.ref = ?")
+                     .bind(1, message_id));
+  }
+
+  bool verified_participant(std::int64_t case_id, const std::string& address) override {
+    // Built once: the statement cache is keyed by the text's address.
+    static const std::string sql = std::string(
+                                       "SELECT 1 FROM participants WHERE case_id = ?1 AND address = ?2 AND verified = 1 "
+                                       "UNION ALL SELECT 1") +
+                                   kOutboundTo + " AND lower(j.value) = ?2 LIMIT 1";
+    auto& st = db_.cached(sql.c_str());
+    st.bind(1, case_id).bind(2, address);
+    bool yes = st.step();
+    st.reset();
+    return yes;
+  }
+
+  std::set<std::string> verified_people(std::int64_t case_id) override {
+    static const std::string sql =
+        std::string("SELECT address FROM participants WHERE case_id = ?1 AND verified = 1 UNION SELECT lower(j.value)") +
+        kOutboundTo;
+    auto& st = db_.cached(sql.c_str());
+    st.bind(1, case_id);
+    std::set<std::string> out;
+    while (st.step()) out.insert(st.text(0));
+    st.reset();
+    return out;
+  }
+
+  bool acknowledged_since(const std::string& address, std::int64_t since) override {
+    return store_.acknowledged_since(address, since);
+  }
+
+ private:
+  static std::vector<std::int64_t> cases(sql::Stmt& st) {
+    std::vector<std::int64_t> out;
+    while (st.step()) out.push_back(st.int64(0));
+    st.reset();
+    return out;
+  }
+
+  Store& store_;
+  sql::Db& db_;
+};
+
+RoutingDecision Store::route(const RoutingInput& in) {
+  RoutingQueries queries(*this);
+  return route_message(in, RoutingOptions{options_.alias, options_.tag, options_.authserv_id, options_.acknowledge},
+                       queries);
 }
 
-void Store::join_cases(std::int64_t target, const Route& route, const std::string& message_id, std::int64_t now) {
+void Store::join_cases(std::int64_t target, const RoutingDecision& route, const std::string& message_id,
+                       std::int64_t now) {
   // One event names the other cases (a few; a message naming thousands
   // must not write thousands of events), and each named case hears of it.
   constexpr std::size_t kNamed = 10;

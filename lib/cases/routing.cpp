@@ -1,0 +1,188 @@
+#include "cases/routing.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "cases/acknowledgement.hpp"
+#include "cases/bounce.hpp"
+#include "cases/threading.hpp"
+#include "mail/address.hpp"
+
+namespace cased {
+namespace {
+
+// Before the rules: a bounce of mail we sent goes to that mail's case.
+bool route_bounce(const PreparedMessage& msg, RoutingLookup& lookup, RoutingDecision& d) {
+  std::optional<BounceInfo> info = bounce_info(msg);
+  if (!info) return false;
+  for (const auto& id : info->quoted_ids) {
+    auto sent_from = lookup.outbound_case(id);
+    auto target = sent_from ? lookup.resolve_case(*sent_from) : std::nullopt;
+    if (!target) continue;
+    d.case_id = target;
+    d.rule = RouteRule::bounce;
+    d.bounce = Bounce{id, std::move(info->recipients)};
+    return true;
+  }
+  return false;  // quotes nothing of ours: routed like any message
+}
+
+// Rules 1 and 2: the case a plus-address or a subject tag names, if it
+// exists. Neither says anything about trust.
+bool route_by_address(const PreparedMessage& msg, const RoutingOptions& o, RoutingLookup& lookup, RoutingDecision& d) {
+  const ParsedMessage& pm = msg.parsed;
+  auto take = [&](std::optional<std::int64_t> named, RouteRule rule) {
+    if (named) d.case_id = lookup.resolve_case(*named);
+    if (d.case_id) d.rule = rule;
+    return d.case_id.has_value();
+  };
+  // Rule 1: a plus-address. Over LMTP the envelope decides, else the headers.
+  std::optional<std::int64_t> plus;
+  if (msg.envelope.source == MessageSource::lmtp) {
+    plus = plus_route(msg.envelope.recipients, o.alias);
+  } else {
+    std::vector<std::string> addrs;
+    for (auto* list : {&pm.delivered_to, &pm.x_original_to, &pm.to, &pm.cc})
+      addrs.insert(addrs.end(), list->begin(), list->end());
+    plus = plus_route(addrs, o.alias);
+  }
+  if (take(plus, RouteRule::plus_address)) return true;
+  // Rule 2: a subject tag, in the (protected) subject or the outer one.
+  auto tag = subject_tag(pm.subject, o.tag);
+  if (!tag && !pm.outer_subject.empty()) tag = subject_tag(pm.outer_subject, o.tag);
+  return take(tag, RouteRule::subject_tag);
+}
+
+// Every case a References/In-Reply-To lookup finds: the messages named, the
+// messages that name the same ancestors, the messages naming this one (a
+// parent that arrives after its reply), and an earlier copy of this one.
+std::set<std::int64_t> related_cases(const RoutingInput& in, const std::vector<std::string>& refs,
+                                     RoutingLookup& lookup) {
+  std::set<std::int64_t> related;
+  auto collect = [&](const std::vector<std::int64_t>& cases) {
+    for (auto stored : cases)
+      if (auto c = lookup.resolve_case(stored)) related.insert(*c);
+  };
+  for (const auto& r : refs) {
+    collect(lookup.cases_of_message(r));
+    collect(lookup.cases_referencing(r));
+  }
+  collect(lookup.cases_referencing(in.message_id));
+  if (in.same_id_stored) collect(lookup.cases_of_message(in.message_id));
+  return related;
+}
+
+// Whether the sender is a verified participant of the case. A From that
+// failed DMARC never is, nor an empty From or the alias itself.
+bool sender_verified(const RoutingDecision& d, std::int64_t case_id, const RoutingOptions& o, RoutingLookup& lookup) {
+  if (d.forged || d.sender.empty() || match_alias(d.sender, o.alias).ours) return false;
+  return lookup.verified_participant(case_id, d.sender);
+}
+
+// Rule 3 and its trust. Of the related cases: the lowest-numbered one the
+// sender is verified in, else the lowest, the same whatever order the
+// References list them in. Cases are joined only when that hands nobody
+// anything: a thread split by arrival order (a reply before its parent)
+// whose cases have the same verified people, the sender among them.
+// Anything else is for an analyst. Sets `unverified` as it finds it.
+bool route_by_references(const RoutingInput& in, const RoutingOptions& o, RoutingLookup& lookup, RoutingDecision& d) {
+  std::set<std::int64_t> related = related_cases(in, d.refs, lookup);
+  if (related.empty()) return false;
+  std::vector<std::int64_t> verified_in;
+  for (auto c : related)
+    if (sender_verified(d, c, o, lookup)) verified_in.push_back(c);
+  std::int64_t target = verified_in.empty() ? *related.begin() : verified_in.front();
+  bool same_people = verified_in.size() == related.size();
+  if (same_people && related.size() > 1) {
+    auto people = lookup.verified_people(target);
+    for (auto c : related)
+      if (c != target && lookup.verified_people(c) != people) {
+        same_people = false;
+        break;
+      }
+  }
+  for (auto c : related)
+    if (c != target) (same_people ? d.join : d.not_merged).push_back(c);
+  d.case_id = target;
+  d.rule = RouteRule::references;
+  d.unverified = d.forged || verified_in.empty();
+  return true;
+}
+
+// A new case from a person gets one acknowledgement (RFC 3834 and loop
+// rules: acknowledgement_address()), at most one per mailbox an hour. A
+// forged From gets none: it would be backscatter to whoever was named.
+Acknowledgement acknowledgement(const RoutingInput& in, const RoutingOptions& o, const RoutingDecision& d,
+                                RoutingLookup& lookup) {
+  using Kind = Acknowledgement::Kind;
+  if (d.case_id || !o.acknowledge) return {};
+  if (d.forged) return {Kind::forged_from, {}};
+  auto address = acknowledgement_address(in.msg, o.alias);
+  if (!address) return {};
+  constexpr std::int64_t kHour = 3600;
+  Kind kind = lookup.acknowledged_since(*address, in.now - kHour) ? Kind::rate_limited : Kind::queue;
+  return {kind, std::move(*address)};
+}
+
+}  // namespace
+
+std::string_view rule_name(RouteRule rule) {
+  switch (rule) {
+    case RouteRule::bounce: return "bounce";
+    case RouteRule::plus_address: return "plus-address";
+    case RouteRule::subject_tag: return "subject tag";
+    case RouteRule::references: return "references";
+    case RouteRule::new_case: return "new case";
+  }
+  return "new case";
+}
+
+RoutingDecision route_message(const RoutingInput& in, const RoutingOptions& options, RoutingLookup& lookup) {
+  const ParsedMessage& pm = in.msg.parsed;
+  RoutingDecision d;
+  d.sender = normalize_address(pm.from);
+  // What the receiving MTA said; a From that failed DMARC is not believed.
+  d.auth = trusted_auth_results(in.msg.raw, options.authserv_id);
+  d.forged = d.auth && d.auth->dmarc_failed();
+  d.refs = message_refs(pm, in.message_id);
+  if (route_bounce(in.msg, lookup, d)) {
+    d.unverified = false;  // its sender joins nothing: a report about our mail, not a word in the case
+  } else if (route_by_address(in.msg, options, lookup, d)) {
+    d.unverified = d.forged || !sender_verified(d, *d.case_id, options, lookup);
+  } else if (!route_by_references(in, options, lookup, d)) {
+    // Rule 4: a new case. Its sender opens it and is its first verified
+    // participant, unless the From is forged: then it is nobody's.
+    d.unverified = d.forged;
+  }
+  // A person joins as a participant: never the alias itself, never a bounce.
+  d.participant = !d.bounce && !d.sender.empty() && !match_alias(d.sender, options.alias).ours;
+  d.ack = acknowledgement(in, options, d, lookup);
+  return d;
+}
+
+std::string_view no_pin_reason(const RoutingDecision& d) {
+  if (d.bounce) return "it is a bounce";
+  if (d.forged) return "its From failed DMARC";
+  if (d.unverified) return "the sender is not a verified participant";
+  return "";
+}
+
+std::vector<std::string> message_refs(const ParsedMessage& pm, const std::string& message_id) {
+  // At most this many: the In-Reply-To ids and the closest ancestors (the
+  // end of References). Each costs lookups and a stored row, and a sender
+  // can name tens of thousands.
+  constexpr std::size_t kMaxRefs = 256;
+  std::vector<std::string> refs;
+  std::unordered_set<std::string_view> seen;
+  auto take = [&](const std::string& r) {
+    if (refs.size() < kMaxRefs && !r.empty() && r != message_id && seen.insert(r).second) refs.push_back(r);
+  };
+  for (const auto& r : pm.in_reply_to) take(r);
+  std::size_t parents = refs.size();
+  for (auto it = pm.references.rbegin(); it != pm.references.rend(); ++it) take(*it);
+  // References in their written order, oldest first, after In-Reply-To.
+  std::reverse(refs.begin() + static_cast<std::ptrdiff_t>(parents), refs.end());
+  return refs;
+}
+
+}  // namespace cased
