@@ -153,19 +153,10 @@ bool is_loopback_host(std::string_view host) {
   return parts == 4;
 }
 
-Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
-  Config cfg;
-  cfg.source = std::string(source_name);
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, source_name);
-  } catch (const toml::parse_error& e) {
-    return Error{Errc::invalid,
-                 fmt::format("{}:{}: {}", source_name, e.source().begin.line, std::string(e.description()))};
-  }
-  Reader r(source_name);
-  r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt"});
+namespace {
 
+// One reader per section; each records its first error in `r`.
+void read_case_section(Reader& r, const toml::table& root, Config& cfg) {
   if (const toml::table* t = r.section(root, "case")) {
     r.only_keys(*t, "case", {"database", "alias", "tag", "analysts", "authserv_id"});
     r.get(*t, "case", "database", cfg.case_.database, true, root.get("case"));
@@ -180,7 +171,9 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   } else if (!r.error) {
     r.fail(nullptr, "case", "required section is missing (case.database, case.alias)");
   }
+}
 
+void read_lmtp(Reader& r, const toml::table& root, Config& cfg) {
   if (const toml::table* t = r.section(root, "lmtp")) {
     r.only_keys(*t, "lmtp", {"listen", "max_message_size", "max_sessions", "idle_timeout", "transaction_timeout",
                             "max_sessions_per_peer"});
@@ -194,7 +187,9 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     r.get_int(*t, "lmtp", "transaction_timeout", cfg.lmtp.transaction_timeout_seconds, 1, 86400);
     r.get_int(*t, "lmtp", "max_sessions_per_peer", cfg.lmtp.max_sessions_per_peer, 1, 100000);
   }
+}
 
+void read_imap(Reader& r, const toml::table& root, Config& cfg) {
   if (const toml::table* t = r.section(root, "imap")) {
     ImapConfig imap;
     r.only_keys(*t, "imap", {"host", "port", "security", "user", "password_file", "mailbox", "done_mailbox", "idle",
@@ -213,14 +208,18 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
       r.fail(t->get("security"), "imap.security", "\"none\" is allowed only for a loopback host");
     cfg.imap = imap;
   }
+}
 
+void read_gpg(Reader& r, const toml::table& root, Config& cfg) {
   if (const toml::table* t = r.section(root, "gpg")) {
     r.only_keys(*t, "gpg", {"home", "signing_key", "timeout"});
     r.get(*t, "gpg", "home", cfg.gpg.home);
     r.get(*t, "gpg", "signing_key", cfg.gpg.signing_key);
     r.get_int(*t, "gpg", "timeout", cfg.gpg.timeout_seconds, 1, 3600);
   }
+}
 
+void read_smtp(Reader& r, const toml::table& root, Config& cfg) {
   if (const toml::table* t = r.section(root, "smtp")) {
     SmtpConfig smtp;
     r.only_keys(*t, "smtp", {"host", "port", "security", "user", "password_file", "ca_file", "max_per_recipient_per_day"});
@@ -237,14 +236,18 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
       r.fail(t->get("user"), "smtp.password_file", "required when smtp.user is set");
     cfg.smtp = smtp;
   }
+}
 
+void read_ack(Reader& r, const toml::table& root, Config& cfg) {
   if (const toml::table* t = r.section(root, "ack")) {
     r.only_keys(*t, "ack", {"enabled", "template", "policy_url"});
     r.get_bool(*t, "ack", "enabled", cfg.ack.enabled);
     r.get(*t, "ack", "template", cfg.ack.template_text);
     r.get(*t, "ack", "policy_url", cfg.ack.policy_url);
   }
+}
 
+void read_digest(Reader& r, const toml::table& root, Config& cfg) {
   if (const toml::table* t = r.section(root, "digest")) {
     DigestConfig d;
     r.only_keys(*t, "digest", {"stale_days", "to"});
@@ -252,7 +255,9 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     r.get(*t, "digest", "to", d.to);
     cfg.digest = d;
   }
+}
 
+void read_securitytxt(Reader& r, const toml::table& root, Config& cfg) {
   if (const toml::table* t = r.section(root, "securitytxt")) {
     auto& st = cfg.securitytxt;
     r.only_keys(*t, "securitytxt",
@@ -271,7 +276,31 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
     r.get(*t, "securitytxt", "policy", st.policy);
     r.get_strings(*t, "securitytxt", "canonical", st.canonical);
   }
+}
 
+}  // namespace
+
+Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
+  Config cfg;
+  cfg.source = std::string(source_name);
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    return Error{Errc::invalid,
+                 fmt::format("{}:{}: {}", source_name, e.source().begin.line, std::string(e.description()))};
+  }
+  Reader r(source_name);
+  r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt"});
+
+  read_case_section(r, root, cfg);
+  read_lmtp(r, root, cfg);
+  read_imap(r, root, cfg);
+  read_gpg(r, root, cfg);
+  read_smtp(r, root, cfg);
+  read_ack(r, root, cfg);
+  read_digest(r, root, cfg);
+  read_securitytxt(r, root, cfg);
   if (r.error) return *r.error;
   return cfg;
 }

@@ -73,6 +73,88 @@ Result<std::vector<CaseSummary>> Store::list_cases(const CaseFilter& filter) {
   });
 }
 
+namespace {
+
+// The messages query of get_case, column by column.
+constexpr const char* kMessageColumns =
+    "SELECT m.id, message_id, direction, from_addr, from_name, to_json, cc_json, date, received, m.subject, t.body, "
+    "encrypted, mixed, decryption, decryption_error, signature, signer, signer_uid, unverified, malformed, "
+    "problems, auth_results, auth_dkim, auth_spf, auth_dmarc "
+    "FROM messages m JOIN message_text t ON t.id = m.id WHERE case_id = ? ORDER BY received, m.id";
+
+std::vector<Attachment> attachments_of(sql::Db& db, std::int64_t message) {
+  std::vector<Attachment> out;
+  auto& a = db.cached(
+      "SELECT filename, content_type, size, sha256, encrypted, signed FROM attachments WHERE message = ? ORDER BY id");
+  a.bind(1, message);
+  while (a.step()) {
+    Attachment att;
+    att.filename = a.text(0);
+    att.content_type = a.text(1);
+    att.size = static_cast<std::uint64_t>(a.int64(2));
+    att.sha256 = a.text(3);
+    att.encrypted = a.int64(4) != 0;
+    att.is_signed = a.int64(5) != 0;
+    out.push_back(std::move(att));
+  }
+  a.reset();
+  return out;
+}
+
+MessageView message_view(sql::Db& db, sql::Stmt& m) {
+  MessageView v;
+  v.id = m.int64(0);
+  v.message_id = m.text(1);
+  v.direction = m.text(2);
+  v.from = m.text(3);
+  v.from_name = m.text(4);
+  v.to = parse_json_list(m.text(5));
+  v.cc = parse_json_list(m.text(6));
+  v.date = m.opt_int64(7);
+  v.received = m.int64(8);
+  v.subject = m.text(9);
+  v.body = m.text(10);
+  v.encrypted = m.int64(11) != 0;
+  v.mixed = m.int64(12) != 0;
+  v.decryption = stored_state(parse_decryption_state, m.text(13), v.id);
+  v.decryption_error = m.opt_text(14);
+  v.signature = stored_state(parse_signature_state, m.text(15), v.id);
+  v.signer = m.opt_text(16);
+  v.signer_uid = m.opt_text(17);
+  v.unverified = m.int64(18) != 0;
+  v.malformed = m.int64(19) != 0;
+  v.problems = m.opt_text(20);
+  if (auto header = m.opt_text(21)) {
+    v.auth = parse_auth_results(*header);
+    v.auth->dkim = m.opt_text(22).value_or("");
+    v.auth->spf = m.opt_text(23).value_or("");
+    v.auth->dmarc = m.opt_text(24).value_or("");
+  }
+  v.attachments = attachments_of(db, v.id);
+  return v;
+}
+
+Disclosure disclosure_of(sql::Db& db, std::int64_t case_id) {
+  Disclosure out;
+  auto f = db.prepare("SELECT embargo, product, versions, cvss FROM cases WHERE id = ?");
+  f.bind(1, case_id);
+  if (f.step()) {
+    out.embargo = f.opt_text(0);
+    out.product = f.opt_text(1);
+    out.versions = f.opt_text(2);
+    if (auto vector = f.opt_text(3)) {
+      auto cvss = parse_cvss(*vector);
+      if (cvss) out.cvss = std::move(*cvss);
+    }
+  }
+  auto cves = db.prepare("SELECT cve FROM case_cves WHERE case_id = ? ORDER BY added, rowid");
+  cves.bind(1, case_id);
+  while (cves.step()) out.cves.push_back(cves.text(0));
+  return out;
+}
+
+}  // namespace
+
 Result<CaseDetail> Store::get_case(std::int64_t id) {
   return guarded([&]() -> Result<CaseDetail> {
     auto resolved = resolve_case(id);
@@ -80,57 +162,9 @@ Result<CaseDetail> Store::get_case(std::int64_t id) {
     if (!s) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
     CaseDetail d;
     d.summary = std::move(*s);
-    auto m = db_.prepare(
-        "SELECT m.id, message_id, direction, from_addr, from_name, to_json, cc_json, date, received, m.subject, t.body, "
-        "encrypted, mixed, decryption, decryption_error, signature, signer, signer_uid, unverified, malformed, "
-        "problems, auth_results, auth_dkim, auth_spf, auth_dmarc "
-        "FROM messages m JOIN message_text t ON t.id = m.id WHERE case_id = ? ORDER BY received, m.id");
+    auto m = db_.prepare(kMessageColumns);
     m.bind(1, d.summary.id);
-    while (m.step()) {
-      MessageView v;
-      v.id = m.int64(0);
-      v.message_id = m.text(1);
-      v.direction = m.text(2);
-      v.from = m.text(3);
-      v.from_name = m.text(4);
-      v.to = parse_json_list(m.text(5));
-      v.cc = parse_json_list(m.text(6));
-      v.date = m.opt_int64(7);
-      v.received = m.int64(8);
-      v.subject = m.text(9);
-      v.body = m.text(10);
-      v.encrypted = m.int64(11) != 0;
-      v.mixed = m.int64(12) != 0;
-      v.decryption = stored_state(parse_decryption_state, m.text(13), v.id);
-      v.decryption_error = m.opt_text(14);
-      v.signature = stored_state(parse_signature_state, m.text(15), v.id);
-      v.signer = m.opt_text(16);
-      v.signer_uid = m.opt_text(17);
-      v.unverified = m.int64(18) != 0;
-      v.malformed = m.int64(19) != 0;
-      v.problems = m.opt_text(20);
-      if (auto header = m.opt_text(21)) {
-        v.auth = parse_auth_results(*header);
-        v.auth->dkim = m.opt_text(22).value_or("");
-        v.auth->spf = m.opt_text(23).value_or("");
-        v.auth->dmarc = m.opt_text(24).value_or("");
-      }
-      auto& a = db_.cached(
-          "SELECT filename, content_type, size, sha256, encrypted, signed FROM attachments WHERE message = ? ORDER BY id");
-      a.bind(1, v.id);
-      while (a.step()) {
-        Attachment att;
-        att.filename = a.text(0);
-        att.content_type = a.text(1);
-        att.size = static_cast<std::uint64_t>(a.int64(2));
-        att.sha256 = a.text(3);
-        att.encrypted = a.int64(4) != 0;
-        att.is_signed = a.int64(5) != 0;
-        v.attachments.push_back(std::move(att));
-      }
-      a.reset();
-      d.messages.push_back(std::move(v));
-    }
+    while (m.step()) d.messages.push_back(message_view(db_, m));
     auto c = db_.prepare("SELECT author, text, created FROM comments WHERE case_id = ? ORDER BY created, id");
     c.bind(1, d.summary.id);
     while (c.step()) d.comments.push_back({c.text(0), c.text(1), c.int64(2)});
@@ -141,20 +175,7 @@ Result<CaseDetail> Store::get_case(std::int64_t id) {
         "SELECT address, name, role, verified, bouncing FROM participants WHERE case_id = ? ORDER BY added, rowid");
     p.bind(1, d.summary.id);
     while (p.step()) d.participants.push_back({p.text(0), p.text(1), p.text(2), p.int64(3) != 0, p.int64(4) != 0});
-    auto f = db_.prepare("SELECT embargo, product, versions, cvss FROM cases WHERE id = ?");
-    f.bind(1, d.summary.id);
-    if (f.step()) {
-      d.disclosure.embargo = f.opt_text(0);
-      d.disclosure.product = f.opt_text(1);
-      d.disclosure.versions = f.opt_text(2);
-      if (auto vector = f.opt_text(3)) {
-        auto cvss = parse_cvss(*vector);
-        if (cvss) d.disclosure.cvss = std::move(*cvss);
-      }
-    }
-    auto cves = db_.prepare("SELECT cve FROM case_cves WHERE case_id = ? ORDER BY added, rowid");
-    cves.bind(1, d.summary.id);
-    while (cves.step()) d.disclosure.cves.push_back(cves.text(0));
+    d.disclosure = disclosure_of(db_, d.summary.id);
     return d;
   });
 }

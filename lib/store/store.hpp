@@ -220,8 +220,6 @@ class Store {
   Result<std::uint32_t> imap_uidvalidity(const std::string& mailbox);
   Status save_imap_state(const std::string& mailbox, std::uint32_t uidvalidity, std::uint32_t last_uid);
 
-  sql::Db& db() { return db_; }
-
   // For the outbox queue (outbox_queue.hpp), inside its transactions: the
   // event log and outbound messages.
   void add_event(std::int64_t case_id, std::string_view kind, std::string_view actor, std::string_view detail,
@@ -233,6 +231,10 @@ class Store {
 
  private:
   friend class OutboxQueue;  // the outbox's statements, in outbox_queue.cpp
+  // Tests and benchmarks look into the database through this (it is
+  // defined only under tests/: tests/store_access.hpp); nothing in lib/,
+  // daemon/ or cli/ reaches the connection.
+  friend struct StoreTestAccess;
   Store(sql::Db db, StoreOptions options) : db_(std::move(db)), options_(std::move(options)) {}
   void migrate(int up_to);
   // Store-internal forms that throw StoreError, for use inside a transaction

@@ -42,6 +42,7 @@
 
 #include "crypto/crypto.hpp"
 #include "store/store.hpp"
+#include "../store_access.hpp"
 
 namespace {
 
@@ -302,7 +303,7 @@ int main(int argc, char** argv) {
     });
     row.ingest_prepare = prepare_sum;
     row.ingest_store = store_sum;
-    auto& count = store.db().cached("SELECT count(*) FROM messages");
+    auto& count = StoreTestAccess::db(store).cached("SELECT count(*) FROM messages");
     count.step();
     std::int64_t stored = count.int64(0);
     count.reset();

@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "store/store.hpp"
+#include "../store_access.hpp"
 #include "core/util.hpp"
 
 using namespace cased;
@@ -55,7 +56,7 @@ IngestResult ingest(Store& s, PreparedMessage m) {
 // (the code of today writes the new tables, so old rows are made by hand).
 std::int64_t legacy_case(Store& s, const std::string& id, const std::string& subject, const std::string& body,
                          const std::string& comment, const std::string& cve) {
-  auto& db = s.db();
+  auto& db = StoreTestAccess::db(s);
   db.exec("INSERT INTO cases(subject, created, updated) VALUES ('" + subject + "', 1, 1)");
   std::int64_t case_id = db.last_insert_rowid();
   db.cached("INSERT INTO messages(case_id, message_id, content_sha256, direction, source, received, subject, body, raw) "
@@ -79,7 +80,7 @@ std::int64_t legacy_case(Store& s, const std::string& id, const std::string& sub
 
 // The first column of the first row of `sql`.
 std::int64_t number(Store& s, const std::string& sql) {
-  auto st = s.db().prepare(sql);
+  auto st = StoreTestAccess::db(s).prepare(sql);
   REQUIRE(st.step());
   return st.int64(0);
 }
@@ -103,7 +104,7 @@ TEST_CASE("store: the database is created 0600 in WAL mode", "[store]") {
   CHECK((st.st_mode & 0777) == 0600);
   REQUIRE(stat(dir.file("cases.db-wal").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
-  auto& q = s.db().cached("PRAGMA journal_mode");
+  auto& q = StoreTestAccess::db(s).cached("PRAGMA journal_mode");
   REQUIRE(q.step());
   CHECK(q.text(0) == "wal");
   q.reset();
@@ -122,7 +123,7 @@ TEST_CASE("store: an old schema is migrated forward with its data", "[store]") {
   auto c = s.get_case(1);
   REQUIRE(c.ok());
   CHECK(c->messages.at(0).message_id == "old@x");
-  auto& q = s.db().cached("SELECT count(*) FROM outbox");
+  auto& q = StoreTestAccess::db(s).cached("SELECT count(*) FROM outbox");
   REQUIRE(q.step());
   CHECK(q.int64(0) == 0);
   q.reset();
@@ -155,9 +156,9 @@ TEST_CASE("store: version 5 indexes message text from the messages table; older 
     CHECK(hits->at(0).snippet.find('[') != std::string::npos);
   }
   // The external-content index agrees with the rows it indexes.
-  s.db().exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
-  s.db().exec("INSERT INTO note_index(note_index) VALUES ('integrity-check')");
-  auto& gone = s.db().cached("SELECT count(*) FROM sqlite_schema WHERE name = 'search_index'");
+  StoreTestAccess::db(s).exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
+  StoreTestAccess::db(s).exec("INSERT INTO note_index(note_index) VALUES ('integrity-check')");
+  auto& gone = StoreTestAccess::db(s).cached("SELECT count(*) FROM sqlite_schema WHERE name = 'search_index'");
   REQUIRE(gone.step());
   CHECK(gone.int64(0) == 0);
   gone.reset();
@@ -196,7 +197,7 @@ TEST_CASE("store: a plain-text body is kept once, inside the raw message", "[sto
     CHECK(hits->at(0).summary.id == want);
     CHECK(hits->at(0).snippet.find("[" + std::string(q) + "]") != std::string::npos);
   }
-  s.db().exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
+  StoreTestAccess::db(s).exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
 }
 
 TEST_CASE("store: version 6 carries a version 5 search index over", "[store]") {
@@ -205,7 +206,7 @@ TEST_CASE("store: version 6 carries a version 5 search index over", "[store]") {
   {
     auto old = Store::open_at_version(dir.file("cases.db"), {}, 5);
     REQUIRE(old.ok());
-    auto& db = old->db();
+    auto& db = StoreTestAccess::db(*old);
     db.exec("INSERT INTO cases(subject, created, updated) VALUES ('old', 1, 1)");
     case_id = db.last_insert_rowid();
     db.cached("INSERT INTO messages(case_id, message_id, content_sha256, direction, source, received, subject, body, raw) "
@@ -226,7 +227,7 @@ TEST_CASE("store: version 6 carries a version 5 search index over", "[store]") {
   auto c = s.get_case(case_id);
   REQUIRE(c.ok());
   CHECK(c->messages.at(0).body == "reads past the end: aardvark");
-  s.db().exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
+  StoreTestAccess::db(s).exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
 }
 
 TEST_CASE("store: messages are indexed for search after their commit, and a search indexes first", "[store]") {
@@ -252,7 +253,7 @@ TEST_CASE("store: messages are indexed for search after their commit, and a sear
   CHECK(indexed() == 2);
   CHECK(number(s, "SELECT indexed_upto FROM search_progress") == rb.message);
   CHECK(*s.index_pending() == 0);
-  auto& sync = s.db().cached("PRAGMA synchronous");
+  auto& sync = StoreTestAccess::db(s).cached("PRAGMA synchronous");
   REQUIRE(sync.step());
   CHECK(sync.int64(0) == 2);  // FULL again for the next commit
   sync.reset();
@@ -268,7 +269,7 @@ TEST_CASE("store: messages are indexed for search after their commit, and a sear
     CHECK(hits->at(0).summary.id == want);
   }
   CHECK(indexed() == 3);
-  s.db().exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
+  StoreTestAccess::db(s).exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
 
   // More than one transaction's worth.
   for (int i = 0; i < 600; ++i) ingest(s, message("bulk" + std::to_string(i) + "@x", {}, {}, "bulk@example.org", "Bulk"));
@@ -276,7 +277,7 @@ TEST_CASE("store: messages are indexed for search after their commit, and a sear
   REQUIRE(n.ok());
   CHECK(*n == 600);
   CHECK(indexed() == 603);
-  s.db().exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
+  StoreTestAccess::db(s).exec("INSERT INTO message_index(message_index, rank) VALUES ('integrity-check', 1)");
 }
 
 TEST_CASE("store: version 7 starts with every stored message indexed", "[store]") {
@@ -288,11 +289,11 @@ TEST_CASE("store: version 7 starts with every stored message indexed", "[store]"
     m.parsed.body = "wombat";
     auto r = ingest(*old, std::move(m));
     // What version 6 did in the same transaction (today's code no longer does).
-    old->db().cached("INSERT INTO message_index(rowid, subject, body) VALUES (?, 'Six', 'wombat')").bind(1, r.message).run();
+    StoreTestAccess::db(*old).cached("INSERT INTO message_index(rowid, subject, body) VALUES (?, 'Six', 'wombat')").bind(1, r.message).run();
   }
   Store s = open(dir);
   REQUIRE(*s.schema_version() >= 7);
-  auto& upto = s.db().cached("SELECT indexed_upto FROM search_progress");
+  auto& upto = StoreTestAccess::db(s).cached("SELECT indexed_upto FROM search_progress");
   REQUIRE(upto.step());
   CHECK(upto.int64(0) == 1);
   upto.reset();
@@ -423,7 +424,7 @@ TEST_CASE("store: a thread gives one case whatever the arrival order", "[store][
               message_ids.push_back(r.message);
             }
             for (auto mid : message_ids) {
-              auto& q = s.db().cached("SELECT case_id FROM messages WHERE id = ?");
+              auto& q = StoreTestAccess::db(s).cached("SELECT case_id FROM messages WHERE id = ?");
               q.bind(1, mid);
               REQUIRE(q.step());
               std::int64_t c = q.int64(0);

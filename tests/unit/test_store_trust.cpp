@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "store/store.hpp"
+#include "../store_access.hpp"
 #include "core/util.hpp"
 
 using namespace cased;
@@ -55,7 +56,7 @@ Store open(const TempDir& dir, bool acknowledge = false) {
 }
 
 std::int64_t number(Store& s, const std::string& sql) {
-  auto st = s.db().prepare(sql);
+  auto st = StoreTestAccess::db(s).prepare(sql);
   REQUIRE(st.step());
   return st.int64(0);
 }
@@ -248,7 +249,7 @@ TEST_CASE("trust: recipients of a case's outbound mail are verified; an acknowle
   TempDir dir;
   Store s = open(dir);
   auto opened = ingest(s, mail("r1@x", "rita@example.org"));
-  auto& db = s.db();
+  auto& db = StoreTestAccess::db(s);
   for (auto [kind, to] : {std::pair<const char*, const char*>{"ack", "acked@example.net"}, {"reply", "vendor@example.com"}}) {
     std::int64_t msg = s.store_outbound(opened.case_id, std::string(kind) + "@cased", {to}, "s", "b", "raw", false, "r1@x",
                                         {}, 1);
@@ -270,7 +271,7 @@ TEST_CASE("trust: recipients of a case's outbound mail are verified; an acknowle
 TEST_CASE("trust: the daily count per mailbox counts its variants and nothing else", "[store][trust]") {
   TempDir dir;
   Store s = open(dir);
-  auto& db = s.db();
+  auto& db = StoreTestAccess::db(s);
   for (const char* to : {R"(["vic@example.net"])", R"(["\"vic\"@example.net", "other@example.org"])",
                          R"(["vic+x@Example.NET"])", R"(["v_c@example.net"])", "not json"})
     db.cached("INSERT INTO outbox(kind, status, recipients, subject, message_id, next_attempt, created, sent) "
@@ -289,7 +290,7 @@ TEST_CASE("trust: version 8 counts the keys recorded from mail before it as from
   {
     auto old = Store::open_at_version(dir.file("cases.db"), {}, 7);
     REQUIRE(old.ok());
-    old->db().exec(
+    StoreTestAccess::db(*old).exec(
         "INSERT INTO keys(address, fingerprint, source, pinned, added) VALUES "
         "('a@example.org', 'AAAA', 'attachment', 1, 1), ('b@example.org', 'BBBB', 'autocrypt', 0, 1), "
         "('c@example.org', 'CCCC', 'analyst', 1, 1), ('d@example.org', 'DDDD', 'signature', 1, 1)");
