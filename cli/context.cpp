@@ -18,7 +18,7 @@
 namespace cased::cli {
 namespace {
 
-// contract: "Who acts": the user name of the effective uid.
+// docs/analyst.md: the user name of the effective uid.
 std::string current_user() {
   if (const passwd* pw = getpwuid(geteuid())) return pw->pw_name;
   return fmt::format("uid{}", geteuid());

@@ -1,4 +1,4 @@
-// The threading decision (contract: "Threading", "Trust in a case"): which
+// The threading decision (docs/contract.md "Threading", "Trust in a case"): which
 // case a message goes to and by which rule, whether its sender is trusted
 // there, which other cases it joins, whether it bounces mail we sent and
 // whether it is acknowledged. Pure: what it must know of the stored cases

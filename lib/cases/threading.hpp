@@ -1,4 +1,4 @@
-// The pure parts of threading (contract: "Threading"): which case number an
+// The pure parts of threading (docs/contract.md "Threading"): which case number an
 // address or a subject names. The whole decision is route_message()
 // (routing.hpp); the store answers its lookups.
 #pragma once

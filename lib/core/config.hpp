@@ -113,7 +113,7 @@ struct Config {
 // "cased.toml:12: case.tag: expected a string".
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name);
 
-// True for localhost, 127.0.0.0/8 and ::1 (contract: "Loopback").
+// True for localhost, 127.0.0.0/8 and ::1 (docs/contract.md "Mail out").
 bool is_loopback_host(std::string_view host);
 
 }  // namespace cased

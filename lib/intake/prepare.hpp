@@ -25,7 +25,7 @@ const char* to_string(MessageSource source);
 std::optional<MessageSource> parse_message_source(std::string_view word);
 
 // How a message reached us. For LMTP the envelope decides plus-routing;
-// for `ingest` and IMAP the headers do (contract: "Envelope and routing").
+// for `ingest` and IMAP the headers do (docs/contract.md "Threading").
 struct Envelope {
   MessageSource source = MessageSource::ingest;
   std::optional<std::string> mail_from;     // "" = null sender; nullopt = unknown
@@ -49,7 +49,7 @@ struct PreparedMessage {
 // database, safe on any thread that owns its Crypto.
 PreparedMessage prepare_message(std::string raw, Envelope envelope, Crypto* crypto = nullptr);
 
-// SHA-256 of the bytes with every line end made CRLF (contract: "Identity").
+// SHA-256 of the bytes with every line end made CRLF (docs/contract.md "Mail in").
 std::string normalized_sha256(std::string_view raw);
 
 }  // namespace cased

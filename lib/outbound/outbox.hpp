@@ -70,7 +70,7 @@ class Outbox {
   // Puts a failed row back in the queue.
   Status retry(std::int64_t id);
 
-  // The key to encrypt to for `address`, per contract: "Keys"; nullopt when none is usable.
+  // The key to encrypt to for `address`, per docs/contract.md "Trust in a case"; nullopt when none is usable.
   std::optional<std::string> key_for(const std::string& address);
 
  private:

@@ -1,4 +1,4 @@
-// The reminder digest (contract: "Digest"): new and unassigned cases, cases idle
+// The reminder digest (docs/analyst.md): new and unassigned cases, cases idle
 // for stale_days, cases waiting on someone, and embargoes ending within 7
 // days or past; oldest first, grouped by assignee.
 #pragma once

@@ -1,4 +1,4 @@
-// Keys and pins (contract: "Keys"): which keys arrived by mail, which key is
+// Keys and pins (docs/contract.md "Trust in a case"): which keys arrived by mail, which key is
 // pinned to an address, trust on first use for a sender's own key, and an
 // analyst's pin. The only module that writes the keys and mail_keys tables.
 #include <fmt/format.h>
@@ -45,7 +45,7 @@ Result<bool> Store::key_from_mail(const std::string& fingerprint) {
   });
 }
 
-// Trust on first use (contract: "Keys"), for the sender's own address only: the
+// Trust on first use (docs/contract.md "Trust in a case"), for the sender's own address only: the
 // first key seen for it is pinned; a different one later is recorded and
 // flagged, not used. A key naming anyone else is recorded unpinned.
 void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::string_view no_pin, std::int64_t now) {

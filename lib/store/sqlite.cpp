@@ -171,7 +171,7 @@ Db Db::open(const std::string& path, bool create, bool readonly, bool immutable)
   db.exec("PRAGMA foreign_keys = ON");
   if (!readonly) {
     db.exec("PRAGMA journal_mode = WAL");
-    // FULL: every commit is fsynced before it returns (contract: "Durability").
+    // FULL: every commit is fsynced before it returns (docs/contract.md "Mail in").
     db.exec("PRAGMA synchronous = FULL");
   }
   return db;

@@ -200,7 +200,7 @@ class Store {
   Status add_participant(std::int64_t id, const std::string& address, const std::string& role,
                          const std::string& actor);
 
-  // Keys and pins (keys.cpp; contract: "Keys"): the key pinned to `address`,
+  // Keys and pins (keys.cpp; docs/contract.md "Trust in a case"): the key pinned to `address`,
   // if any; and whether a key ever arrived by mail (such a key never counts
   // as the operator's).
   Result<std::optional<std::string>> pinned_key(const std::string& address);
