@@ -41,6 +41,7 @@
 #include <spdlog/spdlog.h>
 
 #include "crypto/crypto.hpp"
+#include "crypto/pgp_gpgme.hpp"
 #include "store/store.hpp"
 #include "../store_access.hpp"
 
@@ -49,18 +50,10 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-struct CtxRelease {
-  void operator()(gpgme_ctx_t c) const { gpgme_release(c); }
-};
-struct DataRelease {
-  void operator()(gpgme_data_t d) const { gpgme_data_release(d); }
-};
-struct KeyUnref {
-  void operator()(gpgme_key_t k) const { gpgme_key_unref(k); }
-};
-using Ctx = std::unique_ptr<gpgme_context, CtxRelease>;
-using Data = std::unique_ptr<gpgme_data, DataRelease>;
-using Key = std::unique_ptr<_gpgme_key, KeyUnref>;
+// The library's own owners of GPGME handles (crypto/pgp_gpgme.hpp).
+using cased::pgp::Ctx;
+using cased::pgp::Data;
+using cased::pgp::Key;
 
 [[noreturn]] void die(const std::string& what) {
   std::cerr << "decrypt_bench: " << what << "\n";
