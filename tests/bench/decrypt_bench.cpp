@@ -296,7 +296,7 @@ int main(int argc, char** argv) {
     });
     row.ingest_prepare = prepare_sum;
     row.ingest_store = store_sum;
-    auto& count = StoreTestAccess::db(store).cached("SELECT count(*) FROM messages");
+    auto& count = cased::StoreTestAccess::db(store).cached("SELECT count(*) FROM messages");
     count.step();
     std::int64_t stored = count.int64(0);
     count.reset();
