@@ -27,7 +27,7 @@ def strip(text):
             end = text.find(")" + m.group(1) + '"', i) if m else -1
             j = n if end < 0 else end + len(m.group(1)) + 2
             out.append(re.sub(r"[^\n]", " ", text[i:j])); i = j
-        elif c in "\"'":
+        elif c in "\"'" and not (c == "'" and i > 0 and text[i - 1].isalnum()):  # 60'000 is a number
             j = i + 1
             while j < n and text[j] != c:
                 j += 2 if text[j] == "\\" else 1
