@@ -54,7 +54,7 @@ OutboxOptions outbox_options(const Config& config) {
 }
 
 Outbox::Outbox(Store& store, Crypto& crypto, OutboxOptions options)
-    : store_(store), queue_(store), crypto_(crypto), options_(std::move(options)) {}
+    : queue_(store), crypto_(crypto), options_(std::move(options)) {}
 
 Result<std::optional<std::string>> Outbox::usable_key(const std::string& address) {
   std::string addr = normalize_address(address);

@@ -84,7 +84,6 @@ class Outbox {
   Result<std::string> compose_ack(const OutboxItem& item);
   SendAttempt send_one(const SmtpConfig& smtp, const std::string& password, std::int64_t id, std::int64_t now);
 
-  Store& store_;
   OutboxQueue queue_;
   Crypto& crypto_;
   OutboxOptions options_;
