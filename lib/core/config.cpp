@@ -189,23 +189,31 @@ void read_lmtp(Reader& r, const toml::table& root, Config& cfg) {
   }
 }
 
+// What IMAP and SMTP servers share: where, how securely, whose CA. Plain
+// text only to a loopback host.
+template <class Server>
+void read_server(Reader& r, const toml::table& root, const toml::table& t, std::string_view name, Server& server,
+                 std::initializer_list<std::string_view> security_words) {
+  r.get(t, name, "host", server.host, true, root.get(name));
+  r.get_int(t, name, "port", server.port, 1, 65535);
+  r.get_security(t, name, server.security, security_words);
+  r.get(t, name, "ca_file", server.ca_file);
+  if (!r.error && server.security == TransportSecurity::none && !is_loopback_host(server.host))
+    r.fail(t.get("security"), fmt::format("{}.security", name), "\"none\" is allowed only for a loopback host");
+}
+
 void read_imap(Reader& r, const toml::table& root, Config& cfg) {
   if (const toml::table* t = r.section(root, "imap")) {
     ImapConfig imap;
     r.only_keys(*t, "imap", {"host", "port", "security", "user", "password_file", "mailbox", "done_mailbox", "idle",
                              "poll_seconds", "ca_file"});
-    r.get(*t, "imap", "host", imap.host, true, root.get("imap"));
-    r.get_int(*t, "imap", "port", imap.port, 1, 65535);
-    r.get_security(*t, "imap", imap.security, {"tls", "starttls", "none"});
+    read_server(r, root, *t, "imap", imap, {"tls", "starttls", "none"});
     r.get(*t, "imap", "user", imap.user, true, root.get("imap"));
     r.get(*t, "imap", "password_file", imap.password_file, true, root.get("imap"));
     r.get(*t, "imap", "mailbox", imap.mailbox);
     r.get(*t, "imap", "done_mailbox", imap.done_mailbox);
     r.get_bool(*t, "imap", "idle", imap.idle);
     r.get_int(*t, "imap", "poll_seconds", imap.poll_seconds, 1, 86400);
-    r.get(*t, "imap", "ca_file", imap.ca_file);
-    if (!r.error && imap.security == TransportSecurity::none && !is_loopback_host(imap.host))
-      r.fail(t->get("security"), "imap.security", "\"none\" is allowed only for a loopback host");
     cfg.imap = imap;
   }
 }
@@ -224,14 +232,9 @@ void read_smtp(Reader& r, const toml::table& root, Config& cfg) {
     SmtpConfig smtp;
     r.only_keys(*t, "smtp", {"host", "port", "security", "user", "password_file", "ca_file", "max_per_recipient_per_day"});
     r.get_int(*t, "smtp", "max_per_recipient_per_day", smtp.max_per_recipient_per_day, 1, 100000);
-    r.get(*t, "smtp", "host", smtp.host, true, root.get("smtp"));
-    r.get_int(*t, "smtp", "port", smtp.port, 1, 65535);
-    r.get_security(*t, "smtp", smtp.security, {"starttls", "tls", "none"});
+    read_server(r, root, *t, "smtp", smtp, {"starttls", "tls", "none"});
     r.get(*t, "smtp", "user", smtp.user);
     r.get(*t, "smtp", "password_file", smtp.password_file);
-    r.get(*t, "smtp", "ca_file", smtp.ca_file);
-    if (!r.error && smtp.security == TransportSecurity::none && !is_loopback_host(smtp.host))
-      r.fail(t->get("security"), "smtp.security", "\"none\" is allowed only for a loopback host");
     if (!r.error && !smtp.user.empty() && smtp.password_file.empty())
       r.fail(t->get("user"), "smtp.password_file", "required when smtp.user is set");
     cfg.smtp = smtp;
