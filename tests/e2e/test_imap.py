@@ -179,6 +179,14 @@ def test_existing_and_idle_messages_are_ingested_and_moved():
         w.wait(lambda: w.stored() == 6, 20, "the live message via IDLE")
         print(f"IDLE delivery took {time.monotonic() - t0:.1f}s")
         assert len(w.env.json("list")) == 6
+
+        def state():
+            with sqlite3.connect(w.env.db, timeout=30) as db:
+                return db.execute("SELECT uidvalidity, last_uid FROM imap_state").fetchone()
+
+        # The state is recorded after the pass that stored and moved the
+        # message: wait for it rather than race it.
+        w.wait(lambda: (state() or (0, 0))[1] == 6, 20, "the IMAP state after the live message")
         w.env.stop()
         with sqlite3.connect(w.env.db) as db:
             validity, last_uid = db.execute("SELECT uidvalidity, last_uid FROM imap_state").fetchone()
