@@ -11,6 +11,7 @@
 
 #include "store/store.hpp"
 #include "../store_access.hpp"
+#include "store_ingest.hpp"
 #include "core/util.hpp"
 
 using namespace cased;
@@ -43,14 +44,7 @@ PreparedMessage message(const std::string& id, std::vector<std::string> refs = {
   return p;
 }
 
-IngestResult ingest(Store& s, PreparedMessage m) {
-  std::vector<PreparedMessage> batch;
-  batch.push_back(std::move(m));
-  auto r = s.ingest(batch);
-  REQUIRE(r.ok());
-  REQUIRE(r->at(0).ok());
-  return r->at(0).value();
-}
+using test::ingest;
 
 // What cased before schema 5 wrote for a message, a comment and a CVE id
 // (the code of today writes the new tables, so old rows are made by hand).

@@ -9,6 +9,7 @@
 
 #include "store/store.hpp"
 #include "../store_access.hpp"
+#include "store_ingest.hpp"
 #include "core/util.hpp"
 
 using namespace cased;
@@ -39,14 +40,7 @@ PreparedMessage mail(const std::string& id, const std::string& from, std::vector
   return p;
 }
 
-IngestResult ingest(Store& s, PreparedMessage m) {
-  std::vector<PreparedMessage> batch;
-  batch.push_back(std::move(m));
-  auto r = s.ingest(batch);
-  REQUIRE(r.ok());
-  REQUIRE(r->at(0).ok());
-  return r->at(0).value();
-}
+using test::ingest;
 
 Store open(const TempDir& dir, bool acknowledge = false) {
   StoreOptions o{"security@example.com", "CASE", acknowledge};
