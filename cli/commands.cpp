@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include "cmd_admin.hpp"
+
 #include <optional>
 
 namespace cased::cli {
@@ -113,6 +115,15 @@ void keys_options(CLI::App& c, Args& a) {
   c.add_flag("--binary", a.binary, "export: the binary key, as WKD serves it");
 }
 
+void backup_options(CLI::App& c, Args& a) {
+  c.add_option("FILE", a.backup_file, "the copy to make (mode 0600)")->required();
+  c.add_flag("--force", a.force, "replace FILE if it exists");
+}
+
+void verify_options(CLI::App& c, Args& a) {
+  c.add_option("--database", a.verify_database, "the database to check (default: case.database)");
+}
+
 }  // namespace
 
 const std::vector<Command>& commands() {
@@ -136,6 +147,10 @@ const std::vector<Command>& commands() {
       {"participant", "add a verified participant to a case (reply recipient)", writes, participant_options,
        cmd_participant},
       {"keys", "keys per participant; 'keys pin ADDR FPR'; 'keys export'", keys_access, keys_options, cmd_keys},
+      {"backup", "copy the database while cased runs: one consistent file, mode 0600", no_database,
+       backup_options, cmd_backup},
+      {"verify", "check a database (default: case.database) and its search index; exit 1 naming each problem",
+       no_database, verify_options, cmd_verify},
   };
   return table;
 }

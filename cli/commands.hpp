@@ -31,6 +31,8 @@ struct Args {
   std::vector<std::string> keys_args;
   bool binary = false, digest_send = false, sign = false;
   std::string role = "reporter";
+  std::string backup_file, verify_database;  // backup FILE, verify --database FILE
+  bool force = false;                        // backup --force
 };
 
 struct Command {

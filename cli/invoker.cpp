@@ -45,27 +45,36 @@ std::vector<gid_t> groups_of(const std::string& user, gid_t gid) {
 
 // open() with the invoker's uid, gid and groups; the process's own restored after.
 Result<int> open_switched(const Invoker& who, const std::string& path) {
-  std::vector<gid_t> own_groups(static_cast<std::size_t>(std::max(0, getgroups(0, nullptr))));
-  if (getgroups(static_cast<int>(own_groups.size()), own_groups.data()) < 0) own_groups.clear();
-  const uid_t own_uid = geteuid();
-  const gid_t own_gid = getegid();
-  std::vector<gid_t> groups = who.user.rfind("uid", 0) == 0 ? std::vector<gid_t>{who.gid} : groups_of(who.user, who.gid);
-  if (setgroups(groups.size(), groups.data()) != 0 || setegid(who.gid) != 0 || seteuid(who.uid) != 0) {
-    int err = errno;
-    if (seteuid(own_uid) != 0 || setegid(own_gid) != 0 || setgroups(own_groups.size(), own_groups.data()) != 0)
-      identity_lost();
-    return Error{Errc::invalid, fmt::format("cannot take the rights of {} to read {}: {}", who.user, path,
-                                            std::strerror(err))};
-  }
+  auto rights = InvokerRights::take(who, fmt::format("read {}", path));
+  if (!rights) return rights.error();
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   int err = errno;
-  if (seteuid(own_uid) != 0 || setegid(own_gid) != 0 || setgroups(own_groups.size(), own_groups.data()) != 0)
-    identity_lost();
+  rights->reset();
   if (fd < 0) return Error{Errc::invalid, fmt::format("cannot read {} as {}: {}", path, who.user, std::strerror(err))};
   return fd;
 }
 
 }  // namespace
+
+Result<std::unique_ptr<InvokerRights>> InvokerRights::take(const Invoker& who, const std::string& why) {
+  std::unique_ptr<InvokerRights> r(new InvokerRights);
+  r->own_groups_.resize(static_cast<std::size_t>(std::max(0, getgroups(0, nullptr))));
+  if (getgroups(static_cast<int>(r->own_groups_.size()), r->own_groups_.data()) < 0) r->own_groups_.clear();
+  r->own_uid_ = geteuid();
+  r->own_gid_ = getegid();
+  std::vector<gid_t> groups = who.user.rfind("uid", 0) == 0 ? std::vector<gid_t>{who.gid} : groups_of(who.user, who.gid);
+  if (setgroups(groups.size(), groups.data()) != 0 || setegid(who.gid) != 0 || seteuid(who.uid) != 0) {
+    int err = errno;
+    r.reset();  // restores what was changed
+    return Error{Errc::invalid, fmt::format("cannot take the rights of {} to {}: {}", who.user, why, std::strerror(err))};
+  }
+  return r;
+}
+
+InvokerRights::~InvokerRights() {
+  if (seteuid(own_uid_) != 0 || setegid(own_gid_) != 0 || setgroups(own_groups_.size(), own_groups_.data()) != 0)
+    identity_lost();
+}
 
 bool Invoker::may_choose_config() const { return via_sudo ? uid == 0 : true; }
 

@@ -8,7 +8,9 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -33,6 +35,25 @@ Invoker invoker_from_environment();
 // for the open() alone; under sudo without root, refused (stdin only).
 // Returns a file descriptor the caller owns.
 Result<int> open_as_invoker(const Invoker& who, const std::string& path);
+
+// While it lives, the process has the invoking user's uid, gid and groups
+// (for root under sudo: the caller checks); its own are restored when it
+// goes, or the process stops. For work longer than one open(): casectl
+// backup writes its copy, and verify reads a file named by --database, as
+// the person at the keyboard.
+class InvokerRights {
+ public:
+  static Result<std::unique_ptr<InvokerRights>> take(const Invoker& who, const std::string& why);
+  ~InvokerRights();
+  InvokerRights(const InvokerRights&) = delete;
+  InvokerRights& operator=(const InvokerRights&) = delete;
+
+ private:
+  InvokerRights() = default;
+  uid_t own_uid_ = 0;
+  gid_t own_gid_ = 0;
+  std::vector<gid_t> own_groups_;
+};
 
 // The whole file, through open_as_invoker().
 Result<std::string> read_as_invoker(const Invoker& who, const std::string& path);
