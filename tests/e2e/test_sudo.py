@@ -168,6 +168,45 @@ def test_config_is_not_the_callers_to_choose():
         w.close()
 
 
+def test_backup_is_written_with_the_invoking_users_rights():
+    w = World()
+    try:
+        p = w.as_root("ingest", input=message("s3@example.org", subject="a report").encode())
+        assert p.returncode == 0, p.stderr
+        w.give_to_service()
+        mine = os.path.join(w.dir, "analyst-backups")
+        os.mkdir(mine, 0o700)
+        os.chown(mine, w.analyst.pw_uid, w.analyst.pw_gid)
+        # Through sudo to root: the copy is the analyst's, made where the analyst may write.
+        copy = os.path.join(mine, "copy.db")
+        p = w.via_sudo("backup", copy, target="root")
+        assert p.returncode == 0, p.stderr
+        st = os.stat(copy)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (w.analyst.pw_uid, w.analyst.pw_gid, 0o600), st
+        # Not where only the service user may write, nor over a file the analyst could not replace.
+        p = w.via_sudo("backup", os.path.join(w.dir, "gnupg", "copy.db"), target="root")
+        assert p.returncode != 0 and b"Permission denied" in p.stderr, p.stderr
+        assert not os.path.exists(os.path.join(w.dir, "gnupg", "copy.db"))
+        p = w.via_sudo("backup", "--force", w.secret, target="root")
+        assert p.returncode != 0
+        with open(w.secret) as f:
+            assert SECRET in f.read()
+        # Through sudo to the service user, who cannot switch: refused, nothing made.
+        other = os.path.join(mine, "other.db")
+        p = w.via_sudo("backup", other)
+        assert p.returncode == 4 and b"sudo" in p.stderr, p.stderr
+        assert not os.path.exists(other)
+        p = w.via_sudo("verify", "--database", w.db)
+        assert p.returncode == 4, p.stderr
+        # verify of the configured database, and of the analyst's copy as the analyst.
+        p = w.via_sudo("verify")
+        assert p.returncode == 0 and p.stdout.startswith(b"ok"), (p.stdout, p.stderr)
+        p = w.via_sudo("verify", "--database", copy, target="root")
+        assert p.returncode == 0 and p.stdout.startswith(b"ok"), (p.stdout, p.stderr)
+    finally:
+        w.close()
+
+
 if __name__ == "__main__":
     needs_root()
     run_tests(globals())
