@@ -17,14 +17,19 @@
 namespace cased::cli {
 namespace {
 
-// The invoker's rights for work on `path`, when they are not the process's own.
-std::unique_ptr<InvokerRights> as_invoker(const Context& ctx, const std::string& what, const std::string& path) {
-  if (ctx.invoker.unrestricted()) return nullptr;
+// Whether work on `path` must take the invoker's rights (they are not the
+// process's own); refused when the process cannot switch to them.
+bool switch_needed(const Context& ctx, const std::string& what, const std::string& path) {
+  if (ctx.invoker.unrestricted()) return false;
   if (geteuid() != 0)
     fail(ExitCode::refused,
          fmt::format("casectl runs with another user's rights through sudo and cannot {} {} as {}: run it as the "
                      "service user itself (the cased-backup service does), or through sudo as root",
                      what, path, ctx.invoker.user));
+  return true;
+}
+
+std::unique_ptr<InvokerRights> as_invoker(const Context& ctx, const std::string& what, const std::string& path) {
   return check(InvokerRights::take(ctx.invoker, fmt::format("{} {}", what, path)));
 }
 
@@ -51,8 +56,10 @@ std::string not_indexed(std::int64_t n) {
 int cmd_backup(Context& ctx, const Args& a) {
   // The snapshot is opened with casectl's own rights; the copy is written
   // with the invoker's.
+  bool as_them = switch_needed(ctx, "write", a.backup_file);
   BackupSource source = check(BackupSource::open(ctx.config.case_.database));
-  auto rights = as_invoker(ctx, "write", a.backup_file);
+  std::unique_ptr<InvokerRights> rights;
+  if (as_them) rights = as_invoker(ctx, "write", a.backup_file);
   BackupSummary s = check(source.write_to(a.backup_file, a.force));
   rights.reset();
   if (ctx.json) {
@@ -68,7 +75,7 @@ int cmd_backup(Context& ctx, const Args& a) {
 int cmd_verify(Context& ctx, const Args& a) {
   const std::string& path = a.verify_database.empty() ? ctx.config.case_.database : a.verify_database;
   std::unique_ptr<InvokerRights> rights;
-  if (!a.verify_database.empty()) rights = as_invoker(ctx, "read", path);
+  if (!a.verify_database.empty() && switch_needed(ctx, "read", path)) rights = as_invoker(ctx, "read", path);
   VerifyReport r = check(verify_database(path));
   rights.reset();
   if (ctx.json) {
