@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 
 #include "store/backup.hpp"
 #include "store/store.hpp"
@@ -120,6 +121,37 @@ TEST_CASE("backup: the copy is the snapshot taken at open, whatever is written a
   CHECK(sum->messages == 3);
   CHECK(count(dir.file("copy.db"), "SELECT count(*) FROM messages") == 3);
   CHECK(count(dir.file("cases.db"), "SELECT count(*) FROM messages") == 8);
+  auto v = verify_database(dir.file("copy.db"));
+  REQUIRE(v.ok());
+  INFO(listed(*v));
+  CHECK(v->problems.empty());
+}
+
+TEST_CASE("backup: a copy of many steps while another connection commits", "[backup]") {
+  TempDir dir;
+  auto s = Store::open(dir.file("cases.db"), StoreOptions{});
+  REQUIRE(s.ok());
+  // About 8 MB: the copy takes several steps of 1024 pages.
+  std::string big(200 * 1024, 'w');
+  for (int i = 0; i < 40; ++i) test::ingest(*s, mail(i, "X-Pad: " + big + "\r\n"));
+  REQUIRE(s->index_pending().ok());
+  auto src = BackupSource::open(dir.file("cases.db"));
+  REQUIRE(src.ok());
+  std::thread writer([&] {
+    auto w = Store::open(dir.file("cases.db"), StoreOptions{});
+    for (int i = 40; i < 60 && w.ok(); ++i) {
+      std::vector<PreparedMessage> batch;
+      batch.push_back(mail(i, "X-Pad: " + big + "\r\n"));
+      (void)w->ingest(batch);
+    }
+  });
+  auto sum = src->write_to(dir.file("copy.db"), false);
+  writer.join();
+  REQUIRE(sum.ok());
+  CHECK(sum->bytes > 4096u * 2048u);
+  CHECK(sum->messages == 40);
+  CHECK(count(dir.file("copy.db"), "SELECT count(*) FROM messages") == 40);
+  CHECK(count(dir.file("cases.db"), "SELECT count(*) FROM messages") == 60);
   auto v = verify_database(dir.file("copy.db"));
   REQUIRE(v.ok());
   INFO(listed(*v));
