@@ -97,6 +97,10 @@ def test_restore_drill_under_load():
             p = env.casectl("--json", "backup", copy)
             summary = json.loads(p.stdout)
             at_end = load.count()
+            # verify on the live database, mid-delivery: messages not yet
+            # indexed are no problem, and deliveries go on.
+            p = env.casectl("verify")
+            assert p.stdout.decode().startswith("ok"), p.stdout
             wait_for(lambda: load.count() >= at_end + 40, 120, "deliveries to go on after the backup")
         after = load.snapshot()
         assert not load.other_replies, f"deliveries not acknowledged during the backup: {load.other_replies[:5]}"
