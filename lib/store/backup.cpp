@@ -158,8 +158,7 @@ Result<BackupSource> BackupSource::open(const std::string& database) {
     src.counts_.schema_version = static_cast<int>(count(src.db_, "PRAGMA user_version"));
     src.counts_.cases = count(src.db_, "SELECT count(*) FROM cases");
     src.counts_.messages = count(src.db_, "SELECT count(*) FROM messages");
-    src.counts_.unindexed = count(
-        src.db_, "SELECT count(*) FROM messages WHERE id > (SELECT coalesce(max(indexed_upto), 0) FROM search_progress)");
+    src.counts_.unindexed = count(src.db_, detail::kUnindexedCount);
     return src;
   });
 }

@@ -11,6 +11,12 @@
 
 namespace cased {
 
+namespace detail {
+// How many stored messages the search index has not reached yet.
+inline constexpr const char* kUnindexedCount =
+    "SELECT count(*) FROM messages WHERE id > (SELECT coalesce(max(indexed_upto), 0) FROM search_progress)";
+}  // namespace detail
+
 // What a backup holds, counted in the snapshot it copied.
 struct BackupSummary {
   std::string path;

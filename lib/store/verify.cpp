@@ -115,7 +115,8 @@ bool check_schema(Checker& c, VerifyReport& r) {
   int v = r.schema_version;
   if (v == newest) return true;
   if (v == 0) c.problem("schema", "schema version 0: not a cased database (or an empty one)");
-  else if (v > newest) c.problem("schema", fmt::format("schema version {} is unknown to this program (newest {})", v, newest));
+  else if (v > newest)
+    c.problem("schema", fmt::format("schema version {} is unknown to this program (newest {})", v, newest));
   else
     c.problem("schema", fmt::format("schema version {} is older than this program's {}: migrate a copy (casectl init "
                                     "with case.database naming it) and verify that",
@@ -125,14 +126,16 @@ bool check_schema(Checker& c, VerifyReport& r) {
 
 void check_cases(Checker& c) {
   c.ids("case has mail",
-        "SELECT id FROM cases c WHERE merged_into IS NULL AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id)",
+        "SELECT id FROM cases c WHERE merged_into IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id)",
         "cases without a message: {}");
   c.ids("message case", "SELECT id FROM messages WHERE case_id NOT IN (SELECT id FROM cases)",
         "messages whose case does not exist: {}");
   c.ids("attachment", "SELECT id FROM attachments WHERE message NOT IN (SELECT id FROM messages)",
         "attachments whose message does not exist: {}");
   c.ids("merge",
-        "SELECT id FROM cases WHERE merged_into IS NOT NULL AND (merged_into = id OR merged_into NOT IN (SELECT id FROM cases))",
+        "SELECT id FROM cases WHERE merged_into IS NOT NULL "
+        "AND (merged_into = id OR merged_into NOT IN (SELECT id FROM cases))",
         "cases merged into themselves or into a case that does not exist: {}");
   c.ids("body in raw",
         "SELECT r.message FROM message_body_in_raw r LEFT JOIN messages m ON m.id = r.message "
@@ -149,14 +152,16 @@ void check_index_rows(Checker& c, VerifyReport& r) {
     if (rows != 1) c.problem("index progress", fmt::format("search_progress has {} rows, not 1", rows));
     else if (upto > last)
       c.problem("index progress", fmt::format("indexed_upto {} is past the last message {}", upto, last));
-    r.unindexed = c.scalar("SELECT count(*) FROM messages WHERE id > (SELECT coalesce(max(indexed_upto), 0) FROM search_progress)");
+    r.unindexed = c.scalar(detail::kUnindexedCount);
   });
   if (!progress_ok) return;
   c.ids("message index",
-        "SELECT id FROM messages m WHERE id <= ?1 AND NOT EXISTS (SELECT 1 FROM message_index_docsize d WHERE d.id = m.id)",
+        "SELECT id FROM messages m WHERE id <= ?1 "
+        "AND NOT EXISTS (SELECT 1 FROM message_index_docsize d WHERE d.id = m.id)",
         "messages missing from the search index (message_index): {}", upto);
   c.ids("message index",
-        "SELECT id FROM message_index_docsize d WHERE id > ?1 OR NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = d.id)",
+        "SELECT id FROM message_index_docsize d WHERE id > ?1 "
+        "OR NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = d.id)",
         "rows of the search index (message_index) for messages not stored or not counted as indexed: {}", upto);
   c.run("note index", [&] {
     std::int64_t comments = c.scalar("SELECT count(*) FROM comments");
@@ -194,7 +199,7 @@ void check_fts(VerifyReport& r, const std::string& path) {
     } rollback{raw};
     // Compared with the messages only when every one is indexed: the
     // comparison counts an unindexed message as missing.
-    sql::Stmt pending(raw, "SELECT count(*) FROM messages WHERE id > (SELECT coalesce(max(indexed_upto), 0) FROM search_progress)");
+    sql::Stmt pending(raw, detail::kUnindexedCount);
     int full = pending.step() && pending.int64(0) == 0 ? 1 : 0;
     pending.reset();
     for (const char* table : {"message_index", "note_index"}) {

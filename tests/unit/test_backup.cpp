@@ -181,7 +181,8 @@ TEST_CASE("verify: names an orphan row by its invariant", "[backup]") {
   Store s = store_with(dir.file("cases.db"), 3);
   sql::Db& db = StoreTestAccess::db(s);
   db.exec("PRAGMA foreign_keys = OFF");
-  db.exec("INSERT INTO attachments(message, filename, content_type, size, sha256) VALUES (999, 'x', 'text/plain', 1, 'ab')");
+  db.exec("INSERT INTO attachments(message, filename, content_type, size, sha256) "
+          "VALUES (999, 'x', 'text/plain', 1, 'ab')");
   db.exec("UPDATE messages SET case_id = 777 WHERE id = 2");
   auto v = verify_database(dir.file("cases.db"));
   REQUIRE(v.ok());
