@@ -41,7 +41,7 @@ TEST_CASE("each command is one row with a unique name", "[cli]") {
     CHECK(names.insert(c.name).second);
     CHECK_FALSE(c.help.empty());
   }
-  CHECK(names.size() == 15);
+  CHECK(names.size() == 17);
 }
 
 TEST_CASE("commands that only read open the database read-only", "[cli]") {
@@ -49,6 +49,9 @@ TEST_CASE("commands that only read open the database read-only", "[cli]") {
   for (auto name : {"list", "show", "digest", "outbox", "keys"}) CHECK(row(name).access(none) == Access::read);
   CHECK(row("search").access(none) == Access::index);
   CHECK(row("securitytxt").access(none) == Access::none);
+  // backup and verify open the database themselves, never migrating it.
+  CHECK(row("backup").access(none) == Access::none);
+  CHECK(row("verify").access(none) == Access::none);
   for (auto name : {"init", "ingest", "assign", "comment", "status", "set", "reply", "participant"})
     CHECK(row(name).access(none) == Access::write);
   CHECK(row("outbox").access(parse("outbox", {"retry", "3"})) == Access::write);
