@@ -66,7 +66,8 @@ Result<std::unique_ptr<InvokerRights>> InvokerRights::take(const Invoker& who, c
   if (setgroups(groups.size(), groups.data()) != 0 || setegid(who.gid) != 0 || seteuid(who.uid) != 0) {
     int err = errno;
     r.reset();  // restores what was changed
-    return Error{Errc::invalid, fmt::format("cannot take the rights of {} to {}: {}", who.user, why, std::strerror(err))};
+    return Error{Errc::invalid,
+                 fmt::format("cannot take the rights of {} to {}: {}", who.user, why, std::strerror(err))};
   }
   return r;
 }
