@@ -3,6 +3,7 @@
 #ifdef CASED_TEST_HOOKS
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -142,7 +143,8 @@ void lose_power(State& s) {
     int fd = ::open(s.marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     const char* mode = s.mode == Mode::process ? "process" : s.mode == Mode::power ? "power" : "torn";
     if (fd >= 0) {
-      write_all(fd, line.substr(0, line.size() - 1) + " " + mode + "\n");
+      // The mode and how many unsynced changes were undone: "N KIND PATH MODE UNDONE".
+      write_all(fd, fmt::format("{} {} {}\n", line.substr(0, line.size() - 1), mode, s.unsynced.size()));
       ::close(fd);
     }
   }
