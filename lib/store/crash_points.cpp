@@ -96,23 +96,31 @@ void pwrite_all(int fd, const unsigned char* p, std::size_t n, sqlite3_int64 off
   }
 }
 
+// A file opened by path at the crash, when its locks no longer matter.
+struct Opened {
+  int fd;
+  explicit Opened(const std::string& path) : fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC)) {}
+  ~Opened() {
+    if (fd >= 0) ::close(fd);
+  }
+  Opened(const Opened&) = delete;
+  Opened& operator=(const Opened&) = delete;
+};
+
 bool cut(int fd, sqlite3_int64 size) { return ::ftruncate(fd, size) == 0; }
 
 // The file as it was before `c` (its size first, then its bytes).
 void undo(const Change& c) {
-  int fd = ::open(c.path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  if (cut(fd, c.old_size)) pwrite_all(fd, c.old.data(), c.old.size(), c.off);
-  ::close(fd);
+  Opened f(c.path);
+  if (f.fd >= 0 && cut(f.fd, c.old_size)) pwrite_all(f.fd, c.old.data(), c.old.size(), c.off);
 }
 
 // `c` again, or its first `keep` bytes.
 void redo(const Change& c, std::size_t keep) {
-  int fd = ::open(c.path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  if (c.new_size >= 0) static_cast<void>(cut(fd, c.new_size));
-  else pwrite_all(fd, c.fresh.data(), std::min(keep, c.fresh.size()), c.off);
-  ::close(fd);
+  Opened f(c.path);
+  if (f.fd < 0) return;
+  if (c.new_size >= 0) static_cast<void>(cut(f.fd, c.new_size));
+  else pwrite_all(f.fd, c.fresh.data(), std::min(keep, c.fresh.size()), c.off);
 }
 
 // What a power loss leaves: every unsynced change undone, newest first;
@@ -142,11 +150,9 @@ void lose_power(State& s) {
   if (!s.marker.empty()) {
     int fd = ::open(s.marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     const char* mode = s.mode == Mode::process ? "process" : s.mode == Mode::power ? "power" : "torn";
-    if (fd >= 0) {
-      // The mode and how many unsynced changes were undone: "N KIND PATH MODE UNDONE".
-      write_all(fd, fmt::format("{} {} {}\n", line.substr(0, line.size() - 1), mode, s.unsynced.size()));
-      ::close(fd);
-    }
+    // "N KIND PATH MODE UNDONE": the point, the mode, the unsynced changes undone.
+    if (fd >= 0) write_all(fd, fmt::format("{} {} {}\n", line.substr(0, line.size() - 1), mode, s.unsynced.size()));
+    // Not closed: the process ends at the next line.
   }
   for (;;) ::kill(::getpid(), SIGKILL);
 }

@@ -5,9 +5,11 @@
 //
 // The environment, read once, at the first database opened:
 //   CASED_CRASH_COUNT=FILE   append "N KIND PATH" to FILE at each point
-//   CASED_CRASH_AT=N         at point N, write CASED_CRASH_MARKER (the same
-//                            line and the mode), then SIGKILL this process:
-//                            no destructor, no buffered byte reaches a file
+//   CASED_CRASH_AT=N         at point N, write CASED_CRASH_MARKER=FILE
+//                            ("N KIND PATH MODE UNDONE", UNDONE the number
+//                            of unsynced changes lost), then SIGKILL this
+//                            process: no destructor, no buffered byte
+//                            reaches a file
 //   CASED_CRASH_MODE=process what the kernel has stays (an application crash)
 //                   power    first undo every write since its file's last
 //                            successful xSync (a power loss)

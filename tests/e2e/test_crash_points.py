@@ -234,11 +234,13 @@ def check_after_crash(db, acked):
             assert n == 1, f"{mid} stored {n} times"
         assert c.execute("SELECT count(*) FROM cases c WHERE merged_into IS NULL AND NOT EXISTS "
                          "(SELECT 1 FROM messages m WHERE m.case_id = c.id)").fetchone()[0] == 0, "a case without messages"
+        assert c.execute("SELECT count(*) FROM messages WHERE case_id NOT IN (SELECT id FROM cases)").fetchone()[0] == 0
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        if {"crash0@example.org", "crash1@example.org"} <= acked:
-            cases = c.execute("SELECT count(DISTINCT case_id) FROM messages WHERE message_id IN "
-                              "('crash0@example.org', 'crash1@example.org')").fetchone()[0]
-            assert cases == 1, "the reply left its thread"
+        for root, reply in (("crash0@example.org", "crash1@example.org"), ("crash3@example.org", "crash4@example.org")):
+            if {root, reply} <= acked:
+                cases = c.execute("SELECT count(DISTINCT case_id) FROM messages WHERE message_id IN (?, ?)",
+                                  (root, reply)).fetchone()[0]
+                assert cases == 1, f"{reply} left the thread of {root}"
 
 
 def check_complete(db):
