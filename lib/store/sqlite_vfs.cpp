@@ -46,6 +46,11 @@
 //
 // Each connection uses its files from one thread at a time (SQLite's own
 // rule for a connection), so the per-file state needs no lock.
+//
+// In a test build (CASED_TEST_HOOKS) every write that reaches a file, every
+// write kept in a run, and every xSync, xTruncate and xDelete is a crash
+// point (crash_points.hpp): tests/e2e/test_crash_points.py stops the
+// process at each one, with and without losing what was not yet synced.
 #include "store/sqlite_vfs.hpp"
 
 #include <sqlite3.h>
@@ -60,6 +65,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "store/crash_points.hpp"
 
 namespace cased::sql {
 namespace {
@@ -93,6 +99,7 @@ extern const sqlite3_io_methods kMethods;
 struct File {
   sqlite3_file base;  // first: what SQLite sees; base.pMethods is &kMethods
   sqlite3_file* real = nullptr;
+  const char* name = nullptr;  // SQLite keeps it valid until xClose; null for a temp file
   // A WAL and its main database point at each other while both are open;
   // only a linked file buffers its writes.
   File* peer = nullptr;
@@ -116,6 +123,7 @@ const sqlite3_io_methods* real_methods(File* f) { return f->real->pMethods; }
 
 int flush(File* f) {
   if (!f || f->run.empty()) return SQLITE_OK;
+  crash::before_write(crash::Kind::flush, f->real, f->name, f->run.data(), static_cast<int>(f->run.size()), f->start);
   int rc = real_methods(f)->xWrite(f->real, f->run.data(), static_cast<int>(f->run.size()), f->start);
   if (rc == SQLITE_OK) f->run.clear();  // keeps the capacity for the next run
   return rc;
@@ -205,7 +213,10 @@ int x_write(sqlite3_file* pf, const void* data, int n, sqlite3_int64 off) {
                static_cast<std::size_t>(off - f->start) + len <= kMaxRun;
   if (!joins) {
     if (int rc = flush(f); rc != SQLITE_OK) return rc;
-    if (!f->peer || len > kMaxRun) return real_methods(f)->xWrite(f->real, data, n, off);
+    if (!f->peer || len > kMaxRun) {
+      crash::before_write(crash::Kind::write, f->real, f->name, data, n, off);
+      return real_methods(f)->xWrite(f->real, data, n, off);
+    }
     f->start = off;
   }
   auto at = static_cast<std::size_t>(off - f->start);
@@ -214,6 +225,7 @@ int x_write(sqlite3_file* pf, const void* data, int n, sqlite3_int64 off) {
   } catch (const std::bad_alloc&) {
     return SQLITE_IOERR_NOMEM;
   }
+  crash::point(crash::Kind::buffer, f->name);
   std::memcpy(f->run.data() + at, data, len);
   if (!f->wal) return SQLITE_OK;
   if (f->commit_frame) {
@@ -232,13 +244,17 @@ int x_truncate(sqlite3_file* pf, sqlite3_int64 size) {
     drop_windows(f);
   }
   if (int rc = flush(f); rc != SQLITE_OK) return rc;
+  crash::before_truncate(f->real, f->name, size);
   return real_methods(f)->xTruncate(f->real, size);
 }
 
 int x_sync(sqlite3_file* pf, int flags) {
   File* f = self(pf);
   if (int rc = flush(f); rc != SQLITE_OK) return rc;
-  return real_methods(f)->xSync(f->real, flags);
+  crash::point(crash::Kind::sync, f->name);
+  int rc = real_methods(f)->xSync(f->real, flags);
+  if (rc == SQLITE_OK) crash::synced(f->name);
+  return rc;
 }
 
 int x_file_size(sqlite3_file* pf, sqlite3_int64* size) {
@@ -371,6 +387,7 @@ int x_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* pf, int flags,
     return rc;
   }
   f->base.pMethods = &kMethods;
+  f->name = name;
   if (flags & SQLITE_OPEN_WAL) {
     // SQLite opens the WAL by its pager, whose main database file (opened
     // through this VFS too) it finds from the WAL's name.
@@ -395,7 +412,10 @@ sqlite3_vfs make_vfs(sqlite3_vfs* real) {
   v.pAppData = real;
   v.xOpen = x_open;
   v.xDelete = [](sqlite3_vfs* vfs, const char* name, int sync_dir) {
-    return real_vfs(vfs)->xDelete(real_vfs(vfs), name, sync_dir);
+    crash::point(crash::Kind::remove, name);
+    int rc = real_vfs(vfs)->xDelete(real_vfs(vfs), name, sync_dir);
+    crash::synced(name);  // gone: nothing of it is left to undo
+    return rc;
   };
   v.xAccess = [](sqlite3_vfs* vfs, const char* name, int flags, int* out) {
     return real_vfs(vfs)->xAccess(real_vfs(vfs), name, flags, out);
@@ -450,6 +470,7 @@ const char* coalescing_vfs() {
     }
     vfs = make_vfs(real);
     rc = sqlite3_vfs_register(&vfs, 0);
+    crash::install();
   });
   if (rc != SQLITE_OK) throw StoreError(Errc::internal, "cannot register the SQLite VFS " + std::string(kName));
   return kName;
