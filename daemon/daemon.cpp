@@ -14,6 +14,7 @@
 #include <memory>
 #include <spdlog/spdlog.h>
 
+#include "core/fault_log.hpp"
 #include "crypto/crypto.hpp"
 #include "store/ingest_writer.hpp"
 #include "mail/lmtp.hpp"
@@ -76,6 +77,10 @@ struct Server {
   OutboxWorker& outbox;
   std::string hostname;
   std::atomic<bool> stopping{false};
+  // gpg-agent did not answer the last PGP message (Errc::unavailable): one
+  // message at a time tries it again, the others are deferred at once.
+  std::atomic<bool> agent_down{false};
+  std::atomic<bool> agent_trial{false};
   int sessions = 0;
   std::map<std::string, int> sessions_per_peer;  // by IP address; unix-socket peers are not counted here
   std::uint64_t next_session = 0;
@@ -114,11 +119,39 @@ PreparedMessage parse_lmtp(LmtpDelivery& job) {
 
 // On a pool thread: mail that carries OpenPGP goes to the thread's worker
 // process (or, without workers, to the thread's own GPGME context).
-Result<PreparedMessage> prepare_openpgp(Server& server, PreparedMessage parsed) {
+Result<PreparedMessage> run_openpgp(Server& server, PreparedMessage parsed) {
   if (ParseWorker* worker = thread_worker(server)) return worker->prepare(std::move(parsed.raw), std::move(parsed.envelope));
-  if (Crypto* crypto = thread_crypto(server))
-    return prepare_message(std::move(parsed.raw), std::move(parsed.envelope), crypto);
+  if (Crypto* crypto = thread_crypto(server)) {
+    try {
+      return prepare_message(std::move(parsed.raw), std::move(parsed.envelope), crypto);
+    } catch (const CryptoTimeout& e) {
+      return Error{Errc::unavailable, e.what()};
+    }
+  }
   return parsed;
+}
+
+// A gpg-agent that does not answer is Errc::unavailable (451, retried).
+// Each message that meets it holds a parser thread for the gpg time limit,
+// so while it is down one message at a time tries it (and finds it back)
+// and the others are deferred at once: the pool stays free for other mail,
+// and no reply waits for more than one message's time limit.
+Result<PreparedMessage> prepare_openpgp(Server& server, PreparedMessage parsed) {
+  bool trial = false;
+  if (server.agent_down) {
+    if (server.agent_trial.exchange(true))
+      return Error{Errc::unavailable, "gpg-agent did not answer; another message is trying it again"};
+    trial = true;
+  }
+  Result<PreparedMessage> r = run_openpgp(server, std::move(parsed));
+  if (r) {
+    server.agent_down = false;
+    fault_log().cleared(Errc::unavailable);
+  } else if (r.error().code == Errc::unavailable) {
+    server.agent_down = true;
+  }
+  if (trial) server.agent_trial = false;
+  return r;
 }
 
 // Mail up to this size is parsed on the session's own thread: handing it to
@@ -282,6 +315,8 @@ awaitable<void> store_and_answer(Server& server, LmtpSession& session, LmtpDeliv
   Result<IngestResult> r = co_await store_message(server, std::move(delivery));
   double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   if (r) {
+    fault_log().cleared(Errc::full);
+    fault_log().cleared(Errc::busy);
     spdlog::info("delivered queue={} case={} message={} size={} rcpts={} new_case={} duplicate={} ms={:.1f}", queue_id,
                  r->case_id, r->message, size, rcpts, r->new_case, r->duplicate, ms);
     session.complete_delivery(
@@ -289,8 +324,15 @@ awaitable<void> store_and_answer(Server& server, LmtpSession& session, LmtpDeliv
     if (r->new_case) server.outbox.wake();  // an acknowledgement may be due
   } else {
     LmtpOutcome outcome = outcome_for(r.error());
-    spdlog::warn("{} queue={} size={} ms={:.1f}: {} {}: {}", outcome.code < 500 ? "deferred" : "rejected", queue_id,
-                 size, ms, outcome.code, outcome.enhanced, r.error().message);
+    // A full disk, a locked database or a hung gpg-agent: one line for the
+    // fault (core/fault_log.hpp), then one per message only at debug level.
+    bool lasting = is_lasting_fault(r.error().code);
+    if (lasting)
+      fault_log().failed(r.error(), fmt::format("deliveries get {} {} and the MTA retries them", outcome.code,
+                                                outcome.enhanced));
+    spdlog::log(lasting ? spdlog::level::debug : spdlog::level::warn, "{} queue={} size={} ms={:.1f}: {} {}: {}",
+                outcome.code < 500 ? "deferred" : "rejected", queue_id, size, ms, outcome.code, outcome.enhanced,
+                r.error().message);
     session.complete_delivery({outcome});
   }
 }

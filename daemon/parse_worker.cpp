@@ -243,7 +243,7 @@ int run_parse_worker(int fd, const ParseWorkerOptions& options) {
       frame.value().reset();
       reply = prepare_message(std::move(request.raw), std::move(request.envelope), crypto.get());
     } catch (const CryptoTimeout& e) {
-      reply = Error{Errc::temporary, e.what()};
+      reply = Error{Errc::unavailable, e.what()};  // the agent's fault, not the message's: 451, retried
     } catch (const std::exception& e) {
       // A crash in parsing must not lose the message: the MTA retries.
       reply = Error{Errc::temporary, fmt::format("parse failed: {}", e.what())};
