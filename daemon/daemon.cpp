@@ -88,18 +88,21 @@ struct Server {
   std::list<std::function<void()>> stoppers;
 };
 
-// One GPGME context per parser thread, made on first use.
+// One GPGME context per parser thread, made on first use. A gpg-agent that
+// does not answer when it is made throws CryptoTimeout: made again next time.
 Crypto* thread_crypto(Server& server) {
   thread_local std::unique_ptr<Crypto> crypto;
   thread_local bool tried = false;
   if (!tried) {
-    tried = true;
     try {
       crypto = std::make_unique<Crypto>(server.config.gpg.home, std::chrono::seconds(server.config.gpg.timeout_seconds),
                                         server.config.lmtp.max_message_size);
+    } catch (const CryptoTimeout&) {
+      throw;
     } catch (const std::exception& e) {
       spdlog::warn("PGP is off on this thread: {}", e.what());
     }
+    tried = true;
   }
   return crypto.get();
 }
@@ -121,12 +124,11 @@ PreparedMessage parse_lmtp(LmtpDelivery& job) {
 // process (or, without workers, to the thread's own GPGME context).
 Result<PreparedMessage> run_openpgp(Server& server, PreparedMessage parsed) {
   if (ParseWorker* worker = thread_worker(server)) return worker->prepare(std::move(parsed.raw), std::move(parsed.envelope));
-  if (Crypto* crypto = thread_crypto(server)) {
-    try {
+  try {
+    if (Crypto* crypto = thread_crypto(server))
       return prepare_message(std::move(parsed.raw), std::move(parsed.envelope), crypto);
-    } catch (const CryptoTimeout& e) {
-      return Error{Errc::unavailable, e.what()};
-    }
+  } catch (const CryptoTimeout& e) {
+    return Error{Errc::unavailable, e.what()};
   }
   return parsed;
 }
@@ -480,12 +482,18 @@ int run_daemon(const Config& config) {
   // the workers' contexts reuse the answer instead of asking it later.
   std::optional<ParseWorkerOptions> workers;
   try {
-    Crypto keys(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds));
+    std::vector<std::string> own_keys;
+    try {
+      own_keys = Crypto(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds)).own_fingerprints();
+    } catch (const CryptoTimeout& e) {
+      // Start anyway: plain mail flows, and the workers list the keys once the agent answers.
+      fault_log().failed(Error{Errc::unavailable, e.what()}, "PGP mail gets 451 4.3.0 and the MTA retries it");
+    }
     // Started with exec of this very binary (parse_worker.hpp), which
     // /proc/self/exe still names after a package upgrade replaced the file.
     if (::access("/proc/self/exe", X_OK) == 0)
       workers = ParseWorkerOptions{"/proc/self/exe", config.gpg.home, config.gpg.timeout_seconds,
-                                   config.lmtp.max_message_size, keys.own_fingerprints()};
+                                   config.lmtp.max_message_size, std::move(own_keys)};
     else
       spdlog::warn("no /proc/self/exe: PGP mail is decrypted on the parser threads");
   } catch (const std::exception& e) {

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <spdlog/spdlog.h>
 
+#include "core/fault_log.hpp"
 #include "crypto/crypto.hpp"
 #include "imap_client.hpp"
 #include "net/net.hpp"
@@ -268,13 +269,24 @@ void ImapPoller::run() {
     spdlog::error("imap: {}", store.error().message);
     return;
   }
-  try {
-    impl_->crypto = std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds),
-                                             config.lmtp.max_message_size);
-  } catch (const std::exception& e) {
-    spdlog::warn("imap: PGP is off: {}", e.what());
-  }
   int backoff = 1;
+  // A gpg-agent that does not answer: the mail waits in the mailbox, never
+  // fetched undecrypted; tried again with the same back-off.
+  while (!impl_->stopping) {
+    try {
+      impl_->crypto = std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds),
+                                               config.lmtp.max_message_size);
+    } catch (const CryptoTimeout& e) {
+      fault_log().failed(Error{Errc::unavailable, e.what()}, "IMAP mail waits in the mailbox until it answers");
+      impl_->wait(backoff);
+      backoff = std::min(backoff * 2, 300);
+      continue;
+    } catch (const std::exception& e) {
+      spdlog::warn("imap: PGP is off: {}", e.what());
+    }
+    break;
+  }
+  backoff = 1;
   while (!impl_->stopping) {
     try {
       impl_->session(*store);

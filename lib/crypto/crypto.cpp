@@ -198,6 +198,11 @@ Crypto::Crypto(const std::string& home, std::chrono::seconds timeout, std::uint6
   std::lock_guard lock(own.mutex);
   auto known = own.by_home.find(home);
   if (known == own.by_home.end()) {
+    // The listing below has no time limit: ask with one first, so that a
+    // hung agent is a CryptoTimeout here (retried later), not a process
+    // that never starts.
+    if (!impl_->agent_answers())
+      throw CryptoTimeout(fmt::format("gpg-agent of {} did not answer a request for the secret keys", home));
     std::vector<std::string> fprs;
     for (const auto& k : secret_keys()) fprs.push_back(k.fingerprint);
     known = own.by_home.emplace(home, std::move(fprs)).first;

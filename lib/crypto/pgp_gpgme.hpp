@@ -199,13 +199,14 @@ struct Crypto::Impl {
     return *op_ctx;
   }
 
-  // Runs a signing operation; a timeout is a temporary error for the outbox.
+  // Runs a signing operation; a timeout is gpg-agent not answering
+  // (Errc::unavailable, temporary): the outbox tries again later.
   template <class Start>
   Result<gpgme_error_t> run_signing(pgp::TimedOp& op, Start&& start) {
     try {
       return op.run(std::forward<Start>(start), timeout);
     } catch (const CryptoTimeout& e) {
-      return Error{Errc::temporary, e.what()};
+      return Error{Errc::unavailable, e.what()};
     }
   }
 

@@ -69,10 +69,9 @@ def plain(msgid, word, size=0):
 
 def check_store(db, acknowledged):
     """Every acknowledged Message-ID is stored exactly once and no other
-    incoming message
-    is (acknowledgements sent out are stored too); no case without a
-    message, no row without its parent; the database
-    passes integrity_check and foreign_key_check."""
+    incoming message is (the acknowledgements sent out are stored too, as
+    outgoing); no case without a message, no row without its parent; the
+    database passes integrity_check and foreign_key_check."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]

@@ -181,5 +181,49 @@ def test_an_agent_killed_while_it_hangs_over_a_message_defers_it_never_fails_it(
         w.close()
 
 
+def test_started_while_the_agent_hangs_cased_listens_and_defers_only_pgp_mail():
+    """cased (re)started while its gpg-agent is stopped: it cannot list its
+    secret keys, yet it starts, delivers plain mail and defers PGP mail with
+    451 4.3.0; casectl ingest exits 75 (the MTA retries) instead of storing
+    the message undecrypted. Continued, the agent decrypts the retry."""
+    w = World()
+    agent = None
+    try:
+        w.env.start()
+        data, frm = w.encrypted("warm@example.org", "warmword")
+        assert deliver_timed(w.env.port, data, BOUND, frm)[0] == 250
+        w.env.stop()
+        stored = ["warm@example.org"]
+        agent = agent_pid(w.alias.home)
+        os.kill(agent, signal.SIGSTOP)
+        w.env.start()  # listens within the harness's bound
+        code, line, _ = deliver_timed(w.env.port, plain("plain@example.org", "plainword"), BOUND,
+                                      "plainword@example.org")
+        assert code == 250, line
+        stored.append("plain@example.org")
+        data, frm = w.encrypted("late@example.org", "lateword")
+        code, line, _ = deliver_timed(w.env.port, data, BOUND, frm)
+        assert code == 451 and "4.3.0" in line, line
+        p = w.env.casectl("ingest", input=data, check=False)
+        assert p.returncode == 75, (p.returncode, p.stderr)
+        assert count_lines(w.env.log(), "fault: gpg-agent not answering") == 1, w.env.log()
+        os.kill(agent, signal.SIGCONT)
+        agent = None
+        code, line, _ = deliver_timed(w.env.port, data, BOUND, frm)  # the MTA's retry
+        assert code == 250, line
+        stored.append("late@example.org")
+        assert w.decryption("lateword") == "ok"
+        wait_for(lambda: count_lines(w.env.log(), "fault cleared: gpg-agent not answering") == 1, 10, "cleared line")
+        w.env.stop()
+        check_store(w.env.db, stored)
+    finally:
+        if agent:
+            try:
+                os.kill(agent, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        w.close()
+
+
 if __name__ == "__main__":
     run_tests(globals())
