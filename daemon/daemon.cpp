@@ -472,14 +472,10 @@ std::string host_name() {
   return buf;
 }
 
-}  // namespace
-
-int run_daemon(const Config& config) {
-  std::vector<ListenAddress> addresses;
-  for (const auto& spec : config.lmtp.listen) addresses.push_back(parse_listen(spec));
-
-  // Learn the alias's own keys now: listing secret keys asks gpg-agent, and
-  // the workers' contexts reuse the answer instead of asking it later.
+// The parse workers' options, or none when PGP is off. Learns the alias's
+// own keys now: listing secret keys asks gpg-agent, and the workers'
+// contexts reuse the answer instead of asking it later.
+std::optional<ParseWorkerOptions> parse_workers(const Config& config) {
   std::optional<ParseWorkerOptions> workers;
   try {
     std::vector<std::string> own_keys;
@@ -499,6 +495,16 @@ int run_daemon(const Config& config) {
   } catch (const std::exception& e) {
     spdlog::warn("PGP is off: {}", e.what());
   }
+  return workers;
+}
+
+}  // namespace
+
+int run_daemon(const Config& config) {
+  std::vector<ListenAddress> addresses;
+  for (const auto& spec : config.lmtp.listen) addresses.push_back(parse_listen(spec));
+
+  std::optional<ParseWorkerOptions> workers = parse_workers(config);
   IngestWriter writer(config.case_.database, store_options(config, config.ack.enabled));
   OutboxWorker outbox(config);
   asio::io_context io(1);

@@ -50,6 +50,15 @@ class World:
         self.rita.close()
 
 
+def resume(pid):
+    """Continues a stopped agent, if there is one left to continue."""
+    if pid:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
 def agent_pid(home):
     out = subprocess.run(["pgrep", "-f", f"gpg-agent --homedir {home}"], capture_output=True, text=True).stdout.split()
     assert out, "no gpg-agent for " + home
@@ -107,11 +116,7 @@ def test_a_hung_gpg_agent_defers_pgp_mail_in_bounded_time_and_recovers():
         check_store(w.env.db, stored)
         assert count_lines(w.env.log(), "fault: gpg-agent not answering") == 1, w.env.log()
     finally:
-        if agent:
-            try:
-                os.kill(agent, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
+        resume(agent)
         w.close()
 
 
@@ -173,11 +178,7 @@ def test_an_agent_killed_while_it_hangs_over_a_message_defers_it_never_fails_it(
         w.env.stop()
         check_store(w.env.db, stored)
     finally:
-        if agent:
-            try:
-                os.kill(agent, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
+        resume(agent)
         w.close()
 
 
@@ -217,11 +218,7 @@ def test_started_while_the_agent_hangs_cased_listens_and_defers_only_pgp_mail():
         w.env.stop()
         check_store(w.env.db, stored)
     finally:
-        if agent:
-            try:
-                os.kill(agent, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
+        resume(agent)
         w.close()
 
 
