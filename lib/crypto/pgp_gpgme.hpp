@@ -234,7 +234,10 @@ struct Crypto::Impl {
       return gpg_error(GPG_ERR_TIMEOUT);
     }
   }
-  // Whether gpg-agent answers a request for our secret keys within a short time.
+  // Asks gpg-agent for our secret keys, giving it half the time limit
+  // (1 to 5 s): the operation's result, or CryptoTimeout when it did not answer.
+  gpgme_error_t probe_agent();
+  // Whether gpg-agent answers a request for our secret keys within that time.
   bool agent_answers();
 
   Result<pgp::Key> secret_key(const std::string& fpr);
