@@ -82,10 +82,16 @@ struct ImapPoller::Impl {
     writer.submit(std::move(prepared), [&done](Result<IngestResult> r) { done.set_value(std::move(r)); });
     auto r = future.get();
     if (!r) {
-      spdlog::warn("imap: uid {} not stored ({}); left in the mailbox and tried again on a later pass", uid,
-                   r.error().message);
+      // A full disk or a locked database: one line for the fault, not one per message and pass.
+      if (is_lasting_fault(r.error().code))
+        fault_log().failed(r.error(), "IMAP mail stays in the mailbox and is fetched again on a later pass");
+      else
+        spdlog::warn("imap: uid {} not stored ({}); left in the mailbox and tried again on a later pass", uid,
+                     r.error().message);
       return false;
     }
+    fault_log().cleared(Errc::full);
+    fault_log().cleared(Errc::busy);
     spdlog::info("imap: uid {} stored: case={} message={} new_case={} duplicate={}", uid, r->case_id, r->message,
                  r->new_case, r->duplicate);
     if (r->new_case) outbox.wake();
