@@ -82,6 +82,8 @@ def test_a_full_disk_defers_with_452_and_recovers_without_restart():
         for msgid, (code, line, seconds) in deliver_all(w.env.port, batch, BOUND).items():
             assert code == 452 and "4.3.1" in line, (msgid, line)
         deferred.update(batch)
+        p = w.env.casectl("ingest", input=plain("piped@example.org", "piped").encode(), check=False)
+        assert p.returncode == 75, (p.returncode, p.stderr)  # EX_TEMPFAIL: an MTA piping to it defers
         assert w.env.daemon.poll() is None, w.env.log()
         assert_idle(w.env.daemon.pid)  # the writer, the index and the outbox wait; none spins
         log = w.env.log()

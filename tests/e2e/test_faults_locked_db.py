@@ -49,6 +49,9 @@ def test_a_locked_database_defers_with_451_in_bounded_time_and_recovers():
             assert BUSY_TIMEOUT - 0.5 <= seconds <= BOUND, (msgid, seconds)
         # Reading is not blocked: the analyst's colleagues can still list cases.
         assert len(env.json("list")) == 3
+        # casectl waits as long, then exits 75 (EX_TEMPFAIL): an MTA piping to it defers.
+        p = env.casectl("ingest", input=plain("piped@example.org", "piped").encode(), check=False)
+        assert p.returncode == 75, (p.returncode, p.stderr)
         assert count_lines(env.log(), "fault: database busy") == 1, env.log()
         assert count_lines(env.log(), "deferred") == 0, env.log()  # per message only at debug level
         assert_idle(env.daemon.pid)
