@@ -151,6 +151,9 @@ class TimedOp {
   }
   static void remove(void* tag) { static_cast<Watch*>(tag)->active = false; }
   static void event(void* self, gpgme_event_io_t type, void* type_data) {
+    // With our own event loop a listed key comes here, not to GPGME's key
+    // queue, and is ours to release (agent probes list keys this way).
+    if (type == GPGME_EVENT_NEXT_KEY && type_data) gpgme_key_unref(static_cast<gpgme_key_t>(type_data));
     if (type != GPGME_EVENT_DONE) return;
     auto* op = static_cast<TimedOp*>(self);
     op->done_ = true;
