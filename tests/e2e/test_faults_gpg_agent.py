@@ -1,8 +1,9 @@
 """A gpg-agent that hangs (SIGSTOP) or dies (SIGKILL) under the daemon's
 gpg.home, end to end, with gpg.timeout = 2. While it hangs, PGP mail gets
-451 4.3.0 within the bound of 2 x timeout + 3 s = 7 s (one gpg operation
-times out, the agent probe takes at most timeout / 2, and a message may
-queue behind one other that does the same), never "decryption failed";
+451 4.3.0 within the bound of 2 x (timeout + 1 s) + 1 s = 7 s (one gpg
+operation times out, the agent probe then takes half the timeout, at least
+1 s, and a message may queue behind one other that does the same; 1 s of
+slack), never "decryption failed";
 other PGP messages do not each wait out the time limit on the parser
 threads, and plain mail, large or small, is delivered meanwhile. The fault
 is logged once. Continued or killed, the agent answers again (gpg starts a
