@@ -53,6 +53,8 @@ Store Context::store(bool acknowledge) {
 std::unique_ptr<Crypto> Context::required_crypto() {
   try {
     return std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds));
+  } catch (const CryptoTimeout& e) {
+    fail(ExitCode::temporary, e.what());
   } catch (const std::exception& e) {
     fail(ExitCode::failure, fmt::format("cannot use gpg.home {}: {}", config.gpg.home, e.what()));
   }
@@ -68,6 +70,10 @@ std::unique_ptr<Crypto> Context::crypto() {
     // Decrypted content is bounded by the message size limit, as over LMTP.
     return std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds),
                                     config.lmtp.max_message_size);
+  } catch (const CryptoTimeout& e) {
+    // gpg-agent hangs: exit 75, so that an MTA piping mail here retries it
+    // later instead of it being stored undecrypted.
+    fail(ExitCode::temporary, e.what());
   } catch (const std::exception& e) {
     std::cerr << fmt::format("casectl: warning: {}; PGP mail stays undecrypted\n", e.what());
     return nullptr;

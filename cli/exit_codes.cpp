@@ -18,7 +18,10 @@ const std::vector<ExitRow>& exit_table() {
 
 ExitCode exit_for(Errc code) {
   switch (code) {
-    case Errc::temporary: return ExitCode::temporary;
+    case Errc::temporary:
+    case Errc::full:
+    case Errc::busy:
+    case Errc::unavailable: return ExitCode::temporary;
     case Errc::not_found: return ExitCode::not_found;
     case Errc::refused: return ExitCode::refused;
     case Errc::invalid:

@@ -14,6 +14,7 @@
 #include <memory>
 #include <spdlog/spdlog.h>
 
+#include "core/fault_log.hpp"
 #include "crypto/crypto.hpp"
 #include "store/ingest_writer.hpp"
 #include "mail/lmtp.hpp"
@@ -76,6 +77,10 @@ struct Server {
   OutboxWorker& outbox;
   std::string hostname;
   std::atomic<bool> stopping{false};
+  // gpg-agent did not answer the last PGP message (Errc::unavailable): one
+  // message at a time tries it again, the others are deferred at once.
+  std::atomic<bool> agent_down{false};
+  std::atomic<bool> agent_trial{false};
   int sessions = 0;
   std::map<std::string, int> sessions_per_peer;  // by IP address; unix-socket peers are not counted here
   std::uint64_t next_session = 0;
@@ -83,18 +88,21 @@ struct Server {
   std::list<std::function<void()>> stoppers;
 };
 
-// One GPGME context per parser thread, made on first use.
+// One GPGME context per parser thread, made on first use. A gpg-agent that
+// does not answer when it is made throws CryptoTimeout: made again next time.
 Crypto* thread_crypto(Server& server) {
   thread_local std::unique_ptr<Crypto> crypto;
   thread_local bool tried = false;
   if (!tried) {
-    tried = true;
     try {
       crypto = std::make_unique<Crypto>(server.config.gpg.home, std::chrono::seconds(server.config.gpg.timeout_seconds),
                                         server.config.lmtp.max_message_size);
+    } catch (const CryptoTimeout&) {
+      throw;
     } catch (const std::exception& e) {
       spdlog::warn("PGP is off on this thread: {}", e.what());
     }
+    tried = true;
   }
   return crypto.get();
 }
@@ -114,11 +122,38 @@ PreparedMessage parse_lmtp(LmtpDelivery& job) {
 
 // On a pool thread: mail that carries OpenPGP goes to the thread's worker
 // process (or, without workers, to the thread's own GPGME context).
-Result<PreparedMessage> prepare_openpgp(Server& server, PreparedMessage parsed) {
+Result<PreparedMessage> run_openpgp(Server& server, PreparedMessage parsed) {
   if (ParseWorker* worker = thread_worker(server)) return worker->prepare(std::move(parsed.raw), std::move(parsed.envelope));
-  if (Crypto* crypto = thread_crypto(server))
-    return prepare_message(std::move(parsed.raw), std::move(parsed.envelope), crypto);
+  try {
+    if (Crypto* crypto = thread_crypto(server))
+      return prepare_message(std::move(parsed.raw), std::move(parsed.envelope), crypto);
+  } catch (const CryptoTimeout& e) {
+    return Error{Errc::unavailable, e.what()};
+  }
   return parsed;
+}
+
+// A gpg-agent that does not answer is Errc::unavailable (451, retried).
+// Each message that meets it holds a parser thread for the gpg time limit,
+// so while it is down one message at a time tries it (and finds it back)
+// and the others are deferred at once: the pool stays free for other mail,
+// and no reply waits for more than one message's time limit.
+Result<PreparedMessage> prepare_openpgp(Server& server, PreparedMessage parsed) {
+  bool trial = false;
+  if (server.agent_down) {
+    if (server.agent_trial.exchange(true))
+      return Error{Errc::unavailable, "gpg-agent did not answer; another message is trying it again"};
+    trial = true;
+  }
+  Result<PreparedMessage> r = run_openpgp(server, std::move(parsed));
+  if (r) {
+    server.agent_down = false;
+    fault_log().cleared(Errc::unavailable);
+  } else if (r.error().code == Errc::unavailable) {
+    server.agent_down = true;
+  }
+  if (trial) server.agent_trial = false;
+  return r;
 }
 
 // Mail up to this size is parsed on the session's own thread: handing it to
@@ -282,6 +317,8 @@ awaitable<void> store_and_answer(Server& server, LmtpSession& session, LmtpDeliv
   Result<IngestResult> r = co_await store_message(server, std::move(delivery));
   double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   if (r) {
+    fault_log().cleared(Errc::full);
+    fault_log().cleared(Errc::busy);
     spdlog::info("delivered queue={} case={} message={} size={} rcpts={} new_case={} duplicate={} ms={:.1f}", queue_id,
                  r->case_id, r->message, size, rcpts, r->new_case, r->duplicate, ms);
     session.complete_delivery(
@@ -289,8 +326,15 @@ awaitable<void> store_and_answer(Server& server, LmtpSession& session, LmtpDeliv
     if (r->new_case) server.outbox.wake();  // an acknowledgement may be due
   } else {
     LmtpOutcome outcome = outcome_for(r.error());
-    spdlog::warn("{} queue={} size={} ms={:.1f}: {} {}: {}", outcome.code < 500 ? "deferred" : "rejected", queue_id,
-                 size, ms, outcome.code, outcome.enhanced, r.error().message);
+    // A full disk, a locked database or a hung gpg-agent: one line for the
+    // fault (core/fault_log.hpp), then one per message only at debug level.
+    bool lasting = is_lasting_fault(r.error().code);
+    if (lasting)
+      fault_log().failed(r.error(), fmt::format("deliveries get {} {} and the MTA retries them", outcome.code,
+                                                outcome.enhanced));
+    spdlog::log(lasting ? spdlog::level::debug : spdlog::level::warn, "{} queue={} size={} ms={:.1f}: {} {}: {}",
+                outcome.code < 500 ? "deferred" : "rejected", queue_id, size, ms, outcome.code, outcome.enhanced,
+                r.error().message);
     session.complete_delivery({outcome});
   }
 }
@@ -428,27 +472,39 @@ std::string host_name() {
   return buf;
 }
 
+// The parse workers' options, or none when PGP is off. Learns the alias's
+// own keys now: listing secret keys asks gpg-agent, and the workers'
+// contexts reuse the answer instead of asking it later.
+std::optional<ParseWorkerOptions> parse_workers(const Config& config) {
+  std::optional<ParseWorkerOptions> workers;
+  try {
+    std::vector<std::string> own_keys;
+    try {
+      own_keys = Crypto(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds)).own_fingerprints();
+    } catch (const CryptoTimeout& e) {
+      // Start anyway: plain mail flows, and the workers list the keys once the agent answers.
+      fault_log().failed(Error{Errc::unavailable, e.what()}, "PGP mail gets 451 4.3.0 and the MTA retries it");
+    }
+    // Started with exec of this very binary (parse_worker.hpp), which
+    // /proc/self/exe still names after a package upgrade replaced the file.
+    if (::access("/proc/self/exe", X_OK) == 0)
+      workers = ParseWorkerOptions{"/proc/self/exe", config.gpg.home, config.gpg.timeout_seconds,
+                                   config.lmtp.max_message_size, std::move(own_keys)};
+    else
+      spdlog::warn("no /proc/self/exe: PGP mail is decrypted on the parser threads");
+  } catch (const std::exception& e) {
+    spdlog::warn("PGP is off: {}", e.what());
+  }
+  return workers;
+}
+
 }  // namespace
 
 int run_daemon(const Config& config) {
   std::vector<ListenAddress> addresses;
   for (const auto& spec : config.lmtp.listen) addresses.push_back(parse_listen(spec));
 
-  // Learn the alias's own keys now: listing secret keys asks gpg-agent, and
-  // the workers' contexts reuse the answer instead of asking it later.
-  std::optional<ParseWorkerOptions> workers;
-  try {
-    Crypto keys(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds));
-    // Started with exec of this very binary (parse_worker.hpp), which
-    // /proc/self/exe still names after a package upgrade replaced the file.
-    if (::access("/proc/self/exe", X_OK) == 0)
-      workers = ParseWorkerOptions{"/proc/self/exe", config.gpg.home, config.gpg.timeout_seconds,
-                                   config.lmtp.max_message_size, keys.own_fingerprints()};
-    else
-      spdlog::warn("no /proc/self/exe: PGP mail is decrypted on the parser threads");
-  } catch (const std::exception& e) {
-    spdlog::warn("PGP is off: {}", e.what());
-  }
+  std::optional<ParseWorkerOptions> workers = parse_workers(config);
   IngestWriter writer(config.case_.database, store_options(config, config.ack.enabled));
   OutboxWorker outbox(config);
   asio::io_context io(1);

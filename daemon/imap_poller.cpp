@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <spdlog/spdlog.h>
 
+#include "core/fault_log.hpp"
 #include "crypto/crypto.hpp"
 #include "imap_client.hpp"
 #include "net/net.hpp"
@@ -81,10 +82,16 @@ struct ImapPoller::Impl {
     writer.submit(std::move(prepared), [&done](Result<IngestResult> r) { done.set_value(std::move(r)); });
     auto r = future.get();
     if (!r) {
-      spdlog::warn("imap: uid {} not stored ({}); left in the mailbox and tried again on a later pass", uid,
-                   r.error().message);
+      // A full disk or a locked database: one line for the fault, not one per message and pass.
+      if (is_lasting_fault(r.error().code))
+        fault_log().failed(r.error(), "IMAP mail stays in the mailbox and is fetched again on a later pass");
+      else
+        spdlog::warn("imap: uid {} not stored ({}); left in the mailbox and tried again on a later pass", uid,
+                     r.error().message);
       return false;
     }
+    fault_log().cleared(Errc::full);
+    fault_log().cleared(Errc::busy);
     spdlog::info("imap: uid {} stored: case={} message={} new_case={} duplicate={}", uid, r->case_id, r->message,
                  r->new_case, r->duplicate);
     if (r->new_case) outbox.wake();
@@ -268,13 +275,24 @@ void ImapPoller::run() {
     spdlog::error("imap: {}", store.error().message);
     return;
   }
-  try {
-    impl_->crypto = std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds),
-                                             config.lmtp.max_message_size);
-  } catch (const std::exception& e) {
-    spdlog::warn("imap: PGP is off: {}", e.what());
-  }
   int backoff = 1;
+  // A gpg-agent that does not answer: the mail waits in the mailbox, never
+  // fetched undecrypted; tried again with the same back-off.
+  while (!impl_->stopping) {
+    try {
+      impl_->crypto = std::make_unique<Crypto>(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds),
+                                               config.lmtp.max_message_size);
+    } catch (const CryptoTimeout& e) {
+      fault_log().failed(Error{Errc::unavailable, e.what()}, "IMAP mail waits in the mailbox until it answers");
+      impl_->wait(backoff);
+      backoff = std::min(backoff * 2, 300);
+      continue;
+    } catch (const std::exception& e) {
+      spdlog::warn("imap: PGP is off: {}", e.what());
+    }
+    break;
+  }
+  backoff = 1;
   while (!impl_->stopping) {
     try {
       impl_->session(*store);

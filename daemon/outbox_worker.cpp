@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/fault_log.hpp"
 #include "crypto/crypto.hpp"
 #include "outbound/outbox.hpp"
 #include "store/store.hpp"
@@ -34,19 +35,13 @@ void OutboxWorker::run() {
     spdlog::info("outbox: no [smtp] section; replies and acknowledgements stay queued");
     return;
   }
-  std::unique_ptr<Crypto> crypto;
   auto store = Store::open(config_.case_.database, store_options(config_, config_.ack.enabled));
   if (!store) {
     spdlog::error("outbox: {}", store.error().message);
     return;
   }
-  try {
-    crypto = std::make_unique<Crypto>(config_.gpg.home, std::chrono::seconds(config_.gpg.timeout_seconds));
-  } catch (const std::exception& e) {
-    spdlog::error("outbox: cannot use gpg.home {}: {}; nothing will be sent", config_.gpg.home, e.what());
-    return;
-  }
-  Outbox outbox(*store, *crypto, outbox_options(config_));
+  std::unique_ptr<Crypto> crypto;
+  std::unique_ptr<Outbox> outbox;
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -54,8 +49,21 @@ void OutboxWorker::run() {
       if (stopping_) return;
       woken_ = false;
     }
+    if (!outbox) {
+      try {
+        crypto = std::make_unique<Crypto>(config_.gpg.home, std::chrono::seconds(config_.gpg.timeout_seconds));
+        outbox = std::make_unique<Outbox>(*store, *crypto, outbox_options(config_));
+      } catch (const CryptoTimeout& e) {
+        // gpg-agent hangs: logged once, tried again at the next wake.
+        fault_log().failed(Error{Errc::unavailable, e.what()}, "the outbox waits and sends once it answers");
+        continue;
+      } catch (const std::exception& e) {
+        spdlog::error("outbox: cannot use gpg.home {}: {}; nothing will be sent", config_.gpg.home, e.what());
+        return;
+      }
+    }
     try {
-      outbox.send_due(config_.smtp);
+      outbox->send_due(config_.smtp);
     } catch (const std::exception& e) {
       spdlog::error("outbox: {}", e.what());
     }

@@ -221,15 +221,22 @@ int run_parse_worker(int fd, const ParseWorkerOptions& options) {
   ::signal(SIGTERM, SIG_IGN);
   ::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<Crypto> crypto;
-  if (!options.gpg_home.empty()) {
-    if (!options.own_keys.empty()) Crypto::remember_own_keys(options.gpg_home, options.own_keys);
+  // Whether to make a Crypto (again) before the next message: PGP is on and
+  // none was made yet, as gpg-agent did not answer (CryptoTimeout).
+  bool want_crypto = !options.gpg_home.empty();
+  if (want_crypto && !options.own_keys.empty()) Crypto::remember_own_keys(options.gpg_home, options.own_keys);
+  auto make_crypto = [&] {
+    if (!want_crypto) return;
     try {
       crypto = std::make_unique<Crypto>(options.gpg_home, std::chrono::seconds(options.gpg_timeout_seconds),
                                         options.max_plaintext);
+    } catch (const CryptoTimeout&) {
+      throw;  // not off: this message is retried, and the next one tries again
     } catch (const std::exception& e) {
       spdlog::warn("parse worker: PGP is off: {}", e.what());
     }
-  }
+    want_crypto = false;
+  };
   for (;;) {
     auto frame = recv_frame(fd, std::nullopt, kMaxFrame);
     if (!frame) {
@@ -241,9 +248,10 @@ int run_parse_worker(int fd, const ParseWorkerOptions& options) {
     try {
       wire::Request request = wire::decode_request(*frame.value());
       frame.value().reset();
+      make_crypto();
       reply = prepare_message(std::move(request.raw), std::move(request.envelope), crypto.get());
     } catch (const CryptoTimeout& e) {
-      reply = Error{Errc::temporary, e.what()};
+      reply = Error{Errc::unavailable, e.what()};  // the agent's fault, not the message's: 451, retried
     } catch (const std::exception& e) {
       // A crash in parsing must not lose the message: the MTA retries.
       reply = Error{Errc::temporary, fmt::format("parse failed: {}", e.what())};

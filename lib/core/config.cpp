@@ -158,12 +158,13 @@ namespace {
 // One reader per section; each records its first error in `r`.
 void read_case_section(Reader& r, const toml::table& root, Config& cfg) {
   if (const toml::table* t = r.section(root, "case")) {
-    r.only_keys(*t, "case", {"database", "alias", "tag", "analysts", "authserv_id"});
+    r.only_keys(*t, "case", {"database", "alias", "tag", "analysts", "authserv_id", "busy_timeout"});
     r.get(*t, "case", "database", cfg.case_.database, true, root.get("case"));
     r.get(*t, "case", "alias", cfg.case_.alias, true, root.get("case"));
     r.get(*t, "case", "tag", cfg.case_.tag);
     r.get_strings(*t, "case", "analysts", cfg.case_.analysts);
     r.get(*t, "case", "authserv_id", cfg.case_.authserv_id);
+    r.get_int(*t, "case", "busy_timeout", cfg.case_.busy_timeout_seconds, 1, 3600);
     if (!r.error && !valid_address(cfg.case_.alias)) r.fail(t->get("alias"), "case.alias", "not an e-mail address");
     if (!r.error && (cfg.case_.tag.empty() || cfg.case_.tag.find_first_of("#[] ") != std::string::npos))
       r.fail(t->get("tag"), "case.tag", "must be a word without '#', '[', ']' or spaces");

@@ -31,6 +31,9 @@ struct CaseConfig {
   // The authserv-id the receiving MTA writes in its Authentication-Results
   // field; only the topmost such field with this id is believed. "" = none.
   std::string authserv_id;
+  // How long a write waits for another process's lock on the database (an
+  // analyst's open transaction) before it gives up: LMTP answers 451 4.3.0.
+  int busy_timeout_seconds = 10;
 };
 
 struct LmtpConfig {

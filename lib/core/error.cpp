@@ -8,6 +8,9 @@ const char* to_string(Errc code) {
     case Errc::invalid: return "invalid";
     case Errc::not_found: return "not found";
     case Errc::refused: return "refused";
+    case Errc::full: return "disk full";
+    case Errc::busy: return "database busy";
+    case Errc::unavailable: return "gpg-agent not answering";
     case Errc::internal: return "internal error";
   }
   return "unknown error";

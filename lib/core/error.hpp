@@ -10,14 +10,24 @@
 namespace cased {
 
 enum class Errc {
-  temporary,     // try again later: database busy, disk full, I/O error
+  temporary,     // try again later: I/O error, out of memory, a parse worker that died
   invalid,       // bad input or configuration
   not_found,     // no such case / message
   refused,       // a policy says no (e.g. a recipient without a key)
-  internal,      // a broken invariant
+  full,          // try again later: the disk (or the database's file system) is full
+  busy,          // try again later: another process holds the database's write lock
+  unavailable,   // try again later: gpg-agent does not answer or cannot be reached
+  internal,      // a broken invariant; stays last (the parse worker's wire checks the range)
 };
 
 const char* to_string(Errc code);
+
+// Whether the operation may succeed if tried again later, unchanged: the
+// fault is of the machine or its services (the four "try again" codes
+// above), not of the input.
+constexpr bool is_temporary(Errc code) {
+  return code == Errc::temporary || code == Errc::full || code == Errc::busy || code == Errc::unavailable;
+}
 
 struct Error {
   Errc code = Errc::internal;

@@ -164,11 +164,14 @@ SignatureOutcome Crypto::Impl::signatures(gpgme_verify_result_t vr) {
   return out;
 }
 
-bool Crypto::Impl::agent_answers() {
+gpgme_error_t Crypto::Impl::probe_agent() {
   auto limit = std::clamp(timeout / 2, std::chrono::seconds(1), std::chrono::seconds(5));
+  return timed_op().run([](gpgme_ctx_t oc) { return gpgme_op_keylist_start(oc, nullptr, 1); }, limit);
+}
+
+bool Crypto::Impl::agent_answers() {
   try {
-    TimedOp& op = timed_op();
-    gpgme_error_t err = op.run([](gpgme_ctx_t oc) { return gpgme_op_keylist_start(oc, nullptr, 1); }, limit);
+    gpgme_error_t err = probe_agent();
     return gpgme_err_code(err) == GPG_ERR_NO_ERROR || gpgme_err_code(err) == GPG_ERR_EOF;
   } catch (const CryptoTimeout&) {
     return false;
@@ -198,6 +201,15 @@ Crypto::Crypto(const std::string& home, std::chrono::seconds timeout, std::uint6
   std::lock_guard lock(own.mutex);
   auto known = own.by_home.find(home);
   if (known == own.by_home.end()) {
+    // The listing below has no time limit: ask with one first, so that a
+    // hung agent is a CryptoTimeout here (retried later), not a process
+    // that never starts. Any other answer, even an error, is an agent that
+    // answers: the listing goes on as before.
+    try {
+      impl_->probe_agent();
+    } catch (const CryptoTimeout&) {
+      throw CryptoTimeout(fmt::format("gpg-agent of {} did not answer a request for the secret keys", home));
+    }
     std::vector<std::string> fprs;
     for (const auto& k : secret_keys()) fprs.push_back(k.fingerprint);
     known = own.by_home.emplace(home, std::move(fprs)).first;

@@ -58,7 +58,9 @@ class Crypto {
   static constexpr std::size_t kMaxKeyPackets = 64;
 
   // `home` is the GNUPGHOME holding the alias key. Throws std::runtime_error
-  // when GPGME or gpg cannot be used at all. An operation that takes longer
+  // when GPGME or gpg cannot be used at all, and CryptoTimeout when the
+  // secret keys must be listed (the first Crypto of this process and home)
+  // and gpg-agent does not answer: try again later. An operation that takes longer
   // than `timeout` is cancelled (see CryptoTimeout). Decrypted or verified
   // content is read up to `max_plaintext` bytes (the message size limit);
   // beyond it the operation stops and the message is marked failed.

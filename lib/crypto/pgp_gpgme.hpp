@@ -151,6 +151,9 @@ class TimedOp {
   }
   static void remove(void* tag) { static_cast<Watch*>(tag)->active = false; }
   static void event(void* self, gpgme_event_io_t type, void* type_data) {
+    // With our own event loop a listed key comes here, not to GPGME's key
+    // queue, and is ours to release (agent probes list keys this way).
+    if (type == GPGME_EVENT_NEXT_KEY && type_data) gpgme_key_unref(static_cast<gpgme_key_t>(type_data));
     if (type != GPGME_EVENT_DONE) return;
     auto* op = static_cast<TimedOp*>(self);
     op->done_ = true;
@@ -199,13 +202,14 @@ struct Crypto::Impl {
     return *op_ctx;
   }
 
-  // Runs a signing operation; a timeout is a temporary error for the outbox.
+  // Runs a signing operation; a timeout is gpg-agent not answering
+  // (Errc::unavailable, temporary): the outbox tries again later.
   template <class Start>
   Result<gpgme_error_t> run_signing(pgp::TimedOp& op, Start&& start) {
     try {
       return op.run(std::forward<Start>(start), timeout);
     } catch (const CryptoTimeout& e) {
-      return Error{Errc::temporary, e.what()};
+      return Error{Errc::unavailable, e.what()};
     }
   }
 
@@ -233,7 +237,10 @@ struct Crypto::Impl {
       return gpg_error(GPG_ERR_TIMEOUT);
     }
   }
-  // Whether gpg-agent answers a request for our secret keys within a short time.
+  // Asks gpg-agent for our secret keys, giving it half the time limit
+  // (1 to 5 s): the operation's result, or CryptoTimeout when it did not answer.
+  gpgme_error_t probe_agent();
+  // Whether gpg-agent answers a request for our secret keys within that time.
   bool agent_answers();
 
   Result<pgp::Key> secret_key(const std::string& fpr);

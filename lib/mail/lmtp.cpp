@@ -410,6 +410,10 @@ struct LmtpSession::Impl {
 LmtpOutcome outcome_for(const Error& error) {
   switch (error.code) {
     case Errc::temporary: return {451, "4.3.0", "temporary failure, please try again later"};
+    // RFC 3463 X.3.1 "mail system full"; 452, as RFC 5321 has for insufficient storage.
+    case Errc::full: return {452, "4.3.1", "mail system full, please try again later"};
+    case Errc::busy: return {451, "4.3.0", "database busy, please try again later"};
+    case Errc::unavailable: return {451, "4.3.0", "decryption temporarily unavailable, please try again later"};
     case Errc::internal: return {451, "4.3.0", "internal error, please try again later"};
     case Errc::invalid: return {554, "5.6.0", "message cannot be stored"};
     case Errc::refused: return {550, "5.7.1", "delivery refused"};

@@ -38,9 +38,10 @@ struct LmtpOutcome {
 };
 
 // The one place an error becomes an LMTP reply for a message that was not
-// stored. A fault of ours or of the machine (a busy database, a full disk,
-// I/O, memory, a parse worker that died or hung, a broken invariant) is
-// 451 4.3.0: the MTA keeps the message and retries, so nothing is lost. Only
+// stored. A fault of ours or of the machine (a busy database, I/O, memory,
+// a hung gpg-agent, a parse worker that died or hung, a broken invariant)
+// is 451 4.3.0, a full disk 452 4.3.1 ("mail system full", RFC 3463): the
+// MTA keeps the message and retries, so nothing is lost. Only
 // a verdict about the message itself (invalid, refused, not found) is a
 // permanent 5xx, which the MTA returns to its sender. The error's own
 // message is for the log, never for the peer.

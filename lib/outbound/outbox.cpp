@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "cases/threading.hpp"
+#include "core/fault_log.hpp"
 #include "core/util.hpp"
 #include "mail/address.hpp"
 #include "net/smtp.hpp"
@@ -179,6 +180,22 @@ Result<std::string> Outbox::compose_ack(const OutboxItem& item) {
   return composed->raw;
 }
 
+namespace {
+
+// A full disk, a locked database or a hung gpg-agent is logged once for the
+// process (core/fault_log.hpp), not once per row at every wake.
+void warn_outbox(std::optional<std::int64_t> id, const Error& e) {
+  if (is_lasting_fault(e.code)) {
+    fault_log().failed(e, "the outbox keeps its mail and sends it once this clears");
+  } else if (id) {
+    spdlog::warn("outbox {}: {}", *id, e.message);
+  } else {
+    spdlog::warn("outbox: {}", e.message);
+  }
+}
+
+}  // namespace
+
 std::vector<SendAttempt> Outbox::send_due(const std::optional<SmtpConfig>& smtp, std::optional<std::int64_t> only) {
   std::vector<SendAttempt> attempts;
   if (!smtp) return attempts;
@@ -190,14 +207,14 @@ std::vector<SendAttempt> Outbox::send_due(const std::optional<SmtpConfig>& smtp,
   std::int64_t now = now_unix();
   auto due = queue_.due(now, only);
   if (!due) {
-    spdlog::warn("outbox: {}", due.error().message);
+    warn_outbox(std::nullopt, due.error());
     return attempts;
   }
   for (std::int64_t id : *due) {
     // Claim the row: only one sender (daemon or casectl) wins.
     auto claimed = queue_.claim(id, now, kClaimSeconds);
     if (!claimed) {
-      spdlog::warn("outbox {}: {}", id, claimed.error().message);
+      warn_outbox(id, claimed.error());
       attempts.push_back({id, SendStatus::queued, claimed.error().message});
     } else if (*claimed) {
       attempts.push_back(send_one(*smtp, *password, id, now));
@@ -213,7 +230,7 @@ SendAttempt Outbox::send_one(const SmtpConfig& smtp, const std::string& password
   auto fail = [&](const Error& e) {
     attempt.status = SendStatus::queued;  // the row stays claimed; its lease runs out
     attempt.error = e.message;
-    spdlog::warn("outbox {}: {}", id, e.message);
+    warn_outbox(id, e);
     return attempt;
   };
   auto item = queue_.item(id);

@@ -63,7 +63,7 @@ Result<std::vector<Result<IngestResult>>> Store::ingest(std::vector<PreparedMess
         results.emplace_back(r);
       } catch (const StoreError& e) {
         // A full disk or a busy database fails the whole batch: retry later.
-        if (e.code() == Errc::temporary) throw;
+        if (is_temporary(e.code())) throw;
         results.emplace_back(Error{e.code(), e.what()});
         // Its keys are in the keyring now: they still came by mail.
         note_mail_keys(msg, std::nullopt, now);

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/fault_log.hpp"
+
 namespace cased {
 namespace {
 
@@ -51,7 +53,12 @@ std::uint64_t IngestWriter::messages() const {
 
 void IngestWriter::index_stored() {
   auto indexed = store_.index_pending(unindexed_, /*durable=*/false);
-  if (!indexed) spdlog::warn("search index: {}; retried with the next message or search", indexed.error().message);
+  // A full disk or a locked database is logged once (core/fault_log.hpp);
+  // what is unindexed stays marked so in the database and is picked up later.
+  if (!indexed && is_lasting_fault(indexed.error().code))
+    fault_log().failed(indexed.error(), "search indexing waits and resumes after the next delivery");
+  else if (!indexed)
+    spdlog::warn("search index: {}; retried with the next message or search", indexed.error().message);
   unindexed_.clear();
   unindexed_bytes_ = 0;
 }
@@ -104,7 +111,10 @@ void IngestWriter::run() {
       if (!results) items[i].done(results.error());
       else items[i].done(std::move(results.value()[i]));
     }
-    if (!results) spdlog::warn("commit of {} message(s) failed: {}", items.size(), results.error().message);
+    // A lasting fault is reported once by the caller (the delivery's fault log line).
+    if (!results)
+      spdlog::log(is_lasting_fault(results.error().code) ? spdlog::level::debug : spdlog::level::warn,
+                  "commit of {} message(s) failed: {}", items.size(), results.error().message);
     items.clear();
     if (unindexed_.size() >= kIndexBatch || unindexed_bytes_ >= kIndexBytes) index_stored();
   }

@@ -110,7 +110,7 @@ Result<std::vector<SearchHit>> Store::search(const std::string& query) {
     try {
       rows = run(query);
     } catch (const StoreError& e) {
-      if (e.code() == Errc::temporary) throw;
+      if (is_temporary(e.code())) throw;
       // Not FTS5 syntax: search for the words as typed, keeping a trailing * as a prefix query.
       std::string q;
       std::string word;

@@ -12,13 +12,24 @@
 
 namespace cased::sql {
 
+Errc classify(int rc, int system_errno) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL: return Errc::full;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return Errc::busy;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      // A write, a sync or the shared-memory file that failed for want of space.
+      return system_errno == ENOSPC || system_errno == EDQUOT ? Errc::full : Errc::temporary;
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL: return Errc::temporary;
+    default: return Errc::internal;
+  }
+}
+
 void throw_error(sqlite3* db, int rc, std::string_view what) {
-  int primary = rc & 0xff;
-  bool temporary = primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL ||
-                   primary == SQLITE_IOERR || primary == SQLITE_NOMEM || primary == SQLITE_CANTOPEN ||
-                   primary == SQLITE_PROTOCOL;
   std::string msg = fmt::format("{}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  throw StoreError(temporary ? Errc::temporary : Errc::internal, msg);
+  throw StoreError(classify(rc, db ? sqlite3_system_errno(db) : 0), msg);
 }
 
 Stmt::Stmt(sqlite3* db, std::string_view sql) : db_(db) {
@@ -184,10 +195,7 @@ void Db::exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    int primary = rc & 0xff;
-    bool temporary = primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL ||
-                     primary == SQLITE_IOERR || primary == SQLITE_NOMEM;
-    throw StoreError(temporary ? Errc::temporary : Errc::internal, msg);
+    throw StoreError(classify(rc, sqlite3_system_errno(db_.get())), msg);
   }
 }
 

@@ -1,9 +1,10 @@
-// Owners for SQLite handles. Errors throw StoreError (temporary for BUSY,
-// FULL, IOERR, ...), caught at the Store boundary and turned into values.
+// Owners for SQLite handles. Errors throw StoreError (see classify()),
+// caught at the Store boundary and turned into values.
 #pragma once
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -14,6 +15,12 @@
 #include "core/error.hpp"
 
 namespace cased::sql {
+
+// The class of an SQLite result code (primary or extended): full (SQLITE_FULL,
+// or an I/O error whose system errno is ENOSPC or EDQUOT), busy (another
+// connection holds a lock past the busy timeout), temporary (other I/O,
+// memory), or internal (a bug of ours: constraint, misuse, corruption).
+Errc classify(int rc, int system_errno);
 
 [[noreturn]] void throw_error(sqlite3* db, int rc, std::string_view what);
 
@@ -71,6 +78,11 @@ class Db {
   Db& operator=(Db&&) noexcept = default;
 
   sqlite3* handle() const { return db_.get(); }
+  // How long a statement waits for another connection's lock before it
+  // fails with SQLITE_BUSY (Errc::busy). Db::open sets 10 s.
+  void busy_timeout(std::chrono::milliseconds limit) {
+    sqlite3_busy_timeout(db_.get(), static_cast<int>(limit.count()));
+  }
   void exec(std::string_view sql);
   // A statement prepared once per connection and reset before reuse.
   Stmt& cached(const char* sql);

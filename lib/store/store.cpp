@@ -74,6 +74,7 @@ Result<Store> Store::open_at_version(const std::string& path, StoreOptions optio
     if (int found = existing_version(path); found > newest_schema_version())
       return Error{Errc::refused, newer_message(path, found)};
     Store s(sql::Db::open(path, true), std::move(options));
+    s.db_.busy_timeout(s.options_.busy_timeout);
     // Checked again: a newer program may have moved it on between the two opens.
     if (int found = s.user_version(); found > newest_schema_version())
       return Error{Errc::refused, newer_message(path, found)};
@@ -86,6 +87,7 @@ Result<Store> Store::open_at_version(const std::string& path, StoreOptions optio
 Result<Store> Store::open_readonly(const std::string& path, StoreOptions options) {
   return guarded([&]() -> Result<Store> {
     Store s(sql::Db::open(path, false, true, needs_immutable(path)), std::move(options));
+    s.db_.busy_timeout(s.options_.busy_timeout);
     s.register_functions();
     int found = s.user_version();
     if (found > newest_schema_version()) return Error{Errc::refused, newer_message(path, found)};

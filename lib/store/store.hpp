@@ -3,6 +3,7 @@
 // returns a value or an Error (temporary for busy/full/I/O faults).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -34,6 +35,8 @@ struct StoreOptions {
   // The authserv-id of the receiving MTA's Authentication-Results field
   // (case.authserv_id); "" trusts none.
   std::string authserv_id;
+  // How long a statement waits for another connection's lock (case.busy_timeout).
+  std::chrono::milliseconds busy_timeout{10000};
 };
 
 // The store's options from the configuration; `acknowledge` as the caller

@@ -39,7 +39,9 @@ constexpr const char* kOutboundTo =
 }  // namespace
 
 StoreOptions store_options(const Config& config, bool acknowledge) {
-  return {config.case_.alias, config.case_.tag, acknowledge, config.case_.authserv_id};
+  StoreOptions options(config.case_.alias, config.case_.tag, acknowledge, config.case_.authserv_id);
+  options.busy_timeout = std::chrono::seconds(config.case_.busy_timeout_seconds);
+  return options;
 }
 
 void Store::register_functions() {

@@ -84,6 +84,9 @@ TEST_CASE("one exit status per kind of error", "[cli]") {
   CHECK(exit_for(Errc::not_found) == ExitCode::not_found);
   CHECK(exit_for(Errc::refused) == ExitCode::refused);
   CHECK(exit_for(Errc::temporary) == ExitCode::temporary);
+  CHECK(exit_for(Errc::full) == ExitCode::temporary);
+  CHECK(exit_for(Errc::busy) == ExitCode::temporary);
+  CHECK(exit_for(Errc::unavailable) == ExitCode::temporary);
   CHECK(exit_for(Errc::invalid) == ExitCode::failure);
   CHECK(exit_for(Errc::internal) == ExitCode::failure);
   std::set<int> codes;

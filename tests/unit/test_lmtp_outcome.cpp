@@ -24,7 +24,10 @@ struct Expected {
 
 // Every Errc, with the reply it must get.
 const std::vector<Expected> kEveryErrc = {
-    {Errc::temporary, 451, "4.3.0"},  // busy database, full disk, I/O, out of memory, dead parse worker
+    {Errc::temporary, 451, "4.3.0"},  // I/O, out of memory, dead parse worker
+    {Errc::full, 452, "4.3.1"},       // RFC 3463: mail system full
+    {Errc::busy, 451, "4.3.0"},       // another process holds the database's write lock
+    {Errc::unavailable, 451, "4.3.0"},  // gpg-agent hung or gone
     {Errc::internal, 451, "4.3.0"},   // a broken invariant: our fault, not the message's
     {Errc::invalid, 554, "5.6.0"},
     {Errc::refused, 550, "5.7.1"},
