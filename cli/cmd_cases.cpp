@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "commands.hpp"
-#include "mail/mbox.hpp"
+#include "intake/prepare_ahead.hpp"
 
 namespace cased::cli {
 namespace {
@@ -32,18 +32,25 @@ void index_for_search(Store& s, const std::vector<IndexText>& known = {}) {
 // nothing is stored.
 bool blank_input(std::string_view raw) { return raw.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
-// A backfill of old mail: in transactions of 500, acknowledging nothing.
+// A backfill of old mail, acknowledging nothing: a second thread reads and
+// parses the next batch while this one stores the last, in one transaction
+// per batch. Each batch joins the search index right after its commit, from
+// the text in hand (not read back), in transactions that the next batch's
+// durable commit syncs; the last one is synced itself.
 int ingest_mbox(Context& ctx, const std::string& mbox) {
   Store s = ctx.store(false);
   auto crypto = ctx.crypto();
   std::optional<__gnu_cxx::stdio_filebuf<char>> mbox_file;
   if (mbox != "-") mbox_file.emplace(check(open_as_invoker(ctx.invoker, mbox)), std::ios::in | std::ios::binary);
   std::istream in(mbox_file ? &*mbox_file : std::cin.rdbuf());
-  std::vector<PreparedMessage> batch;
   MboxSummary sum;
-  auto commit = [&] {
-    auto results = check(s.ingest(batch));
-    for (auto& r : results) {
+  PrepareAhead reader(in, Envelope{MessageSource::ingest, std::nullopt, {}}, crypto.get());
+  auto batch = reader.next();
+  while (batch) {
+    auto results = check(s.ingest(*batch));
+    std::vector<IndexText> known;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      auto& r = results[i];
       if (!r) {
         ++sum.failed;
         std::cerr << "casectl: a message could not be stored: " << r.error().message << "\n";
@@ -52,15 +59,15 @@ int ingest_mbox(Context& ctx, const std::string& mbox) {
       ++sum.stored;
       sum.new_cases += r->new_case;
       sum.duplicates += r->duplicate;
+      ParsedMessage& pm = (*batch)[i].parsed;
+      if (!r->duplicate) known.push_back(IndexText{r->message, std::move(pm.subject), std::move(pm.body)});
     }
-    batch.clear();
-  };
-  sum.messages = read_mbox(in, [&](std::string&& one) {
-    batch.push_back(prepare_message(std::move(one), Envelope{MessageSource::ingest, std::nullopt, {}}, crypto.get()));
-    if (batch.size() >= 500) commit();
-    return true;
-  });
-  commit();
+    batch.reset();
+    batch = reader.next();
+    if (auto indexed = s.index_pending(known, /*durable=*/!batch); !indexed)
+      std::cerr << "casectl: not yet in the search index (the next search adds it): " << indexed.error().message << "\n";
+  }
+  sum.messages = reader.messages();
   index_for_search(s);
   if (ctx.json)
     print_json(to_json(sum));
