@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "commands.hpp"
-#include "intake/prepare_ahead.hpp"
+#include "mail/mbox.hpp"
 
 namespace cased::cli {
 namespace {
@@ -23,8 +23,8 @@ void print_ingest(const Context& ctx, const IngestResult& r) {
 
 // What was just stored joins the search index now rather than at the next
 // search. It is stored either way: a failure here is only a warning.
-void index_for_search(Store& s, const std::vector<IndexText>& known = {}) {
-  if (auto indexed = s.index_pending(known); !indexed)
+void index_for_search(Store& s, const std::vector<IndexText>& known = {}, bool durable = true) {
+  if (auto indexed = s.index_pending(known, durable); !indexed)
     std::cerr << "casectl: not yet in the search index (the next search adds it): " << indexed.error().message << "\n";
 }
 
@@ -32,22 +32,20 @@ void index_for_search(Store& s, const std::vector<IndexText>& known = {}) {
 // nothing is stored.
 bool blank_input(std::string_view raw) { return raw.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
-// A backfill of old mail, acknowledging nothing: a second thread reads and
-// parses the next batch while this one stores the last, in one transaction
-// per batch. Each batch joins the search index right after its commit, from
-// the text in hand (not read back), in transactions that the next batch's
-// durable commit syncs; the last one is synced itself.
+// A backfill of old mail, acknowledging nothing, in transactions of 500.
+// Each batch joins the search index right after its commit, from the text
+// in hand (not read back from the database), in a transaction that the next
+// batch's durable commit syncs; the last batch's is synced itself.
 int ingest_mbox(Context& ctx, const std::string& mbox) {
   Store s = ctx.store(false);
   auto crypto = ctx.crypto();
   std::optional<__gnu_cxx::stdio_filebuf<char>> mbox_file;
   if (mbox != "-") mbox_file.emplace(check(open_as_invoker(ctx.invoker, mbox)), std::ios::in | std::ios::binary);
   std::istream in(mbox_file ? &*mbox_file : std::cin.rdbuf());
+  std::vector<PreparedMessage> batch;
   MboxSummary sum;
-  PrepareAhead reader(in, Envelope{MessageSource::ingest, std::nullopt, {}}, crypto.get());
-  auto batch = reader.next();
-  while (batch) {
-    auto results = check(s.ingest(*batch));
+  auto commit = [&](bool last) {
+    auto results = check(s.ingest(batch));
     std::vector<IndexText> known;
     for (std::size_t i = 0; i < results.size(); ++i) {
       auto& r = results[i];
@@ -59,15 +57,18 @@ int ingest_mbox(Context& ctx, const std::string& mbox) {
       ++sum.stored;
       sum.new_cases += r->new_case;
       sum.duplicates += r->duplicate;
-      ParsedMessage& pm = (*batch)[i].parsed;
+      ParsedMessage& pm = batch[i].parsed;
       if (!r->duplicate) known.push_back(IndexText{r->message, std::move(pm.subject), std::move(pm.body)});
     }
-    batch.reset();
-    batch = reader.next();
-    if (auto indexed = s.index_pending(known, /*durable=*/!batch); !indexed)
-      std::cerr << "casectl: not yet in the search index (the next search adds it): " << indexed.error().message << "\n";
-  }
-  sum.messages = reader.messages();
+    batch.clear();
+    index_for_search(s, known, /*durable=*/last);
+  };
+  sum.messages = read_mbox(in, [&](std::string&& one) {
+    batch.push_back(prepare_message(std::move(one), Envelope{MessageSource::ingest, std::nullopt, {}}, crypto.get()));
+    if (batch.size() >= 500) commit(false);
+    return true;
+  });
+  commit(true);
   index_for_search(s);
   if (ctx.json)
     print_json(to_json(sum));

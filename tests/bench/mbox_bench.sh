@@ -6,7 +6,8 @@
 # vocabulary with a Zipf-like spread (a few words in every message, most
 # rare, as in real mail; the search index sees both). Then imports it into a
 # fresh database RUNS times (default 1) and prints one line per run:
-# messages/s, seconds and casectl's peak RSS. Checks that every message
+# messages/s, seconds, casectl's CPU time (user + system: on a shared
+# machine the wall clock also counts other processes' turns) and peak RSS. Checks that every message
 # was stored and indexed for search. Not part of ctest.
 #   tests/bench/mbox_bench.sh [build-dir]        (default build/release)
 # Env: MESSAGES, SIZE, THREAD (default 10), RUNS, KEEP_MBOX (a path: the mbox
@@ -65,8 +66,8 @@ for i in range(n):
 PY
 fi
 
-echo "| run | messages | bytes | seconds | msg/s | peak RSS |"
-echo "|---|---|---|---|---|---|"
+echo "| run | messages | bytes | seconds | msg/s | CPU seconds | msg per CPU second | peak RSS |"
+echo "|---|---|---|---|---|---|---|---|"
 for run in $(seq "$runs"); do
   dir=$work/run-$run
   mkdir -p "$dir/gnupg" && chmod 700 "$dir/gnupg"
@@ -74,14 +75,15 @@ for run in $(seq "$runs"); do
     "$dir" "$dir" > "$dir/cased.toml"
   "$build/casectl" --config "$dir/cased.toml" init > /dev/null
   start=$(date +%s.%N)
-  /usr/bin/time -f "%M" -o "$dir/kb" "$build/casectl" --config "$dir/cased.toml" ingest --mbox "$mbox" > "$dir/out"
+  /usr/bin/time -f "%M %U %S" -o "$dir/kb" "$build/casectl" --config "$dir/cased.toml" ingest --mbox "$mbox" > "$dir/out"
   end=$(date +%s.%N)
   stored=$(sqlite3 "$dir/cases.db" 'SELECT count(*) FROM messages')
   [ "$stored" -eq "$messages" ] || { echo "stored $stored of $messages: $(cat "$dir/out")" >&2; exit 1; }
   indexed=$(sqlite3 "$dir/cases.db" 'SELECT indexed_upto FROM search_progress')
   last=$(sqlite3 "$dir/cases.db" 'SELECT max(id) FROM messages')
   [ "$indexed" -ge "$last" ] || { echo "indexed up to $indexed of $last" >&2; exit 1; }
-  python3 -c "import sys; n,s,e,kb,b=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]),int(sys.argv[4]),int(sys.argv[5]); print(f'| {sys.argv[6]} | {n} | {b} | {e-s:.2f} | {n/(e-s):.0f} | {kb//1024} MB |')" \
-    "$messages" "$start" "$end" "$(cat "$dir/kb")" "$(stat -c %s "$mbox")" "$run"
+  read -r kb user sys < "$dir/kb"
+  python3 -c "import sys; n,s,e,kb,b,cpu=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]),int(sys.argv[4]),int(sys.argv[5]),float(sys.argv[7])+float(sys.argv[8]); print(f'| {sys.argv[6]} | {n} | {b} | {e-s:.2f} | {n/(e-s):.0f} | {cpu:.2f} | {n/cpu:.0f} | {kb//1024} MB |')" \
+    "$messages" "$start" "$end" "$kb" "$(stat -c %s "$mbox")" "$run" "$user" "$sys"
   rm -f "$dir"/cases.db*
 done
