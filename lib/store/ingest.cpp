@@ -74,6 +74,8 @@ Result<std::vector<Result<IngestResult>>> Store::ingest(std::vector<PreparedMess
   });
 }
 
+void Store::wal_autocheckpoint(int pages) { sqlite3_wal_autocheckpoint(db_.handle(), pages); }
+
 IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   const std::string message_id = stored_message_id(msg);
   if (auto stored = already_stored(msg, message_id, now)) return *stored;

@@ -171,6 +171,11 @@ class Store {
   // It lets go of the decoded bodies of each message's MIME parts (the
   // message's text and attachment list stay): nothing stores them.
   Result<std::vector<Result<IngestResult>>> ingest(std::vector<PreparedMessage>& batch);
+  // For a bulk import on this connection: SQLite checkpoints the WAL once
+  // it holds `pages` (its default is 1,000), so the database file is
+  // written and synced in fewer, larger steps. The WAL file keeps that
+  // size while another connection holds the database open.
+  void wal_autocheckpoint(int pages);
 
   Result<std::vector<CaseSummary>> list_cases(const CaseFilter& filter);
   // The case, following merges; not_found when it does not exist.

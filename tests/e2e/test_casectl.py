@@ -225,6 +225,12 @@ def test_mbox_backfill_of_1000_messages():
         with sqlite3.connect(env.db) as db:
             assert db.execute("SELECT count(*) FROM message_index_docsize").fetchone()[0] == threads * per_thread
             assert db.execute("SELECT indexed_upto = (SELECT max(id) FROM messages) FROM search_progress").fetchone()[0] == 1
+            # Each message is indexed under its own id, in the first batch and the last.
+            for t, k in ((0, 0), (24, 19), (49, 19)):
+                want = db.execute("SELECT id FROM messages WHERE message_id = ?", (f"t{t}m{k}@example.org",)).fetchone()[0]
+                got = db.execute("SELECT rowid FROM message_index WHERE message_index MATCH ?",
+                                 (f'body:"message {k} of thread {t}"',)).fetchall()
+                assert got == [(want,)]
         # Importing the same mbox again stores nothing new.
         again = env.json("ingest", "--mbox", path)
         assert again["duplicates"] == threads * per_thread
