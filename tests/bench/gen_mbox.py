@@ -3,7 +3,8 @@
 
     gen_mbox.py --messages 1000000 [--cases 100000] [--seed 1] --out FILE
 
-Cases are threads of varied length (1 to 80 messages, about ten on average),
+Cases are threads of varied length (1 to 80 scaled to the mean, about ten:
+1 to 52 messages at the default ratio),
 each reply naming its parent in In-Reply-To and the thread in References, so
 the whole thread lands in one case. Messages of all threads are interleaved
 in time, a parent always before its replies. About 5% carry a base64
