@@ -8,8 +8,9 @@
 // gets a creation time in the last three years and a last activity after
 // it, so that the digest, `list --stale` and `stats` see the ages a real
 // archive has. Cases older than four months are mostly closed; the rest are
-// new, open or waiting. About 75% have a reply (an outbound message, the
-// first response); each has 0-3 comments; 2% have an embargo date.
+// new, open or waiting; every case but 70% of those left new has an
+// assignee. About 75% have a reply (an outbound message, the first
+// response); each has 0-3 comments; 2% have an embargo date.
 //
 // The same database and seed give the same result. It writes without
 // syncing (PRAGMA synchronous = OFF: it is a benchmark's fixture, made
