@@ -1,5 +1,5 @@
 // The commands that work on cases: init, ingest, list, show, assign,
-// comment, status, set, search, participant.
+// comment, status, set, search, stats, participant.
 #include <ext/stdio_filebuf.h>
 #include <fmt/format.h>
 
@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "commands.hpp"
+#include "core/util.hpp"
 #include "mail/mbox.hpp"
 
 namespace cased::cli {
@@ -118,6 +119,7 @@ int cmd_list(Context& ctx, const Args& a) {
   if (!a.list_status.empty()) filter.status = a.list_status;
   if (!a.list_assignee.empty()) filter.assignee = a.list_assignee;
   if (a.list_stale >= 0) filter.stale_days = a.list_stale;
+  if (a.limit > 0) filter.limit = a.limit;
   Store s = ctx.store();
   auto cases = check(s.list_cases(filter));
   if (ctx.json) print_json(json_array(cases));
@@ -183,9 +185,32 @@ int cmd_set(Context& ctx, const Args& a) {
 
 int cmd_search(Context& ctx, const Args& a) {
   Store s = ctx.store();
-  auto hits = check(s.search(a.query));
+  auto hits = check(s.search(a.query, a.limit > 0 ? static_cast<std::size_t>(a.limit) : kSearchLimit));
   if (ctx.json) print_json(json_array(hits));
   else std::cout << render_search(hits, ctx.style);
+  return 0;
+}
+
+namespace {
+
+// A day of --since or --until: 00:00 UTC of it.
+std::int64_t day(const std::string& option, const std::string& value) {
+  auto t = parse_date(value);
+  if (!t) fail(ExitCode::usage, fmt::format("stats: {} wants a date YYYY-MM-DD, not '{}'", option, value));
+  return *t;
+}
+
+}  // namespace
+
+int cmd_stats(Context& ctx, const Args& a) {
+  constexpr std::int64_t kDay = 86400;
+  std::int64_t until = a.until.empty() ? now_unix() : day("--until", a.until) + kDay;
+  std::int64_t since = a.since.empty() ? until - 30 * kDay : day("--since", a.since);
+  if (since >= until) fail(ExitCode::usage, "stats: --since must be before --until");
+  Store s = ctx.store();
+  CaseStats stats = check(s.case_stats(since, until));
+  if (ctx.json) print_json(to_json(stats));
+  else std::cout << render_stats(stats);
   return 0;
 }
 

@@ -45,6 +45,7 @@ void list_options(CLI::App& c, Args& a) {
   c.add_option("--status", a.list_status, "only cases in this state")->check(CLI::IsMember(states()));
   c.add_option("--assignee", a.list_assignee, "only cases assigned to this user");
   c.add_option("--stale", a.list_stale, "only cases without activity for DAYS")->check(CLI::NonNegativeNumber);
+  c.add_option("--limit", a.limit, "at most N cases, the most recently active first")->check(CLI::PositiveNumber);
 }
 
 void assign_options(CLI::App& c, Args& a) {
@@ -84,6 +85,12 @@ void set_options(CLI::App& c, Args& a) {
 
 void search_options(CLI::App& c, Args& a) {
   c.add_option("QUERY", a.query, "words; word* for a prefix")->required();
+  c.add_option("--limit", a.limit, "the best N cases (default 50)")->check(CLI::PositiveNumber);
+}
+
+void stats_options(CLI::App& c, Args& a) {
+  c.add_option("--since", a.since, "from this day (YYYY-MM-DD, UTC; default: 30 days before --until)");
+  c.add_option("--until", a.until, "to the end of this day (YYYY-MM-DD, UTC; default: now)");
 }
 
 void reply_options(CLI::App& c, Args& a) {
@@ -137,7 +144,10 @@ const std::vector<Command>& commands() {
       {"status", "set the state: new | open | waiting | resolved | rejected", writes, status_options, cmd_status},
       {"set", "disclosure fields: embargo date, CVE ids, product, versions, CVSS vector", writes, set_options,
        cmd_set},
-      {"search", "full text over subjects, decrypted bodies and comments", searches, search_options, cmd_search},
+      {"search", "full text over subjects, decrypted bodies and comments, best first", searches, search_options,
+       cmd_search},
+      {"stats", "counts by state, cases opened and closed, response and resolution times", reads, stats_options,
+       cmd_stats},
       {"reply", "mail a reply: signed, and encrypted to every recipient", writes, reply_options, cmd_reply},
       {"outbox", "queued, sent and failed outbound mail; 'outbox retry ID'", outbox_access, outbox_options,
        cmd_outbox},

@@ -21,6 +21,8 @@ struct Args {
   std::string ingest_file, ingest_mbox;
   std::string list_status, list_assignee;
   int list_stale = -1;
+  int limit = -1;              // list and search: at most this many (-1: list all, search kSearchLimit)
+  std::string since, until;    // stats: YYYY-MM-DD
   DisclosureChange disclosure;
   std::string embargo, product, versions, cvss;  // set: "none" clears, absent leaves
   std::string query;
@@ -55,6 +57,7 @@ int cmd_comment(Context& ctx, const Args& a);
 int cmd_status(Context& ctx, const Args& a);
 int cmd_set(Context& ctx, const Args& a);
 int cmd_search(Context& ctx, const Args& a);
+int cmd_stats(Context& ctx, const Args& a);
 int cmd_participant(Context& ctx, const Args& a);
 int cmd_reply(Context& ctx, const Args& a);
 int cmd_outbox(Context& ctx, const Args& a);

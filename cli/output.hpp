@@ -56,6 +56,10 @@ struct MboxSummary {
 };
 nlohmann::json to_json(const MboxSummary& m);
 
+// `stats` (output_stats.cpp).
+nlohmann::json to_json(const CaseStats& s);
+std::string render_stats(const CaseStats& s);
+
 std::string render_outbox(const std::vector<OutboxRow>& rows, const TextStyle& style);
 std::string render_keys(const std::vector<KeyView>& keys);
 // Addresses for the terminal: whatever a sender or a server put in them is shown inert.

@@ -42,7 +42,7 @@ std::string render(const Digest& d, const std::string& tag, bool confidential) {
   }
   for (const auto& s : d.sections) {
     if (s.cases.empty()) continue;
-    out += fmt::format("{} ({})\n", s.title, s.cases.size());
+    out += fmt::format("{} ({})\n", s.title, s.total);
     std::optional<std::optional<std::string>> group;
     for (const auto& c : s.cases) {
       if (!group || *group != c.assignee) {
@@ -58,12 +58,13 @@ std::string render(const Digest& d, const std::string& tag, bool confidential) {
       }
       out += "\n";
     }
+    if (s.total > static_cast<std::int64_t>(s.cases.size()))
+      out += fmt::format("  ... and {} more; the oldest {} are shown\n", s.total - static_cast<std::int64_t>(s.cases.size()),
+                         s.cases.size());
     out += "\n";
   }
   return out;
 }
-
-bool closed(const CaseSummary& c) { return c.status == "resolved" || c.status == "rejected"; }
 
 }  // namespace
 
@@ -75,18 +76,20 @@ Result<Digest> build_digest(Store& store, int stale_days) {
   Digest d;
   d.now = now_unix();
   d.stale_days = stale_days;
-  auto all = store.list_cases({});
-  if (!all) return all.error();
-  DigestSection fresh{"new-unassigned", "New and unassigned", {}};
-  DigestSection stale{"stale", fmt::format("No activity for {} days or more", stale_days), {}};
-  DigestSection waiting{"waiting", "Waiting", {}};
-  DigestSection embargo{"embargo", fmt::format("Embargo ending within {} days or past", kEmbargoWarningDays), {}};
-  for (const auto& c : *all) {
-    if (c.status == "new" && !c.assignee) fresh.cases.push_back(c);
-    if (!closed(c) && c.updated <= d.now - std::int64_t{stale_days} * 86400) stale.cases.push_back(c);
-    if (c.status == "waiting") waiting.cases.push_back(c);
-    if (!closed(c) && c.embargo && days_until(d.now, *c.embargo) <= kEmbargoWarningDays) embargo.cases.push_back(c);
-  }
+  using K = SectionQuery::Kind;
+  // The last embargo date that warns: kEmbargoWarningDays from today (UTC).
+  std::string embargo_by = format_rfc3339(d.now - d.now % 86400 + kEmbargoWarningDays * 86400).substr(0, 10);
+  struct Spec {
+    K kind;
+    const char* name;
+    std::string title;
+  };
+  const Spec specs[] = {
+      {K::embargo, "embargo", fmt::format("Embargo ending within {} days or past", kEmbargoWarningDays)},
+      {K::new_unassigned, "new-unassigned", "New and unassigned"},
+      {K::stale, "stale", fmt::format("No activity for {} days or more", stale_days)},
+      {K::waiting, "waiting", "Waiting"},
+  };
   // Grouped by assignee, unassigned last; within a group oldest first (for
   // embargoes, the earliest date first).
   auto order = [](bool by_embargo) {
@@ -98,9 +101,13 @@ Result<Digest> build_digest(Store& store, int stale_days) {
       return a.id < b.id;
     };
   };
-  for (auto* s : {&embargo, &fresh, &stale, &waiting}) {
-    std::stable_sort(s->cases.begin(), s->cases.end(), order(s == &embargo));
-    d.sections.push_back(std::move(*s));
+  for (const auto& spec : specs) {
+    SectionQuery q{spec.kind, d.now - std::int64_t{stale_days} * 86400, embargo_by, kDigestSectionCases};
+    auto section = store.digest_section(q);
+    if (!section) return section.error();
+    DigestSection s{spec.name, spec.title, std::move(section->cases), section->total};
+    std::stable_sort(s.cases.begin(), s.cases.end(), order(spec.kind == K::embargo));
+    d.sections.push_back(std::move(s));
   }
   return d;
 }
@@ -111,6 +118,7 @@ std::string render_digest_bare(const Digest& d, const std::string& tag) { return
 nlohmann::json digest_json(const Digest& d) {
   nlohmann::json j = {{"generated", format_rfc3339(d.now)}, {"stale_days", d.stale_days}, {"warnings", d.warnings}};
   nlohmann::json sections = nlohmann::json::object();
+  nlohmann::json totals = nlohmann::json::object();
   for (const auto& s : d.sections) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& c : s.cases)
@@ -122,8 +130,10 @@ nlohmann::json digest_json(const Digest& d) {
                      {"updated", format_rfc3339(c.updated)},
                      {"embargo", c.embargo ? nlohmann::json(*c.embargo) : nlohmann::json(nullptr)}});
     sections[s.name] = arr;
+    totals[s.name] = s.total;
   }
   j["sections"] = sections;
+  j["totals"] = totals;
   return j;
 }
 

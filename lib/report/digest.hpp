@@ -1,6 +1,7 @@
 // The reminder digest (docs/analyst.md): new and unassigned cases, cases idle
 // for stale_days, cases waiting on someone, and embargoes ending within 7
-// days or past; oldest first, grouped by assignee.
+// days or past; oldest first, grouped by assignee. A section of more than
+// 20 cases shows its count and its oldest 20.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -14,7 +15,8 @@ namespace cased {
 struct DigestSection {
   std::string name;                  // new-unassigned | stale | waiting | embargo
   std::string title;
-  std::vector<CaseSummary> cases;    // by assignee (unassigned last), then oldest first
+  std::vector<CaseSummary> cases;    // the oldest kDigestSectionCases, by assignee (unassigned last), then oldest first
+  std::int64_t total = 0;            // how many cases the section holds
 };
 
 struct Digest {
@@ -26,6 +28,8 @@ struct Digest {
 };
 
 inline constexpr int kEmbargoWarningDays = 7;
+// A longer section is summarised: its count and its oldest cases.
+inline constexpr std::size_t kDigestSectionCases = 20;
 
 Result<Digest> build_digest(Store& store, int stale_days);
 

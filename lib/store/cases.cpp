@@ -59,11 +59,19 @@ std::optional<CaseSummary> Store::summary(std::int64_t id) {
 
 Result<std::vector<CaseSummary>> Store::list_cases(const CaseFilter& filter) {
   return guarded([&]() -> Result<std::vector<CaseSummary>> {
-    auto st = db_.prepare(
-        "SELECT id FROM cases WHERE merged_into IS NULL AND (?1 IS NULL OR status = ?1) "
-        "AND (?2 IS NULL OR assignee = ?2) AND (?3 IS NULL OR updated <= ?3) ORDER BY id");
-    st.bind(1, filter.status).bind(2, filter.assignee);
+    // Only the filters given are in the statement, so that SQLite can read
+    // the index of a state or an assignee in the order printed (schema 9)
+    // and stop at the limit.
+    std::string sql = "SELECT id FROM cases WHERE merged_into IS NULL";
+    if (filter.status) sql += " AND status = ?1";
+    if (filter.assignee) sql += " AND assignee = ?2";
+    if (filter.stale_days) sql += " AND updated <= ?3";
+    sql += " ORDER BY updated DESC, id DESC LIMIT ?4";
+    auto st = db_.prepare(sql);
+    if (filter.status) st.bind(1, *filter.status);
+    if (filter.assignee) st.bind(2, *filter.assignee);
     if (filter.stale_days) st.bind(3, now_unix() - std::int64_t{*filter.stale_days} * 86400);
+    st.bind(4, filter.limit ? static_cast<std::int64_t>(*filter.limit) : std::int64_t{-1});
     std::vector<std::int64_t> ids;
     while (st.step()) ids.push_back(st.int64(0));
     std::vector<CaseSummary> out;
@@ -209,7 +217,15 @@ Status Store::set_status(std::int64_t id, const std::string& status, const std::
     st.reset();
     if (old == status) return ok_status();
     std::int64_t now = now_unix();
-    db_.cached("UPDATE cases SET status = ? WHERE id = ?").bind(1, status).bind(2, *resolved).run();
+    // `closed` (schema 9): when it was closed; kept from resolved to
+    // rejected, cleared when it is reopened.
+    db_.cached(
+           "UPDATE cases SET status = ?1, "
+           "closed = CASE WHEN ?1 IN ('resolved', 'rejected') THEN coalesce(closed, ?3) END WHERE id = ?2")
+        .bind(1, status)
+        .bind(2, *resolved)
+        .bind(3, now)
+        .run();
     add_event(*resolved, "status", actor, fmt::format("{} -> {}", old, status), now);
     touch(*resolved, now);
     tx.commit();

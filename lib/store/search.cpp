@@ -85,61 +85,126 @@ Result<std::size_t> Store::index_pending(const std::vector<IndexText>& known, bo
   });
 }
 
-Result<std::vector<SearchHit>> Store::search(const std::string& query) {
+namespace {
+
+// The words of a query that is not FTS5 syntax, each quoted, a trailing *
+// kept as a prefix query; "" when there are none.
+std::string quoted_words(const std::string& query) {
+  std::string q;
+  std::string word;
+  auto flush = [&] {
+    if (word.empty()) return;
+    bool prefix = word.back() == '*';
+    if (prefix) word.pop_back();
+    std::string quoted = "\"";
+    for (char ch : word) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    quoted += "\"";
+    q += (q.empty() ? "" : " ") + quoted + (prefix ? "*" : "");
+    word.clear();
+  };
+  for (char ch : query) {
+    if (ch == ' ' || ch == '\t') flush();
+    else word += ch;
+  }
+  flush();
+  return q;
+}
+
+// A query matching more messages (or notes) than this is ranked among its
+// newest this many: ranking costs about a microsecond a match, and a word in
+// nearly every message of a million would otherwise take a second.
+constexpr std::int64_t kRankedMatches = 10000;
+
+// The lowest rowid among the newest kRankedMatches matches of `index`, or 0
+// when it has fewer: reading rowids newest first is cheap, ranking is not.
+std::int64_t rank_bound(sql::Db& db, const std::string& q, bool notes) {
+  auto& st = notes ? db.cached("SELECT rowid FROM note_index WHERE note_index MATCH ?1 "
+                               "ORDER BY rowid DESC LIMIT 1 OFFSET ?2")
+                   : db.cached("SELECT rowid FROM message_index WHERE message_index MATCH ?1 "
+                               "ORDER BY rowid DESC LIMIT 1 OFFSET ?2");
+  st.bind(1, q).bind(2, kRankedMatches - 1);
+  std::int64_t bound = st.step() ? st.int64(0) : 0;
+  st.reset();
+  return bound;
+}
+
+// The best `fetch` matches of each index, best first: a message (its id) or
+// a note (its rowid), with the case each is in. Ranked and cut in SQL, so
+// only those rows leave SQLite and nothing of a message is read but its case.
+struct Match {
+  bool note = false;
+  std::int64_t ref = 0;
+  std::int64_t case_id = 0;
+};
+
+std::vector<Match> best_matches(sql::Db& db, const std::string& q, std::int64_t fetch) {
+  std::int64_t message_bound = rank_bound(db, q, false);
+  std::int64_t note_bound = rank_bound(db, q, true);
+  auto& st = db.cached(
+      "SELECT kind, ref, case_id FROM ("
+      " SELECT 0 AS kind, i.rowid AS ref, m.case_id AS case_id, i.r AS r FROM"
+      "  (SELECT rowid, rank AS r FROM message_index WHERE message_index MATCH ?1 AND rowid >= ?3"
+      "   ORDER BY rank LIMIT ?2) i"
+      "  JOIN messages m ON m.id = i.rowid"
+      " UNION ALL"
+      " SELECT 1, rowid, case_id, rank FROM"
+      "  (SELECT rowid, case_id, rank FROM note_index WHERE note_index MATCH ?1 AND rowid >= ?4"
+      "   ORDER BY rank LIMIT ?2)"
+      ") ORDER BY r");
+  st.bind(1, q).bind(2, fetch).bind(3, message_bound).bind(4, note_bound);
+  std::vector<Match> out;
+  while (st.step()) out.push_back({st.int64(0) != 0, st.int64(1), st.int64(2)});
+  st.reset();
+  return out;
+}
+
+// The best match's text around the words found, with [ ] around them.
+std::string snippet_of(sql::Db& db, const std::string& q, const Match& m) {
+  auto& st = m.note ? db.cached("SELECT snippet(note_index, -1, '[', ']', '...', 12) FROM note_index "
+                                "WHERE note_index MATCH ?1 AND rowid = ?2")
+                    : db.cached("SELECT snippet(message_index, -1, '[', ']', '...', 12) FROM message_index "
+                                "WHERE message_index MATCH ?1 AND rowid = ?2");
+  st.bind(1, q).bind(2, m.ref);
+  std::string out = st.step() ? st.text(0) : std::string();
+  st.reset();
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<SearchHit>> Store::search(const std::string& query) { return search(query, kSearchLimit); }
+
+Result<std::vector<SearchHit>> Store::search(const std::string& query, std::size_t limit) {
   // A reader without write access searches what is indexed so far.
   if (auto indexed = index_pending(); !indexed)
     spdlog::debug("search: could not index the newest messages first: {}", indexed.error().message);
   return guarded([&]() -> Result<std::vector<SearchHit>> {
-    auto run = [&](const std::string& q) {
-      // Both indexes rank with bm25 over the same columns; one list, best first.
-      auto st = db_.prepare(
-          "SELECT case_id, snip FROM ("
-          " SELECT m.case_id AS case_id, snippet(message_index, -1, '[', ']', '...', 12) AS snip,"
-          "        message_index.rank AS r"
-          " FROM message_index JOIN messages m ON m.id = message_index.rowid WHERE message_index MATCH ?1"
-          " UNION ALL"
-          " SELECT case_id, snippet(note_index, -1, '[', ']', '...', 12), note_index.rank"
-          " FROM note_index WHERE note_index MATCH ?1"
-          ") ORDER BY r LIMIT 1000");
-      st.bind(1, q);
-      std::vector<std::pair<std::int64_t, std::string>> rows;
-      while (st.step()) rows.emplace_back(st.int64(0), st.text(1));
-      return rows;
-    };
-    std::vector<std::pair<std::int64_t, std::string>> rows;
-    try {
-      rows = run(query);
-    } catch (const StoreError& e) {
-      if (is_temporary(e.code())) throw;
-      // Not FTS5 syntax: search for the words as typed, keeping a trailing * as a prefix query.
-      std::string q;
-      std::string word;
-      auto flush = [&] {
-        if (word.empty()) return;
-        bool prefix = word.back() == '*';
-        if (prefix) word.pop_back();
-        std::string quoted = "\"";
-        for (char ch : word) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-        quoted += "\"";
-        q += (q.empty() ? "" : " ") + quoted + (prefix ? "*" : "");
-        word.clear();
-      };
-      for (char ch : query) {
-        if (ch == ' ' || ch == '\t') flush();
-        else word += ch;
-      }
-      flush();
-      if (q.empty()) return std::vector<SearchHit>{};
-      rows = run(q);
-    }
+    std::string q = query;
     std::vector<SearchHit> hits;
-    std::set<std::int64_t> seen;
-    for (auto& [case_id, snippet] : rows) {
-      auto id = resolve_case(case_id);
-      if (!id || !seen.insert(*id).second) continue;
-      if (auto s = summary(*id)) hits.push_back({std::move(*s), std::move(snippet)});
+    if (limit == 0) return hits;
+    // Several matches may be in one case: fetch more than `limit` and, when
+    // that does not make `limit` cases, four times as many again.
+    for (auto fetch = static_cast<std::int64_t>(limit) * 4;; fetch *= 4) {
+      std::vector<Match> rows;
+      try {
+        rows = best_matches(db_, q, fetch);
+      } catch (const StoreError& e) {
+        if (is_temporary(e.code()) || q != query) throw;
+        // Not FTS5 syntax: search for the words as typed.
+        q = quoted_words(query);
+        if (q.empty()) return hits;
+        rows = best_matches(db_, q, fetch);
+      }
+      hits.clear();
+      std::set<std::int64_t> seen;
+      for (const auto& m : rows) {
+        auto id = resolve_case(m.case_id);
+        if (!id || !seen.insert(*id).second) continue;
+        if (auto s = summary(*id)) hits.push_back({std::move(*s), snippet_of(db_, q, m)});
+        if (hits.size() == limit) return hits;
+      }
+      if (static_cast<std::int64_t>(rows.size()) < fetch) return hits;  // every match seen
     }
-    return hits;
   });
 }
 

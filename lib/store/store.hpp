@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mail/authres.hpp"
@@ -61,6 +62,7 @@ struct CaseFilter {
   std::optional<std::string> status;
   std::optional<std::string> assignee;
   std::optional<int> stale_days;
+  std::optional<int> limit;  // at most this many, the most recently active first
 };
 
 struct CaseSummary {
@@ -142,9 +144,49 @@ struct KeyRecord {
   std::optional<std::string> offered_by;  // the sender whose mail carried it
 };
 
+inline constexpr std::size_t kSearchLimit = 50;
+
 struct SearchHit {
   CaseSummary summary;
   std::string snippet;  // with [ ] around matches
+};
+
+// One section of the reminder digest (lib/report/digest.hpp), as the
+// store counts it: every case that is not merged and, for `stale` and
+// `embargo`, not closed (resolved or rejected).
+struct SectionQuery {
+  enum class Kind { new_unassigned, stale, waiting, embargo };
+  Kind kind = Kind::new_unassigned;
+  std::int64_t idle_since = 0;  // stale: last activity at or before this
+  std::string embargo_by;       // embargo: an embargo date (YYYY-MM-DD) up to this one
+  std::size_t limit = 20;
+};
+
+// How many cases a section holds, and the `limit` oldest of them (by
+// creation; for the embargo section by the earliest embargo date).
+struct CaseSection {
+  std::int64_t total = 0;
+  std::vector<CaseSummary> cases;
+};
+
+// Durations in seconds over a set of cases; nullopt when there are none.
+struct Durations {
+  std::int64_t cases = 0;
+  std::optional<std::int64_t> median, p90;
+};
+
+// `casectl stats` over [since, until) (store/stats.cpp). Counts by state
+// and open cases by age and assignee are of now; opened, closed and the
+// durations are of the cases opened (first response) or closed (time to
+// resolution) in the period.
+struct CaseStats {
+  std::int64_t since = 0, until = 0, now = 0;
+  std::vector<std::pair<std::string, std::int64_t>> by_status;  // every state, in case_states() order
+  std::int64_t opened = 0, closed = 0;
+  Durations first_response;      // to the first outbound mail that is not an acknowledgement
+  Durations time_to_resolution;  // to resolved or rejected
+  std::vector<std::pair<std::string, std::int64_t>> open_by_age;  // <7d, 7-30d, 30-90d, >90d
+  std::vector<std::pair<std::optional<std::string>, std::int64_t>> open_by_assignee;  // most first
 };
 
 class Store {
@@ -181,8 +223,10 @@ class Store {
   // The case, following merges; not_found when it does not exist.
   Result<CaseDetail> get_case(std::int64_t id);
   // Indexes what is still unindexed first (index_pending), so it finds
-  // every stored message.
+  // every stored message. The best `limit` cases by rank (FTS5 bm25 of
+  // their best message or note), best first; search(query) gives kSearchLimit.
   Result<std::vector<SearchHit>> search(const std::string& query);
+  Result<std::vector<SearchHit>> search(const std::string& query, std::size_t limit);
 
   // Adds every message stored since the last call to the search index
   // (schema 7), in transactions of at most 256 messages; returns how many.
@@ -191,6 +235,11 @@ class Store {
   // synced: the next durable commit syncs them, and a crash before that
   // only leaves those messages to be indexed again.
   Result<std::size_t> index_pending(const std::vector<IndexText>& known = {}, bool durable = true);
+
+  // A digest section's size and oldest cases, each read through an index
+  // (schema 9) and bounded by `limit` (store/stats.cpp).
+  Result<CaseSection> digest_section(const SectionQuery& query);
+  Result<CaseStats> case_stats(std::int64_t since, std::int64_t until);
 
   Status assign(std::int64_t id, const std::string& user, const std::string& actor);
   Status set_status(std::int64_t id, const std::string& status, const std::string& actor);

@@ -41,12 +41,12 @@ TEST_CASE("each command is one row with a unique name", "[cli]") {
     CHECK(names.insert(c.name).second);
     CHECK_FALSE(c.help.empty());
   }
-  CHECK(names.size() == 17);
+  CHECK(names.size() == 18);
 }
 
 TEST_CASE("commands that only read open the database read-only", "[cli]") {
   Args none;
-  for (auto name : {"list", "show", "digest", "outbox", "keys"}) CHECK(row(name).access(none) == Access::read);
+  for (auto name : {"list", "show", "digest", "stats", "outbox", "keys"}) CHECK(row(name).access(none) == Access::read);
   CHECK(row("search").access(none) == Access::index);
   CHECK(row("securitytxt").access(none) == Access::none);
   // backup and verify open the database themselves, never migrating it.
@@ -69,6 +69,15 @@ TEST_CASE("set: 'none' clears a field, an absent option leaves it", "[cli]") {
   CHECK_FALSE(a.disclosure.versions);
   CHECK_FALSE(a.disclosure.cvss);
   CHECK(a.disclosure.add_cves == std::vector<std::string>{"CVE-2026-1234"});
+}
+
+TEST_CASE("list and search take --limit; stats its period", "[cli]") {
+  CHECK(parse("list", {"--limit", "50"}).limit == 50);
+  CHECK(parse("list", {}).limit == -1);
+  CHECK(parse("search", {"word", "--limit", "3"}).limit == 3);
+  Args st = parse("stats", {"--since", "2026-11-01", "--until", "2026-11-30"});
+  CHECK(st.since == "2026-11-01");
+  CHECK(st.until == "2026-11-30");
 }
 
 TEST_CASE("ingest: FILE and --mbox together are a usage error", "[cli]") {
