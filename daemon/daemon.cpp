@@ -12,8 +12,11 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
+#include "checks.hpp"
 #include "core/fault_log.hpp"
 #include "crypto/crypto.hpp"
 #include "store/ingest_writer.hpp"
@@ -32,44 +35,14 @@ using asio::use_awaitable;
 using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
-// Resolves a "host:port", "[v6]:port" or "unix:/path" listen address.
-struct ListenAddress {
-  bool unix_socket = false;
-  std::string path;
-  asio::ip::tcp::endpoint endpoint;
-};
-
-ListenAddress parse_listen(const std::string& spec) {
-  ListenAddress a;
-  if (spec.rfind("unix:", 0) == 0) {
-    a.unix_socket = true;
-    a.path = spec.substr(5);
-    if (a.path.empty()) throw std::runtime_error(fmt::format("lmtp.listen: '{}': no socket path", spec));
-    return a;
-  }
-  auto colon = spec.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error(fmt::format("lmtp.listen: '{}': expected host:port", spec));
-  std::string host = spec.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = 0;
-  try {
-    port = std::stoi(spec.substr(colon + 1));
-  } catch (const std::exception&) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) throw std::runtime_error(fmt::format("lmtp.listen: '{}': bad port", spec));
-  asio::error_code ec;
-  auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) throw std::runtime_error(fmt::format("lmtp.listen: '{}': not an IP address", spec));
-  a.endpoint = asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(port));
-  return a;
-}
-
 // Everything the sessions share, owned by run_daemon.
 struct Server {
   Server(const Config& c, asio::io_context& i, asio::thread_pool& p, IngestWriter& w, OutboxWorker& o, std::string h)
       : config(c), io(i), parsers(p), writer(w), outbox(o), hostname(std::move(h)) {}
-  const Config& config;
+  const Config& config;  // as started: what the pool, writer and outbox use
+  // The latest configuration read (SIGHUP): each new session takes its LMTP
+  // limits from it. Read and replaced only on the io thread.
+  std::shared_ptr<const Config> live;
   std::optional<ParseWorkerOptions> workers;  // unset: PGP runs on the parser threads themselves
   asio::io_context& io;
   asio::thread_pool& parsers;
@@ -344,8 +317,8 @@ awaitable<void> store_and_answer(Server& server, LmtpSession& session, LmtpDeliv
 
 // The first words to a new session: the greeting, or 421 when the daemon
 // stops or the session is one too many (in all, or from its address).
-std::string admit(Server& server, LmtpSession& session, int from_peer, std::uint64_t id, const std::string& peer) {
-  const LmtpConfig& c = server.config.lmtp;
+std::string admit(Server& server, const LmtpConfig& c, LmtpSession& session, int from_peer, std::uint64_t id,
+                  const std::string& peer) {
   if (server.stopping) {  // accepted just before the listeners closed
     session.shutdown("shutting down");
   } else if (server.sessions > c.max_sessions) {
@@ -371,14 +344,15 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer, std
   std::uint64_t id = ++server.next_session;
   ++server.sessions;
   int from_peer = peer_key.empty() ? 0 : ++server.sessions_per_peer[peer_key];
+  const std::shared_ptr<const Config> config = server.live;  // this session's settings, whatever a reload does
   LmtpLimits limits;
-  limits.max_message_size = server.config.lmtp.max_message_size;
+  limits.max_message_size = config->lmtp.max_message_size;
   const std::string alias = server.config.case_.alias;
   LmtpSession session(server.hostname, limits, [&alias](std::string_view rcpt) { return match_alias(rcpt, alias).ours; });
   // Both the idle limit and a stop end a wait for the client by cancelling
   // the read. A commit or a write under way finishes first.
-  IdleWatch idle(socket.get_executor(), std::chrono::seconds(server.config.lmtp.idle_timeout_seconds),
-                 std::chrono::seconds(server.config.lmtp.transaction_timeout_seconds), [&] {
+  IdleWatch idle(socket.get_executor(), std::chrono::seconds(config->lmtp.idle_timeout_seconds),
+                 std::chrono::seconds(config->lmtp.transaction_timeout_seconds), [&] {
                    asio::error_code ignored;
                    socket.cancel(ignored);
                  });
@@ -393,7 +367,7 @@ awaitable<void> run_session(Server& server, Socket socket, std::string peer, std
   std::array<char, 16384> buf;
   int transaction = 0;
   try {
-    out = admit(server, session, from_peer, id, peer);
+    out = admit(server, config->lmtp, session, from_peer, id, peer);
     for (;;) {
       out += session.take_output();
       while (auto delivery = session.take_delivery()) {
@@ -501,11 +475,46 @@ std::optional<ParseWorkerOptions> parse_workers(const Config& config) {
   return workers;
 }
 
+// SIGHUP: reads the configuration again. A valid one is what new sessions
+// use; an invalid one is logged and the old one kept.
+void reload(Server& server, const std::function<Result<Config>()>& load) {
+  sd_notify(0, "RELOADING=1");
+  spdlog::info("signal {}: reading the configuration again", SIGHUP);
+  Result<Config> next = load();
+  std::vector<Problem> problems;
+  if (next) problems = check_config(*next, false);
+  auto fatal = std::find_if(problems.begin(), problems.end(), [](const Problem& p) { return p.fatal; });
+  if (!next || fatal != problems.end()) {
+    spdlog::error("reload refused, the running configuration stays: {}", next ? fatal->text : next.error().message);
+  } else {
+    for (const auto& p : problems) spdlog::warn("{}", p.text);
+    std::vector<std::string> later = restart_keys(*server.live, *next);
+    if (!later.empty())
+      spdlog::warn("reload: {} changed; that takes effect only when cased restarts", fmt::join(later, ", "));
+    server.live = std::make_shared<const Config>(std::move(*next));
+    spdlog::info("reload: configuration {} in effect for new sessions", server.live->source);
+  }
+  sd_notify(0, "READY=1");
+}
+
+template <class Signals>
+void on_hangup(Server& server, Signals& hup, const std::function<Result<Config>()>& load) {
+  hup.async_wait([&server, &hup, &load](const asio::error_code& ec, int) {
+    if (ec || server.stopping) return;
+    reload(server, load);
+    on_hangup(server, hup, load);
+  });
+}
+
 }  // namespace
 
-int run_daemon(const Config& config) {
+int run_daemon(const Config& config, const std::function<Result<Config>()>& load) {
   std::vector<ListenAddress> addresses;
-  for (const auto& spec : config.lmtp.listen) addresses.push_back(parse_listen(spec));
+  for (const auto& spec : config.lmtp.listen) {
+    auto a = parse_listen(spec);
+    if (!a) throw std::runtime_error(a.error().message);
+    addresses.push_back(*a);
+  }
 
   std::optional<ParseWorkerOptions> workers = parse_workers(config);
   IngestWriter writer(config.case_.database, store_options(config, config.ack.enabled));
@@ -514,6 +523,7 @@ int run_daemon(const Config& config) {
   asio::thread_pool parsers(std::max(2u, std::thread::hardware_concurrency()));
   Server server(config, io, parsers, writer, outbox, host_name());
   server.workers = std::move(workers);
+  server.live = std::make_shared<const Config>(config);
 
   std::list<asio::ip::tcp::acceptor> tcp_acceptors;
   std::list<asio::local::stream_protocol::acceptor> unix_acceptors;
@@ -521,10 +531,14 @@ int run_daemon(const Config& config) {
   // Handled before the first listener opens: a supervisor that sees the
   // port may send SIGTERM at once, and it must not meet the default action.
   asio::signal_set signals(io, SIGTERM, SIGINT);
+  asio::signal_set hup(io, SIGHUP);
+  on_hangup(server, hup, load);
   signals.async_wait([&](const asio::error_code& ec, int signo) {
     if (ec) return;
+    sd_notify(0, "STOPPING=1");
     spdlog::info("signal {}: stopping; {} session(s) open", signo, server.sessions);
     server.stopping = true;
+    hup.cancel();
     asio::error_code ignored;
     for (auto& acc : tcp_acceptors) acc.close(ignored);
     for (auto& acc : unix_acceptors) acc.close(ignored);
@@ -556,6 +570,7 @@ int run_daemon(const Config& config) {
   if (config.imap) imap = std::make_unique<ImapPoller>(config, writer, outbox);
 
   spdlog::info("cased {} ready: database {}", CASED_VERSION, config.case_.database);
+  sd_notify(0, "READY=1");  // Type=notify: systemd starts what waits for cased only now
   io.run();
   parsers.join();
   writer.stop();

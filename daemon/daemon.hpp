@@ -2,11 +2,14 @@
 // that parses (and decrypts) messages, and the group-commit writer.
 #pragma once
 
+#include <functional>
+
 #include "core/config.hpp"
 
 namespace cased {
 
-// Runs until SIGTERM/SIGINT; returns the exit status.
-int run_daemon(const Config& config);
+// Runs until SIGTERM/SIGINT; returns the exit status. SIGHUP calls `load`
+// for the configuration new sessions use.
+int run_daemon(const Config& config, const std::function<Result<Config>()>& load);
 
 }  // namespace cased

@@ -7,10 +7,9 @@
 
 #include <malloc.h>
 
-#include <fstream>
 #include <iostream>
-#include <iterator>
 
+#include "checks.hpp"
 #include "core/config.hpp"
 #include "daemon.hpp"
 #include "parse_worker.hpp"
@@ -31,6 +30,16 @@ void keep_message_buffers_in_the_heap() {
   mallopt(M_TRIM_THRESHOLD, 32 << 20);
 }
 
+// --check: every problem, one a line on stderr; exit 1 if any.
+int check(const cased::Config& config, bool print) {
+  auto problems = cased::check_config(config, true);
+  for (const auto& p : problems) std::cerr << "cased: " << p.text << "\n";
+  if (print) std::cout << cased::print_config(config);
+  if (!problems.empty()) return 1;
+  if (!print) std::cout << "cased: configuration " << config.source << " is valid\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -39,13 +48,16 @@ int main(int argc, char** argv) {
   const char* env_config = std::getenv("CASED_CONFIG");
   std::string config_path = env_config && *env_config ? env_config : "/etc/cased/cased.toml";
   bool check_only = false;
+  bool print = false;
   bool parse_worker = false;
   ParseWorkerOptions worker;
 
   CLI::App app{"cased - the case tracker daemon behind a security@ alias"};
   app.set_version_flag("--version", std::string("cased ") + CASED_VERSION);
   app.add_option("--config", config_path, "configuration file (default $CASED_CONFIG or /etc/cased/cased.toml)");
-  app.add_flag("--check", check_only, "validate the configuration and exit");
+  app.add_flag("--check", check_only,
+               "run every start-up check (configuration, listen addresses, files, gpg.home), print each problem, exit");
+  app.add_flag("--print", print, "with --check: print the effective configuration (secrets by path only)");
   // The daemon starts its parse workers with these (parse_worker.hpp);
   // hidden, since nobody else has a use for them.
   app.add_flag("--parse-worker", parse_worker)->group("");
@@ -69,24 +81,15 @@ int main(int argc, char** argv) {
     return run_parse_worker(3, worker);
   }
 
-  std::ifstream in(config_path, std::ios::binary);
-  if (!in) {
-    std::cerr << "cased: cannot read configuration " << config_path << "\n";
-    return 1;
-  }
-  std::string text(std::istreambuf_iterator<char>(in), {});
-  auto config = parse_config(text, config_path);
+  auto config = load_config(config_path);
   if (!config) {
     std::cerr << "cased: " << config.error().message << "\n";
     return 1;
   }
-  if (config->lmtp.listen.empty() && !config->imap) {
-    std::cerr << "cased: " << config_path << ": nothing to do: set lmtp.listen or an [imap] section\n";
-    return 1;
-  }
-  if (check_only) {
-    std::cout << "cased: configuration " << config_path << " is valid\n";
-    return 0;
+  if (check_only) return check(*config, print);
+  if (print) {
+    std::cerr << "cased: --print goes with --check\n";
+    return 2;
   }
 
   auto logger = spdlog::stderr_color_mt("cased");
@@ -94,12 +97,18 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   // A database it cannot use (one from a newer cased, say) stops the daemon
   // before it listens: one log line, exit 1, the file left as it was.
+  bool fatal = false;
+  for (const auto& p : check_config(*config, false)) {
+    spdlog::log(p.fatal ? spdlog::level::critical : spdlog::level::warn, "{}", p.text);
+    fatal = fatal || p.fatal;
+  }
+  if (fatal) return 1;
   if (auto store = Store::open(config->case_.database, store_options(*config, false)); !store) {
     spdlog::critical("{}", store.error().message);
     return 1;
   }
   try {
-    return run_daemon(*config);
+    return run_daemon(*config, [config_path] { return load_config(config_path); });
   } catch (const std::exception& e) {
     std::cerr << "cased: " << e.what() << "\n";
     return 1;

@@ -12,6 +12,7 @@ import subprocess
 
 from faults import assert_idle, check_store, count_lines, deliver_all, deliver_timed, plain
 from harness import CASED, Env, run_tests, wait_for
+from pgp import Keyring
 
 BUSY_TIMEOUT = 2
 BOUND = 2 * BUSY_TIMEOUT + 3
@@ -87,7 +88,8 @@ def test_a_locked_database_defers_with_451_in_bounded_time_and_recovers():
 
 
 def test_busy_timeout_is_checked_by_cased_check():
-    env = Env()
+    keys = Keyring("Security <security@example.com>")  # --check also wants the alias's key
+    env = Env(extra_config=f'[gpg]\nhome = "{keys.home}"\n')
     try:
         with open(env.config) as f:
             text = f.read()
@@ -100,6 +102,7 @@ def test_busy_timeout_is_checked_by_cased_check():
                 assert "case.busy_timeout" in p.stderr + p.stdout, p.stderr
     finally:
         env.cleanup()
+        keys.close()
 
 
 if __name__ == "__main__":

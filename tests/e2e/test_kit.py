@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 
 from harness import CASECTL, CASED, run_tests
+from pgp import Keyring
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 CONTRIB = os.path.join(ROOT, "contrib")
@@ -173,9 +174,13 @@ def test_example_config_has_every_key_and_passes_check():
     assert not unknown, f"contrib/cased.toml has keys the code does not know: {sorted(unknown)}"
 
     tmp = tempfile.mkdtemp(prefix="cased-kit-")
+    # --check reads every file the configuration names and asks gpg for the alias's key.
+    keys = Keyring("Security <security@example.com>", parent=tmp)
+    for name in ("imap.pass", "imap-ca.pem", "smtp.pass", "smtp-ca.pem"):
+        open(os.path.join(tmp, name), "w").close()
     try:
         for name, text in (("shipped.toml", shipped), ("all.toml", switched_on(shipped))):
-            text = into(tmp, text)
+            text = into(tmp, text).replace(tmp + "/gnupg", keys.home)
             assert "/var/lib/cased" not in text and "/run/cased" not in text and "/etc/cased" not in text
             path = os.path.join(tmp, name)
             with open(path, "w") as f:
@@ -208,6 +213,7 @@ def test_example_config_has_every_key_and_passes_check():
         p = check(bad)
         assert p.returncode == 1 and b"digest.stale_dayz" in p.stderr, p
     finally:
+        keys.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
