@@ -458,6 +458,10 @@ std::optional<ParseWorkerOptions> parse_workers(const Config& config) {
     std::vector<std::string> own_keys;
     try {
       own_keys = Crypto(config.gpg.home, std::chrono::seconds(config.gpg.timeout_seconds)).own_fingerprints();
+      std::error_code ec;
+      // A missing gpg.home was named by the start-up checks already.
+      if (own_keys.empty() && std::filesystem::is_directory(config.gpg.home, ec))
+        spdlog::warn("gpg.home: {}: no secret key; encrypted reports cannot be read", config.gpg.home);
     } catch (const CryptoTimeout& e) {
       // Start anyway: plain mail flows, and the workers list the keys once the agent answers.
       fault_log().failed(Error{Errc::unavailable, e.what()}, "PGP mail gets 451 4.3.0 and the MTA retries it");

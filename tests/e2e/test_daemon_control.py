@@ -127,6 +127,19 @@ def test_missing_gpg_home_is_a_warning_at_start():
         assert log.index(warning[0]) < log.index(" ready"), log
         assert deliver(port=env.port, msgid="plain@example.org") == [250]
         env.stop()
+
+        # A gpg.home that exists but holds no secret key: named too.
+        empty = os.path.join(env.dir, "gnupg")
+        os.mkdir(empty, 0o700)
+        rewrite(env, "/nonexistent/gnupg", empty)
+        os.remove(env.daemon_log)
+        env.start()
+        wait_for(lambda: " ready" in env.log(), 30, "the ready line")
+        log = env.log()
+        assert f"warning gpg.home: {empty}: no secret key" in log, log
+        assert log.index("no secret key") < log.index(" ready"), log
+        env.stop()
+        subprocess.run(["gpgconf", "--homedir", empty, "--kill", "all"], capture_output=True)
     finally:
         env.cleanup()
 
