@@ -14,6 +14,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "core/util.hpp"
 #include "crypto/crypto.hpp"
 
 namespace cased {
@@ -183,6 +184,12 @@ std::string print_config(const Config& c) {
   root.insert("ack", toml::table{{"enabled", c.ack.enabled}, {"template", c.ack.template_text},
                                  {"policy_url", c.ack.policy_url}});
   if (c.digest) root.insert("digest", toml::table{{"stale_days", c.digest->stale_days}, {"to", c.digest->to}});
+  const SecurityTxtConfig& st = c.securitytxt;
+  toml::table securitytxt{{"contact", strings(st.contact)}, {"encryption", st.encryption},
+                          {"expires_days", st.expires_days}, {"preferred_languages", st.preferred_languages},
+                          {"policy", st.policy}, {"canonical", strings(st.canonical)}};
+  if (st.expires) securitytxt.insert("expires", format_rfc3339(*st.expires));
+  root.insert("securitytxt", std::move(securitytxt));
   std::ostringstream out;
   out << "# effective configuration from " << c.source << "\n" << root << "\n";
   return out.str();

@@ -106,6 +106,7 @@ def test_check_print_shows_the_effective_configuration_without_secrets():
         assert printed["lmtp"]["max_message_size"] == 52428800, printed  # a default, filled in
         assert printed["case"]["database"] == env.db, printed
         assert printed["gpg"]["home"] == keys.home, printed
+        assert printed["securitytxt"]["expires_days"] == 365, printed
         # The same problems as plain --check when something is wrong; the configuration still printed.
         os.remove(pass_file)
         p = check(env.config, "--print")
