@@ -123,6 +123,7 @@ int cmd_list(Context& ctx, const Args& a) {
   if (!a.list_assignee.empty()) filter.assignee = a.list_assignee;
   if (a.mine) filter.assignee = ctx.actor;
   filter.unassigned = a.unassigned;
+  filter.embargoed = a.embargoed;
   if (a.list_stale >= 0) filter.stale_days = a.list_stale;
   if (a.limit > 0) filter.limit = a.limit;
   if (a.sort == "created") filter.sort = CaseSort::created;

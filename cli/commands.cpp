@@ -73,6 +73,7 @@ void list_options(CLI::App& c, Args& a) {
   auto* assignee = c.add_option("--assignee", a.list_assignee, "only cases assigned to this user");
   auto* unassigned = c.add_flag("--unassigned", a.unassigned, "only cases nobody is assigned to")->excludes(assignee);
   c.add_flag("--mine", a.mine, "only cases assigned to me")->excludes(assignee)->excludes(unassigned);
+  c.add_flag("--embargoed", a.embargoed, "only cases with an embargo date");
   count_option(c, "--stale", a.list_stale, 0, "only open cases without activity for N days");
   count_option(c, "--limit", a.limit, 1, "at most N cases");
   c.add_option("--sort", a.sort, "updated (default) | created | id | embargo")

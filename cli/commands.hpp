@@ -21,7 +21,7 @@ struct Args {
   std::string ingest_file, ingest_mbox;
   std::vector<std::string> list_status;  // any of these states
   std::string list_assignee;
-  bool list_all = false, unassigned = false, mine = false, reverse = false;
+  bool list_all = false, unassigned = false, mine = false, embargoed = false, reverse = false;
   std::string sort = "updated";  // updated | created | id | embargo
   bool assign_none = false;      // assign ID --none
   int list_stale = -1;

@@ -92,6 +92,7 @@ Result<std::vector<CaseSummary>> Store::list_cases(const CaseFilter& filter) {
     }
     if (filter.assignee) sql += " AND assignee = ?2";
     if (filter.unassigned) sql += " AND assignee IS NULL";
+    if (filter.embargoed) sql += " AND embargo IS NOT NULL";
     // A closed case is not stale: nothing is left to do on it.
     if (filter.stale_days) sql += " AND updated <= ?3 AND status NOT IN ('resolved', 'rejected')";
     sql += case_order(filter.sort, filter.reverse) + " LIMIT ?4";

@@ -67,6 +67,7 @@ struct CaseFilter {
   std::vector<std::string> statuses;  // any of these states (empty: any state)
   std::optional<std::string> assignee;
   bool unassigned = false;            // only cases nobody is assigned to
+  bool embargoed = false;             // only cases with an embargo date
   std::optional<int> stale_days;      // no activity for that long; never closed cases
   std::optional<int> limit;           // at most this many, in the order asked
   CaseSort sort = CaseSort::updated;

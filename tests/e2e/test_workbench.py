@@ -88,6 +88,7 @@ def test_list_default_hides_closed_cases_and_filters_repeat():
         assert ids(env.json("list", "--all", "--sort", "id")) == [4, 3, 2, 1]
         assert ids(env.json("list", "--all", "--sort", "id", "--reverse")) == [1, 2, 3, 4]
         assert ids(env.json("list", "--all", "--sort", "embargo"))[:2] == [4, 1]
+        assert ids(env.json("list", "--embargoed", "--sort", "embargo", "--reverse")) == [1, 4]
         assert ids(env.json("list", "--sort", "created", "--limit", "1")) == [4]
         item = {c["id"]: c for c in env.json("list")}[4]
         assert item["embargo"] == "2027-01-15" and item["cves"] == ["CVE-2026-1234", "CVE-2026-5678"]

@@ -146,6 +146,7 @@ TEST_CASE("list: repeated --status, filters, sort; bad counts name the option", 
   CHECK(a.reverse);
   CHECK(parse("list", {}).sort == "updated");
   CHECK(parse("list", {"--mine"}).mine);
+  CHECK(parse("list", {"--embargoed"}).embargoed);
   CHECK(parse("list", {"--all"}).list_all);
   CHECK(parse("list", {"--stale", "0"}).list_stale == 0);
   CHECK(parse_status("list", {"--all", "--status", "new"}) == 2);

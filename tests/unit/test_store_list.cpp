@@ -103,6 +103,9 @@ TEST_CASE("store: list filters by several states, unassigned, stale open cases; 
   CaseFilter unassigned;
   unassigned.unassigned = true;
   CHECK(ids(s->list_cases(unassigned)) == Ids{c[0], c[2], c[1]});
+  CaseFilter embargoed;
+  embargoed.embargoed = true;
+  CHECK(ids(s->list_cases(embargoed)) == Ids{c[0], c[2]});
   CaseFilter stale;  // c[1] is idle longest but resolved: not stale
   stale.stale_days = 4;
   CHECK(ids(s->list_cases(stale)) == Ids{c[0], c[2]});
