@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,12 +21,52 @@ using namespace cased::cli;
 
 constexpr const char* kDefaultConfig = "/etc/cased/cased.toml";
 
+// The commands, for an error that names them.
+std::string command_names() {
+  std::string out;
+  for (const Command& c : commands()) out += (out.empty() ? "" : ", ") + std::string(c.name);
+  return out + ", help";
+}
+
+// The first word that is not a global option: the command, or nullptr.
+const char* command_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view w = argv[i];
+    if (w == "--config") ++i;  // its value
+    else if (w.empty() || w.front() != '-') return argv[i];
+  }
+  return nullptr;
+}
+
+// "casectl help", an unknown command and no command at all, before CLI11
+// says "A subcommand is required" for each. Returns an exit status, or -1.
+int no_known_command(CLI::App& app, int argc, char** argv) {
+  const char* word = command_word(argc, argv);
+  if (word && std::string_view(word) == "help") {
+    std::cout << app.help();
+    return 0;
+  }
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h" ||
+        std::string_view(argv[i]) == "--version")
+      return -1;  // CLI11 answers these
+  bool known = false;
+  for (const Command& c : commands()) known = known || (word && c.name == word);
+  if (known) return -1;
+  if (word)
+    std::cerr << fmt::format("casectl: unknown command '{}'; the commands are: {} (casectl help)\n",
+                             display_safe(word), command_names());
+  else
+    std::cerr << fmt::format("casectl: a command is required: {} (casectl help)\n", command_names());
+  return static_cast<int>(ExitCode::usage);
+}
+
 int run(int argc, char** argv) {
   Context ctx;
   const char* env_config = std::getenv("CASED_CONFIG");
   ctx.config_path = env_config && *env_config ? env_config : kDefaultConfig;
 
-  CLI::App app{"casectl - work the cases of a security@ alias"};
+  CLI::App app{"casectl - work the cases of a security@ alias", "casectl"};
   app.set_version_flag("--version", std::string("casectl ") + CASED_VERSION);
   app.add_option("--config", ctx.config_path, "configuration file (default $CASED_CONFIG or /etc/cased/cased.toml)");
   app.add_flag("--json", ctx.json, "print JSON");
@@ -41,6 +82,7 @@ int run(int argc, char** argv) {
     c.options(*sub, args);
     subs.emplace_back(sub, &c);
   }
+  if (int status = no_known_command(app, argc, argv); status >= 0) return status;
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -116,10 +116,20 @@ int cmd_ingest(Context& ctx, const Args& a) {
 
 int cmd_list(Context& ctx, const Args& a) {
   CaseFilter filter;
-  if (!a.list_status.empty()) filter.status = a.list_status;
+  filter.statuses = a.list_status;
+  if (filter.statuses.empty() && !a.list_all)
+    for (const auto& state : case_states())
+      if (state != "resolved" && state != "rejected") filter.statuses.push_back(state);
   if (!a.list_assignee.empty()) filter.assignee = a.list_assignee;
+  if (a.mine) filter.assignee = ctx.actor;
+  filter.unassigned = a.unassigned;
+  filter.embargoed = a.embargoed;
   if (a.list_stale >= 0) filter.stale_days = a.list_stale;
   if (a.limit > 0) filter.limit = a.limit;
+  if (a.sort == "created") filter.sort = CaseSort::created;
+  else if (a.sort == "id") filter.sort = CaseSort::id;
+  else if (a.sort == "embargo") filter.sort = CaseSort::embargo;
+  filter.reverse = a.reverse;
   Store s = ctx.store();
   auto cases = check(s.list_cases(filter));
   if (ctx.json) print_json(json_array(cases));
@@ -135,24 +145,41 @@ int cmd_show(Context& ctx, const Args& a) {
   return 0;
 }
 
-int cmd_assign(Context& ctx, const Args& a) {
-  const std::string& user = a.arg2;
+namespace {
+
+// After a change: the case as `show --json` prints it, or the line `text`.
+void print_changed(Context& ctx, Store& s, std::int64_t case_id, const std::string& text) {
+  if (ctx.json) print_json(to_json(check(s.get_case(case_id))));
+  else std::cout << text << "\n";
+}
+
+// Assigns to `user`, or unassigns with nullopt; only case.analysts when it is set.
+int assign_to(Context& ctx, const std::string& id, const std::optional<std::string>& user) {
   const auto& analysts = ctx.config.case_.analysts;
-  if (!analysts.empty() && std::find(analysts.begin(), analysts.end(), user) == analysts.end())
-    fail(ExitCode::failure, fmt::format("'{}' is not one of case.analysts", user));
+  if (user && !analysts.empty() && std::find(analysts.begin(), analysts.end(), *user) == analysts.end())
+    fail(ExitCode::failure, fmt::format("'{}' is not one of case.analysts", *user));
   Store s = ctx.store();
-  auto case_id = parse_case_id(a.case_id, ctx.tag());
+  auto case_id = parse_case_id(id, ctx.tag());
   check(s.assign(case_id, user, ctx.actor));
-  if (!ctx.json) std::cout << fmt::format("[{}#{}] assigned to {}\n", ctx.tag(), case_id, user);
+  std::string tag = fmt::format("[{}#{}]", ctx.tag(), case_id);
+  print_changed(ctx, s, case_id, user ? fmt::format("{} assigned to {}", tag, *user) : tag + " unassigned");
   return 0;
 }
+
+}  // namespace
+
+int cmd_assign(Context& ctx, const Args& a) {
+  return assign_to(ctx, a.case_id, a.assign_none ? std::nullopt : std::optional<std::string>(a.arg2));
+}
+
+int cmd_take(Context& ctx, const Args& a) { return assign_to(ctx, a.case_id, ctx.actor); }
 
 int cmd_comment(Context& ctx, const Args& a) {
   std::string body = message_text(ctx, a.text, a.file);
   Store s = ctx.store();
   auto case_id = parse_case_id(a.case_id, ctx.tag());
   check(s.add_comment(case_id, body, ctx.actor));
-  if (!ctx.json) std::cout << fmt::format("comment added to [{}#{}]\n", ctx.tag(), case_id);
+  print_changed(ctx, s, case_id, fmt::format("comment added to [{}#{}]", ctx.tag(), case_id));
   return 0;
 }
 
@@ -160,7 +187,7 @@ int cmd_status(Context& ctx, const Args& a) {
   Store s = ctx.store();
   auto case_id = parse_case_id(a.case_id, ctx.tag());
   check(s.set_status(case_id, a.arg2, ctx.actor));
-  if (!ctx.json) std::cout << fmt::format("[{}#{}] is {}\n", ctx.tag(), case_id, a.arg2);
+  print_changed(ctx, s, case_id, fmt::format("[{}#{}] is {}", ctx.tag(), case_id, a.arg2));
   return 0;
 }
 
@@ -219,9 +246,8 @@ int cmd_participant(Context& ctx, const Args& a) {
   Store s = ctx.store();
   auto case_id = parse_case_id(a.case_id, ctx.tag());
   check(s.add_participant(case_id, addr, a.role, ctx.actor));
-  if (!ctx.json)
-    std::cout << fmt::format("{} is a verified {} of [{}#{}]\n", addr, a.role, ctx.tag(),
-                             check(s.find_case(case_id)).value_or(case_id));
+  std::int64_t shown = check(s.find_case(case_id)).value_or(case_id);
+  print_changed(ctx, s, shown, fmt::format("{} is a verified {} of [{}#{}]", addr, a.role, ctx.tag(), shown));
   return 0;
 }
 

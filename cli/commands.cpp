@@ -2,6 +2,8 @@
 
 #include "cmd_admin.hpp"
 
+#include <fmt/format.h>
+
 #include <optional>
 
 namespace cased::cli {
@@ -24,6 +26,8 @@ Access keys_access(const Args& a) {
   return a.action == "export" ? Access::none : Access::read;
 }
 
+constexpr long kMaxCount = 100000;
+
 void no_options(CLI::App&, Args&) {}
 
 void case_id(CLI::App& c, Args& a) { c.add_option("ID", a.case_id, "case id")->required(); }
@@ -41,16 +45,51 @@ void ingest_options(CLI::App& c, Args& a) {
   });
 }
 
+// A count of days or cases: a whole number in [low, 100000], or a usage
+// error naming the option (not CLI11's message with its 300-digit range).
+void count_option(CLI::App& c, const std::string& name, int& into, int low, const std::string& help) {
+  c.add_option(name, into, help)
+      ->check(CLI::Validator(
+          [low](std::string& v) -> std::string {
+            std::size_t used = 0;
+            long n = -1;
+            try {
+              n = std::stol(v, &used);
+            } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): reported below
+              used = 0;
+            }
+            if (used == v.size() && !v.empty() && n >= low && n <= kMaxCount) return {};
+            std::string shown = v.size() > 24 ? v.substr(0, 20) + "..." : v;
+            return fmt::format("wants a whole number from {} to {}, not '{}'", low, kMaxCount, shown);
+          },
+          "N", "count"))
+      ->type_name("N");
+}
+
 void list_options(CLI::App& c, Args& a) {
-  c.add_option("--status", a.list_status, "only cases in this state")->check(CLI::IsMember(states()));
-  c.add_option("--assignee", a.list_assignee, "only cases assigned to this user");
-  c.add_option("--stale", a.list_stale, "only cases without activity for DAYS")->check(CLI::NonNegativeNumber);
-  c.add_option("--limit", a.limit, "at most N cases, the most recently active first")->check(CLI::PositiveNumber);
+  auto* status = c.add_option("--status", a.list_status, "only cases in this state (repeatable; default: not closed)")
+                     ->check(CLI::IsMember(states()));
+  c.add_flag("--all", a.list_all, "cases in every state, closed ones too")->excludes(status);
+  auto* assignee = c.add_option("--assignee", a.list_assignee, "only cases assigned to this user");
+  auto* unassigned = c.add_flag("--unassigned", a.unassigned, "only cases nobody is assigned to")->excludes(assignee);
+  c.add_flag("--mine", a.mine, "only cases assigned to me")->excludes(assignee)->excludes(unassigned);
+  c.add_flag("--embargoed", a.embargoed, "only cases with an embargo date");
+  count_option(c, "--stale", a.list_stale, 0, "only open cases without activity for N days");
+  count_option(c, "--limit", a.limit, 1, "at most N cases");
+  c.add_option("--sort", a.sort, "updated (default) | created | id | embargo")
+      ->check(CLI::IsMember({"updated", "created", "id", "embargo"}));
+  c.add_flag("--reverse", a.reverse, "the opposite order");
 }
 
 void assign_options(CLI::App& c, Args& a) {
   case_id(c, a);
-  c.add_option("USER", a.arg2, "assignee")->required();
+  auto* user = c.add_option("USER", a.arg2, "assignee");
+  auto* none = c.add_flag("--none", a.assign_none, "unassign the case")->excludes(user);
+  c.callback([&a, user, none] {
+    if (user->count() == 0 && none->count() == 0) fail(ExitCode::usage, "assign: give a USER or --none");
+    if (user->count() > 0 && a.arg2.empty())
+      fail(ExitCode::usage, "assign: the user name is empty (unassign with --none)");
+  });
 }
 
 void comment_options(CLI::App& c, Args& a) {
@@ -85,7 +124,7 @@ void set_options(CLI::App& c, Args& a) {
 
 void search_options(CLI::App& c, Args& a) {
   c.add_option("QUERY", a.query, "words; word* for a prefix")->required();
-  c.add_option("--limit", a.limit, "the best N cases (default 50)")->check(CLI::PositiveNumber);
+  count_option(c, "--limit", a.limit, 1, "the best N cases (default 50)");
 }
 
 void stats_options(CLI::App& c, Args& a) {
@@ -139,7 +178,8 @@ const std::vector<Command>& commands() {
       {"ingest", "store one RFC 5322 message (file or stdin), or a whole mbox", writes, ingest_options, cmd_ingest},
       {"list", "list cases", reads, list_options, cmd_list},
       {"show", "show a case with its messages, comments and history", reads, case_id, cmd_show},
-      {"assign", "assign a case to a user", writes, assign_options, cmd_assign},
+      {"assign", "assign a case to a user, or unassign it with --none", writes, assign_options, cmd_assign},
+      {"take", "assign a case to oneself", writes, case_id, cmd_take},
       {"comment", "add an internal note (never mailed)", writes, comment_options, cmd_comment},
       {"status", "set the state: new | open | waiting | resolved | rejected", writes, status_options, cmd_status},
       {"set", "disclosure fields: embargo date, CVE ids, product, versions, CVSS vector", writes, set_options,

@@ -19,7 +19,11 @@ namespace cased::cli {
 struct Args {
   std::string case_id, arg2, text, file;  // ID, a second positional, -m, -F
   std::string ingest_file, ingest_mbox;
-  std::string list_status, list_assignee;
+  std::vector<std::string> list_status;  // any of these states
+  std::string list_assignee;
+  bool list_all = false, unassigned = false, mine = false, embargoed = false, reverse = false;
+  std::string sort = "updated";  // updated | created | id | embargo
+  bool assign_none = false;      // assign ID --none
   int list_stale = -1;
   int limit = -1;              // list and search: at most this many (-1: list all, search kSearchLimit)
   std::string since, until;    // stats: YYYY-MM-DD
@@ -53,6 +57,7 @@ int cmd_ingest(Context& ctx, const Args& a);
 int cmd_list(Context& ctx, const Args& a);
 int cmd_show(Context& ctx, const Args& a);
 int cmd_assign(Context& ctx, const Args& a);
+int cmd_take(Context& ctx, const Args& a);
 int cmd_comment(Context& ctx, const Args& a);
 int cmd_status(Context& ctx, const Args& a);
 int cmd_set(Context& ctx, const Args& a);

@@ -1,5 +1,6 @@
 #include "context.hpp"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -24,6 +25,29 @@ std::string current_user() {
   return fmt::format("uid{}", geteuid());
 }
 
+// Whether the effective user may `mode` the file (access() would ask for the real one).
+bool may(const std::string& path, int mode) { return ::faccessat(AT_FDCWD, path.c_str(), mode, AT_EACCESS) == 0; }
+
+// The database cannot be opened as `how` by this user: say so, naming the
+// file and the user, before SQLite says "unable to open database file".
+void check_database_access(const std::string& path, bool write, const Invoker& invoker) {
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+  std::string user = current_user();
+  if (invoker.via_sudo) user += fmt::format(" (through sudo by {})", invoker.user);
+  auto refuse = [&](const std::string& what) {
+    fail(ExitCode::failure, fmt::format("cannot open database {} as user {}: {}; run casectl as a user who may "
+                                        "(for example sudo -u the service user), or ask the operator for access",
+                                        path, user, what));
+  };
+  if (!may(dir, X_OK)) refuse(fmt::format("its directory {} cannot be entered", dir));
+  if (may(path, F_OK)) {
+    if (!may(path, R_OK)) refuse("the file is not readable");
+    if (write && !may(path, W_OK)) refuse("the file is not writable");
+  } else if (write && !may(dir, W_OK | X_OK)) {
+    refuse(fmt::format("it does not exist and its directory {} is not writable", dir));
+  }
+}
+
 }  // namespace
 
 void fail(ExitCode code, std::string message) { throw Exit{code, std::move(message)}; }
@@ -43,9 +67,10 @@ Store Context::store(bool acknowledge) {
   StoreOptions options = store_options(config, acknowledge && config.ack.enabled);
   // The search index is brought up to date by whoever may write; a reader
   // without write access searches what is indexed so far.
-  bool write = access == Access::write || (access == Access::index && ::access(path.c_str(), W_OK) == 0);
+  bool write = access == Access::write || (access == Access::index && may(path, W_OK));
+  check_database_access(path, write, invoker);
   if (write) return check(Store::open(path, std::move(options)));
-  if (::access(path.c_str(), F_OK) != 0)
+  if (!may(path, F_OK))
     fail(ExitCode::failure, fmt::format("database {} does not exist yet: start cased or run casectl init", path));
   return check(Store::open_readonly(path, std::move(options)));
 }

@@ -87,7 +87,7 @@ Invoker invoker_from_environment() {
   if (!sudo_uid) return who;
   unsigned long uid = 0, gid = 0;
   bool uid_ok = parse_id(sudo_uid, uid);
-  if (uid_ok && uid == geteuid()) return who;  // sudo to oneself: nothing changes hands
+  if (uid_ok && uid == getuid()) return who;  // sudo to oneself: nothing changes hands
   who.via_sudo = true;
   if (!uid_ok) {
     // Unknown invoker: treated as the least privileged one.

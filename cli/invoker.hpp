@@ -17,7 +17,7 @@
 namespace cased::cli {
 
 struct Invoker {
-  bool via_sudo = false;  // SUDO_UID is set and differs from the effective uid
+  bool via_sudo = false;  // SUDO_UID is set and differs from the real uid
   uid_t uid = 0;          // the invoking user's (SUDO_UID, SUDO_GID)
   gid_t gid = 0;
   std::string user;       // SUDO_USER when it names SUDO_UID, else "uidN"

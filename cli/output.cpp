@@ -96,7 +96,9 @@ nlohmann::json to_json(const CaseSummary& s) {
           {"created", format_rfc3339(s.created)},
           {"updated", format_rfc3339(s.updated)},
           {"messages", s.messages},
-          {"participants", s.participants}};
+          {"participants", s.participants},
+          {"embargo", opt(s.embargo)},
+          {"cves", s.cves}};
 }
 
 nlohmann::json to_json(const CaseDetail& d) {
@@ -177,23 +179,39 @@ nlohmann::json to_json(const IngestResult& r) {
   return {{"case", r.case_id}, {"message", r.message}, {"new_case", r.new_case}, {"duplicate", r.duplicate}};
 }
 
+namespace {
+
+// The list's CVE column: the first id, "+N" for the others.
+std::string cve_cell(const std::vector<std::string>& cves) {
+  if (cves.empty()) return "-";
+  std::string first = clip(cves.front(), 24);
+  return cves.size() == 1 ? first : fmt::format("{} +{}", first, cves.size() - 1);
+}
+
+}  // namespace
+
 std::string render_list(const std::vector<CaseSummary>& cases, const TextStyle& style) {
   if (cases.empty()) return "no cases\n";
-  std::size_t id_w = 2, st_w = 6, as_w = 8;
-  std::vector<std::string> ids;
+  std::size_t id_w = 2, st_w = 6, as_w = 8, em_w = 7, cve_w = 3;
+  std::vector<std::string> ids, cves;
   for (const auto& c : cases) {
     ids.push_back(fmt::format("{}#{}", style.tag, c.id));
+    cves.push_back(cve_cell(c.cves));
     id_w = std::max(id_w, width(ids.back()));
     as_w = std::max(as_w, width(clip(c.assignee.value_or("-"), 16)));
     st_w = std::max(st_w, c.status.size());
+    em_w = std::max(em_w, width(clip(c.embargo.value_or("-"), 20)));
+    cve_w = std::max(cve_w, width(cves.back()));
   }
-  std::string out = fmt::format("{}  {}  {}  {:>4}  {:>5}  {}\n", pad("CASE", id_w), pad("STATUS", st_w),
-                                pad("ASSIGNEE", as_w), "MSGS", "IDLE", "SUBJECT");
+  std::string out = fmt::format("{}  {}  {}  {:>4}  {:>5}  {}  {}  {}\n", pad("CASE", id_w), pad("STATUS", st_w),
+                                pad("ASSIGNEE", as_w), "MSGS", "IDLE", pad("EMBARGO", em_w), pad("CVE", cve_w),
+                                "SUBJECT");
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
-    out += fmt::format("{}  {}  {}  {:>4}  {:>5}  {}\n", pad(ids[i], id_w),
+    out += fmt::format("{}  {}  {}  {:>4}  {:>5}  {}  {}  {}\n", pad(ids[i], id_w),
                        colored(style, status_color(c.status), pad(c.status, st_w)),
-                       pad(clip(c.assignee.value_or("-"), 16), as_w), c.messages, age(c.updated), clip(c.subject, 70));
+                       pad(clip(c.assignee.value_or("-"), 16), as_w), c.messages, age(c.updated),
+                       pad(clip(c.embargo.value_or("-"), 20), em_w), pad(cves[i], cve_w), clip(c.subject, 70));
   }
   return out;
 }

@@ -54,21 +54,50 @@ std::optional<CaseSummary> Store::summary(std::int64_t id) {
   p.bind(1, id);
   while (p.step()) s.participants.push_back(p.text(0));
   p.reset();
+  auto& c = db_.cached("SELECT cve FROM case_cves WHERE case_id = ? ORDER BY added, rowid");
+  c.bind(1, id);
+  while (c.step()) s.cves.push_back(c.text(0));
+  c.reset();
   return s;
 }
+
+namespace {
+
+// The ORDER BY of list_cases; ties broken by id in the same direction.
+std::string case_order(CaseSort sort, bool reverse) {
+  const char* desc = reverse ? "ASC" : "DESC";
+  const char* asc = reverse ? "DESC" : "ASC";
+  switch (sort) {
+    case CaseSort::created: return fmt::format(" ORDER BY created {0}, id {0}", desc);
+    case CaseSort::id: return fmt::format(" ORDER BY id {}", desc);
+    case CaseSort::embargo:  // the soonest first, none last (reversed: none first)
+      return fmt::format(" ORDER BY embargo IS NULL {1}, embargo {0}, id {0}", asc, asc);
+    case CaseSort::updated: break;
+  }
+  return fmt::format(" ORDER BY updated {0}, id {0}", desc);
+}
+
+}  // namespace
 
 Result<std::vector<CaseSummary>> Store::list_cases(const CaseFilter& filter) {
   return guarded([&]() -> Result<std::vector<CaseSummary>> {
     // Only the filters given are in the statement, so that SQLite can read
     // the index of a state or an assignee in the order printed (schema 9)
-    // and stop at the limit.
+    // and stop at the limit. States are bound as ?10, ?11, ...
     std::string sql = "SELECT id FROM cases WHERE merged_into IS NULL";
-    if (filter.status) sql += " AND status = ?1";
+    if (!filter.statuses.empty()) {
+      sql += " AND status IN (";
+      for (std::size_t i = 0; i < filter.statuses.size(); ++i) sql += fmt::format("{}?{}", i ? ", " : "", 10 + i);
+      sql += ")";
+    }
     if (filter.assignee) sql += " AND assignee = ?2";
-    if (filter.stale_days) sql += " AND updated <= ?3";
-    sql += " ORDER BY updated DESC, id DESC LIMIT ?4";
+    if (filter.unassigned) sql += " AND assignee IS NULL";
+    if (filter.embargoed) sql += " AND embargo IS NOT NULL";
+    // A closed case is not stale: nothing is left to do on it.
+    if (filter.stale_days) sql += " AND updated <= ?3 AND status NOT IN ('resolved', 'rejected')";
+    sql += case_order(filter.sort, filter.reverse) + " LIMIT ?4";
     auto st = db_.prepare(sql);
-    if (filter.status) st.bind(1, *filter.status);
+    for (std::size_t i = 0; i < filter.statuses.size(); ++i) st.bind(static_cast<int>(10 + i), filter.statuses[i]);
     if (filter.assignee) st.bind(2, *filter.assignee);
     if (filter.stale_days) st.bind(3, now_unix() - std::int64_t{*filter.stale_days} * 86400);
     st.bind(4, filter.limit ? static_cast<std::int64_t>(*filter.limit) : std::int64_t{-1});
@@ -188,14 +217,15 @@ Result<CaseDetail> Store::get_case(std::int64_t id) {
   });
 }
 
-Status Store::assign(std::int64_t id, const std::string& user, const std::string& actor) {
+Status Store::assign(std::int64_t id, const std::optional<std::string>& user, const std::string& actor) {
+  if (user && user->empty()) return Error{Errc::invalid, "an assignee needs a name (unassign with --none)"};
   return guarded([&]() -> Status {
     sql::Transaction tx(db_);
     auto resolved = resolve_case(id);
     if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
     std::int64_t now = now_unix();
     db_.cached("UPDATE cases SET assignee = ? WHERE id = ?").bind(1, user).bind(2, *resolved).run();
-    add_event(*resolved, "assign", actor, user, now);
+    add_event(*resolved, "assign", actor, user.value_or(""), now);
     touch(*resolved, now);
     tx.commit();
     return ok_status();

@@ -58,11 +58,20 @@ struct IndexText {
   std::string subject, body;
 };
 
+// How list_cases orders: by last activity (default), creation or id, newest
+// first; or by embargo, the soonest first and cases without one last.
+enum class CaseSort { updated, created, id, embargo };
+
+// Empty filter: every case that is not merged into another.
 struct CaseFilter {
-  std::optional<std::string> status;
+  std::vector<std::string> statuses;  // any of these states (empty: any state)
   std::optional<std::string> assignee;
-  std::optional<int> stale_days;
-  std::optional<int> limit;  // at most this many, the most recently active first
+  bool unassigned = false;            // only cases nobody is assigned to
+  bool embargoed = false;             // only cases with an embargo date
+  std::optional<int> stale_days;      // no activity for that long; never closed cases
+  std::optional<int> limit;           // at most this many, in the order asked
+  CaseSort sort = CaseSort::updated;
+  bool reverse = false;               // the opposite order
 };
 
 struct CaseSummary {
@@ -75,6 +84,7 @@ struct CaseSummary {
   int messages = 0;
   std::vector<std::string> participants;
   std::optional<std::string> embargo;  // YYYY-MM-DD, for the digest
+  std::vector<std::string> cves;       // as `set --cve` added them, oldest first
 };
 
 struct MessageView {
@@ -241,7 +251,8 @@ class Store {
   Result<CaseSection> digest_section(const SectionQuery& query);
   Result<CaseStats> case_stats(std::int64_t since, std::int64_t until);
 
-  Status assign(std::int64_t id, const std::string& user, const std::string& actor);
+  // `user` nullopt unassigns (event detail ""); an empty name is invalid.
+  Status assign(std::int64_t id, const std::optional<std::string>& user, const std::string& actor);
   Status set_status(std::int64_t id, const std::string& status, const std::string& actor);
   Status add_comment(std::int64_t id, const std::string& text, const std::string& actor);
   // Applies a validated change; one "disclosure" event per field that changed.

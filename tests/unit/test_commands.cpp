@@ -41,7 +41,7 @@ TEST_CASE("each command is one row with a unique name", "[cli]") {
     CHECK(names.insert(c.name).second);
     CHECK_FALSE(c.help.empty());
   }
-  CHECK(names.size() == 18);
+  CHECK(names.size() == 19);
 }
 
 TEST_CASE("commands that only read open the database read-only", "[cli]") {
@@ -52,7 +52,7 @@ TEST_CASE("commands that only read open the database read-only", "[cli]") {
   // backup and verify open the database themselves, never migrating it.
   CHECK(row("backup").access(none) == Access::none);
   CHECK(row("verify").access(none) == Access::none);
-  for (auto name : {"init", "ingest", "assign", "comment", "status", "set", "reply", "participant"})
+  for (auto name : {"init", "ingest", "assign", "take", "comment", "status", "set", "reply", "participant"})
     CHECK(row(name).access(none) == Access::write);
   CHECK(row("outbox").access(parse("outbox", {"retry", "3"})) == Access::write);
   CHECK(row("digest").access(parse("digest", {"--send"})) == Access::write);
@@ -102,4 +102,64 @@ TEST_CASE("one exit status per kind of error", "[cli]") {
   for (const auto& r : exit_table()) CHECK(codes.insert(static_cast<int>(r.code)).second);
   CHECK(codes == std::set<int>{0, 1, 2, 3, 4, 75});
   CHECK_THAT(exit_help(), Catch::Contains(" 75  temporary"));
+}
+
+namespace {
+
+// The exit status a parse ends with: 0 when it parses, 2 for CLI11's own
+// errors and for fail(ExitCode::usage); the message in `why`.
+int parse_status(std::string_view name, std::vector<std::string> argv, std::string* why = nullptr) {
+  try {
+    parse(name, std::move(argv));
+    return 0;
+  } catch (const Exit& e) {
+    if (why) *why = e.message;
+    return static_cast<int>(e.code);
+  } catch (const CLI::ParseError& e) {
+    if (why) *why = e.what();
+    return static_cast<int>(ExitCode::usage);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("assign: a USER or --none, never an empty name", "[cli]") {
+  Args named = parse("assign", {"7", "alice"});
+  CHECK(named.arg2 == "alice");
+  CHECK_FALSE(named.assign_none);
+  Args none = parse("assign", {"7", "--none"});
+  CHECK(none.assign_none);
+  CHECK(none.arg2.empty());
+  std::string why;
+  CHECK(parse_status("assign", {"7", ""}, &why) == 2);
+  CHECK_THAT(why, Catch::Contains("--none"));
+  CHECK(parse_status("assign", {"7"}) == 2);
+  CHECK(parse_status("assign", {"7", "alice", "--none"}) == 2);
+  CHECK(parse("take", {"7"}).case_id == "7");
+}
+
+TEST_CASE("list: repeated --status, filters, sort; bad counts name the option", "[cli]") {
+  Args a = parse("list", {"--status", "new", "--status", "waiting", "--unassigned", "--sort", "embargo", "--reverse"});
+  CHECK(a.list_status == std::vector<std::string>{"new", "waiting"});
+  CHECK(a.unassigned);
+  CHECK(a.sort == "embargo");
+  CHECK(a.reverse);
+  CHECK(parse("list", {}).sort == "updated");
+  CHECK(parse("list", {"--mine"}).mine);
+  CHECK(parse("list", {"--embargoed"}).embargoed);
+  CHECK(parse("list", {"--all"}).list_all);
+  CHECK(parse("list", {"--stale", "0"}).list_stale == 0);
+  CHECK(parse_status("list", {"--all", "--status", "new"}) == 2);
+  CHECK(parse_status("list", {"--mine", "--assignee", "bob"}) == 2);
+  CHECK(parse_status("list", {"--sort", "subject"}) == 2);
+  for (std::string bad : {"abc", "-1", "99999999999999999999", "3.5", ""}) {
+    std::string why;
+    CHECK(parse_status("list", {"--stale", bad}, &why) == 2);
+    CHECK_THAT(why, Catch::Contains("--stale: wants a whole number from 0 to 100000"));
+    CHECK(why.size() < 200);
+  }
+  std::string why;
+  CHECK(parse_status("list", {"--limit", "0"}, &why) == 2);
+  CHECK_THAT(why, Catch::Contains("--limit: wants a whole number from 1"));
+  CHECK(parse_status("search", {"w", "--limit", "x"}) == 2);
 }

@@ -97,7 +97,7 @@ TEST_CASE("list: the most recently active first, cut at the limit, filters kept"
   mine.limit = 10;
   CHECK(ids(*s->list_cases(mine)) == std::vector<std::int64_t>{cases[4]});
   CaseFilter fresh;
-  fresh.status = "new";
+  fresh.statuses = {"new"};
   fresh.limit = 3;
   CHECK(ids(*s->list_cases(fresh)) == std::vector<std::int64_t>{cases[3], cases[0], cases[5]});
 }

@@ -490,6 +490,6 @@ TEST_CASE("store: assign, status, comment and search", "[store]") {
   f.assignee = "carol";
   CHECK(s.list_cases(f)->empty());
   CaseFilter st_filter;
-  st_filter.status = "new";
+  st_filter.statuses = {"new"};
   CHECK(s.list_cases(st_filter)->empty());
 }
