@@ -137,3 +137,25 @@ TEST_CASE("store: list filters by several states, unassigned, stale open cases; 
     }
   }
 }
+
+TEST_CASE("schema 10 makes an empty assignee of older databases unassigned", "[store][list][migration]") {
+  TempDb t;
+  {
+    auto s = Store::open_at_version(t.path(), {}, 9);
+    REQUIRE(s.ok());
+    std::int64_t blank = open_case(*s, "blank@x");
+    std::int64_t named = open_case(*s, "named@x");
+    // As `assign ID ""` stored it before --none existed.
+    auto& db = StoreTestAccess::db(*s);
+    db.prepare("UPDATE cases SET assignee = '' WHERE id = ?").bind(1, blank).run();
+    db.prepare("UPDATE cases SET assignee = 'alice' WHERE id = ?").bind(1, named).run();
+  }
+  auto s = Store::open(t.path(), {});
+  REQUIRE(s.ok());
+  auto& q = StoreTestAccess::db(*s).cached("SELECT assignee FROM cases ORDER BY id");
+  REQUIRE(q.step());
+  CHECK(q.is_null(0));
+  REQUIRE(q.step());
+  CHECK(q.text(0) == "alice");
+  q.reset();
+}
