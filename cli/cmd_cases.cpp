@@ -114,7 +114,10 @@ int cmd_ingest(Context& ctx, const Args& a) {
   return 0;
 }
 
-int cmd_list(Context& ctx, const Args& a) {
+namespace {
+
+// The filter that `list` and `export` build from the same options.
+CaseFilter case_filter(const Context& ctx, const Args& a) {
   CaseFilter filter;
   filter.statuses = a.list_status;
   if (filter.statuses.empty() && !a.list_all)
@@ -130,10 +133,24 @@ int cmd_list(Context& ctx, const Args& a) {
   else if (a.sort == "id") filter.sort = CaseSort::id;
   else if (a.sort == "embargo") filter.sort = CaseSort::embargo;
   filter.reverse = a.reverse;
+  return filter;
+}
+
+}  // namespace
+
+int cmd_list(Context& ctx, const Args& a) {
   Store s = ctx.store();
-  auto cases = check(s.list_cases(filter));
+  auto cases = check(s.list_cases(case_filter(ctx, a)));
   if (ctx.json) print_json(json_array(cases));
   else std::cout << render_list(cases, ctx.style);
+  return 0;
+}
+
+int cmd_export(Context& ctx, const Args& a) {
+  Store s = ctx.store();
+  auto cases = check(s.list_cases(case_filter(ctx, a)));
+  if (ctx.json || a.export_format == "json") print_json(json_array(cases));
+  else std::cout << render_csv(cases);
   return 0;
 }
 

@@ -81,6 +81,12 @@ void list_options(CLI::App& c, Args& a) {
   c.add_flag("--reverse", a.reverse, "the opposite order");
 }
 
+void export_options(CLI::App& c, Args& a) {
+  list_options(c, a);
+  c.add_option("--format", a.export_format, "csv (default: RFC 4180, a header row) | json")
+      ->check(CLI::IsMember({"csv", "json"}));
+}
+
 void assign_options(CLI::App& c, Args& a) {
   case_id(c, a);
   auto* user = c.add_option("USER", a.arg2, "assignee");
@@ -188,6 +194,8 @@ const std::vector<Command>& commands() {
        cmd_search},
       {"stats", "counts by state, cases opened and closed, response and resolution times", reads, stats_options,
        cmd_stats},
+      {"export", "the cases list takes, every field whole: CSV (default) or JSON", reads, export_options,
+       cmd_export},
       {"reply", "mail a reply: signed, and encrypted to every recipient", writes, reply_options, cmd_reply},
       {"outbox", "queued, sent and failed outbound mail; 'outbox retry ID'", outbox_access, outbox_options,
        cmd_outbox},

@@ -23,6 +23,7 @@ struct Args {
   std::string list_assignee;
   bool list_all = false, unassigned = false, mine = false, embargoed = false, reverse = false;
   std::string sort = "updated";  // updated | created | id | embargo
+  std::string export_format = "csv";  // export: csv | json
   bool assign_none = false;      // assign ID --none
   int list_stale = -1;
   int limit = -1;              // list and search: at most this many (-1: list all, search kSearchLimit)
@@ -55,6 +56,7 @@ const std::vector<Command>& commands();
 int cmd_init(Context& ctx, const Args& a);
 int cmd_ingest(Context& ctx, const Args& a);
 int cmd_list(Context& ctx, const Args& a);
+int cmd_export(Context& ctx, const Args& a);
 int cmd_show(Context& ctx, const Args& a);
 int cmd_assign(Context& ctx, const Args& a);
 int cmd_take(Context& ctx, const Args& a);

@@ -101,6 +101,38 @@ nlohmann::json to_json(const CaseSummary& s) {
           {"cves", s.cves}};
 }
 
+namespace {
+
+std::string csv_cell(const nlohmann::json& v) {
+  std::string text;
+  if (v.is_null()) return text;
+  if (v.is_string()) text = v.get<std::string>();
+  else if (v.is_array())
+    for (const auto& item : v) text += (text.empty() ? "" : " ") + item.get<std::string>();
+  else text = v.dump();
+  if (!text.empty() && std::string_view("=+-@\t\r").find(text.front()) != std::string_view::npos) text.insert(0, "'");
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char ch : text) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return quoted + "\"";
+}
+
+}  // namespace
+
+std::string render_csv(const std::vector<CaseSummary>& cases) {
+  static const std::vector<std::string> keys = {"id",      "subject",  "status",       "assignee", "created",
+                                                "updated", "messages", "participants", "embargo",  "cves"};
+  std::string out;
+  for (std::size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + keys[i];
+  out += "\r\n";
+  for (const auto& c : cases) {
+    nlohmann::json item = to_json(c);
+    for (std::size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + csv_cell(item[keys[i]]);
+    out += "\r\n";
+  }
+  return out;
+}
+
 nlohmann::json to_json(const CaseDetail& d) {
   nlohmann::json j = to_json(d.summary);
   j["message_count"] = d.summary.messages;

@@ -26,6 +26,11 @@ struct TextStyle {
 };
 
 std::string render_list(const std::vector<CaseSummary>& cases, const TextStyle& style);
+// RFC 4180 CSV of the list items: a header row of their keys, one case per
+// row, CRLF line ends, lists joined by spaces, every field whole. A cell
+// that a spreadsheet would run as a formula (it starts with = + - @, TAB or
+// CR; subjects and addresses are the sender's) gets a leading '.
+std::string render_csv(const std::vector<CaseSummary>& cases);
 std::string render_case(const CaseDetail& d, const TextStyle& style);
 std::string render_search(const std::vector<SearchHit>& hits, const TextStyle& style);
 

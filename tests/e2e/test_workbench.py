@@ -2,6 +2,8 @@
 a case, JSON after every change, the triage list's default, filters and
 orders, clear errors, and the actor and database errors under sudo."""
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -98,6 +100,36 @@ def test_list_default_hides_closed_cases_and_filters_repeat():
         text = env.casectl("list").stdout.decode()
         assert "EMBARGO" in text and "2027-01-15" in text and "CVE-2026-1234 +1" in text, text
         assert "report 2" not in text
+    finally:
+        env.cleanup()
+
+
+def test_export_csv_and_json_hold_what_list_holds():
+    """export takes list's filters; its CSV parses back (RFC 4180) to the
+    list's values, fields whole, and a formula from a subject is text."""
+    env = Env()
+    try:
+        env.json("ingest", input=plain("e1@example.org", subject="overflow, \"quoted\" in parser"))
+        env.json("ingest", input=plain("e2@example.org", subject="=HYPERLINK(\"http://evil\")"))
+        env.json("ingest", input=plain("e3@example.org", subject="closed one"))
+        env.casectl("status", "3", "resolved")
+        env.casectl("set", "1", "--cve", "CVE-2026-1111", "--cve", "CVE-2026-2222")
+        listed = {c["id"]: c for c in env.json("list", "--all")}
+        out = env.casectl("export", "--all").stdout.decode()
+        assert out.endswith("\r\n")
+        rows = list(csv.DictReader(io.StringIO(out, newline="")))
+        assert sorted(int(r["id"]) for r in rows) == [1, 2, 3]
+        by_id = {int(r["id"]): r for r in rows}
+        assert by_id[1]["subject"] == listed[1]["subject"] == 'overflow, "quoted" in parser'
+        assert by_id[1]["cves"] == "CVE-2026-1111 CVE-2026-2222"
+        assert by_id[2]["subject"] == "'" + listed[2]["subject"]
+        assert by_id[3]["status"] == "resolved" and by_id[1]["updated"] == listed[1]["updated"]
+        # The default filter is list's: closed cases only with --all.
+        assert sorted(int(r["id"]) for r in csv.DictReader(io.StringIO(
+            env.casectl("export").stdout.decode(), newline=""))) == [1, 2]
+        assert env.json("export", "--all", "--format", "json") == env.json("list", "--all")
+        bad = env.casectl("export", "--format", "xml", check=False)
+        assert bad.returncode == 2, bad
     finally:
         env.cleanup()
 
