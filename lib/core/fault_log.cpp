@@ -25,6 +25,7 @@ bool FaultLog::failed(const Error& error, std::string_view consequence) {
   if (s.since) return false;
   s.since = std::chrono::steady_clock::now();
   s.failures = 1;
+  ++active_;
   spdlog::warn("fault: {}: {}; {}; {}. Not logged again until it clears", to_string(error.code), error.message,
                consequence, fault_hint(error.code));
   return true;
@@ -37,10 +38,11 @@ bool FaultLog::active(Errc code) const {
 }
 
 void FaultLog::cleared(Errc code) {
-  if (!is_lasting_fault(code)) return;
+  if (!is_lasting_fault(code) || active_.load() == 0) return;
   std::lock_guard lock(mu_);
   State& s = states_[slot(code)];
   if (!s.since) return;
+  --active_;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - *s.since).count();
   spdlog::info("fault cleared: {} after {:.1f} s; {} failure(s) while it lasted", to_string(code), seconds, s.failures);
   s.since.reset();

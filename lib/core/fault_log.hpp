@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -46,6 +47,9 @@ class FaultLog {
   static std::size_t slot(Errc code) { return code == Errc::full ? 0 : code == Errc::busy ? 1 : 2; }
   mutable std::mutex mu_;
   std::array<State, 3> states_;
+  // How many kinds are active: cleared() runs after every delivery, and
+  // without a fault it returns here without taking the lock.
+  std::atomic<int> active_{0};
 };
 
 // The process's one fault log, shared by delivery, the search index and the outbox.
