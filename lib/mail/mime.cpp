@@ -214,11 +214,19 @@ std::string part_text(const MimePart& p) {
   return text;
 }
 
-void add_attachment(ParsedMessage& msg, const MimePart& p) {
+// The bytes an attachment stands for: a message or multipart as written,
+// any other part transfer-decoded.
+std::string_view attachment_bytes(const MimePart& p) {
+  return p.type == "message" || p.type == "multipart" ? p.raw_body() : std::string_view(p.body);
+}
+
+// Lists `p` as an attachment of `msg`; its bytes go to `out` when asked for.
+void add_attachment(ParsedMessage& msg, const MimePart& p, std::vector<std::string_view>* out) {
+  if (out) out->push_back(attachment_bytes(p));
   Attachment a;
   a.content_type = p.type + "/" + p.subtype;
   a.filename = p.filename;
-  std::string_view bytes = p.type == "message" || p.type == "multipart" ? p.raw_body() : std::string_view(p.body);
+  std::string_view bytes = attachment_bytes(p);
   if (a.filename.empty() && p.type == "message" && !p.children.empty()) {
     // A forwarded message: name it after its subject.
     std::string subject;
@@ -235,7 +243,8 @@ void add_attachment(ParsedMessage& msg, const MimePart& p) {
   msg.attachments.push_back(std::move(a));
 }
 
-void collect(ParsedMessage& msg, const MimePart& p, std::vector<TextBlock>& blocks, bool& any_enc, bool& any_plain);
+void collect(ParsedMessage& msg, const MimePart& p, std::vector<TextBlock>& blocks, bool& any_enc, bool& any_plain,
+             std::vector<std::string_view>* bytes);
 
 void note_leaf(const MimePart& p, bool& any_enc, bool& any_plain) {
   if (is_pgp_control(p)) return;
@@ -255,26 +264,27 @@ const MimePart* choose_alternative(const MimePart& p) {
   return p.children.empty() ? nullptr : &p.children.front();
 }
 
-void collect(ParsedMessage& msg, const MimePart& p, std::vector<TextBlock>& blocks, bool& any_enc, bool& any_plain) {
+void collect(ParsedMessage& msg, const MimePart& p, std::vector<TextBlock>& blocks, bool& any_enc, bool& any_plain,
+             std::vector<std::string_view>* bytes) {
   if (p.type == "multipart") {
     if (p.subtype == "alternative") {
-      if (const MimePart* best = choose_alternative(p)) collect(msg, *best, blocks, any_enc, any_plain);
+      if (const MimePart* best = choose_alternative(p)) collect(msg, *best, blocks, any_enc, any_plain, bytes);
       return;
     }
     if (p.subtype == "encrypted") {
       // Not decrypted: the ciphertext is listed, its control part is not.
       for (const auto& c : p.children)
         if (!is_pgp_control(c)) {
-          add_attachment(msg, c);
+          add_attachment(msg, c, bytes);
           note_leaf(c, any_enc, any_plain);
         }
       return;
     }
-    for (const auto& c : p.children) collect(msg, c, blocks, any_enc, any_plain);
+    for (const auto& c : p.children) collect(msg, c, blocks, any_enc, any_plain, bytes);
     return;
   }
   if (p.type == "message" && !p.children.empty() && p.subtype == "rfc822") {
-    add_attachment(msg, p);
+    add_attachment(msg, p, bytes);
     note_leaf(p, any_enc, any_plain);
     return;
   }
@@ -284,7 +294,7 @@ void collect(ParsedMessage& msg, const MimePart& p, std::vector<TextBlock>& bloc
     blocks.push_back({part_text(p), p.encrypted});
     return;
   }
-  add_attachment(msg, p);
+  add_attachment(msg, p, bytes);
 }
 
 
@@ -371,7 +381,7 @@ void extract_content(ParsedMessage& msg) {
   msg.attachments.clear();
   std::vector<TextBlock> blocks;
   bool any_enc = false, any_plain = false;
-  collect(msg, msg.root, blocks, any_enc, any_plain);
+  collect(msg, msg.root, blocks, any_enc, any_plain, nullptr);
   msg.encrypted = any_enc && !any_plain;
   msg.mixed = any_enc && any_plain;
   bool label = std::any_of(blocks.begin(), blocks.end(), [](auto& b) { return b.encrypted; }) &&
@@ -389,6 +399,18 @@ void extract_content(ParsedMessage& msg) {
   }
 }
 
+
+std::vector<std::pair<Attachment, std::string_view>> attachment_parts(const MimePart& root) {
+  ParsedMessage listed;
+  std::vector<TextBlock> blocks;
+  std::vector<std::string_view> bytes;
+  bool any_enc = false, any_plain = false;
+  collect(listed, root, blocks, any_enc, any_plain, &bytes);
+  std::vector<std::pair<Attachment, std::string_view>> out;
+  for (std::size_t i = 0; i < listed.attachments.size() && i < bytes.size(); ++i)
+    out.emplace_back(std::move(listed.attachments[i]), bytes[i]);
+  return out;
+}
 
 ParsedMessage parse_message(std::string_view raw) { return parse_message(std::make_shared<const std::string>(raw)); }
 

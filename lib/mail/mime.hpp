@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "mail/message.hpp"
 
@@ -29,6 +31,12 @@ MimePart parse_entity(std::string_view raw);
 // Never glues text from encrypted and unencrypted parts silently: when both
 // kinds carry text, each block is labelled.
 void extract_content(ParsedMessage& msg);
+
+// The attachments extract_content lists for a tree, in the same order, each
+// with its bytes (pointing into `root` and the source it was parsed from:
+// valid while they live). `casectl save` decodes a stored message again
+// with this rather than keeping the bytes.
+std::vector<std::pair<Attachment, std::string_view>> attachment_parts(const MimePart& root);
 
 // Helpers exposed for tests and other modules.
 std::string to_utf8(std::string_view bytes, std::string_view charset);  // invalid input → U+FFFD
