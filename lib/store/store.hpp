@@ -110,7 +110,7 @@ struct MessageView {
   bool malformed = false;
   std::optional<std::string> problems;
   std::optional<AuthResults> auth;   // the receiving MTA's verdict, when recorded
-  std::vector<Attachment> attachments;
+  std::vector<Attachment> attachments;  // in MIME order: the Nth is handle ID.N
 };
 
 struct CommentView {
@@ -152,6 +152,15 @@ struct KeyRecord {
   bool pinned = false;
   std::int64_t added = 0;
   std::optional<std::string> offered_by;  // the sender whose mail carried it
+};
+
+// An attachment as stored, with its handle MSG.PART (attachments.cpp).
+struct StoredAttachment {
+  std::int64_t case_id = 0;
+  std::int64_t message = 0;
+  int part = 0;  // from 1, in MIME order within the message
+  Attachment info;
+  std::string handle() const;  // "MSG.PART"
 };
 
 inline constexpr std::size_t kSearchLimit = 50;
@@ -259,6 +268,15 @@ class Store {
   // Returns the details of those events (empty when nothing changed).
   Result<std::vector<std::string>> set_disclosure(std::int64_t id, const DisclosureChange& change,
                                                   const std::string& actor);
+
+  // Attachments out (attachments.cpp). Every attachment of case `id`
+  // (following merges), by message and part; not_found without the case.
+  Result<std::vector<StoredAttachment>> case_attachments(std::int64_t id);
+  // The bytes of message `message` exactly as received; not_found unless
+  // case `id` (following merges) holds it.
+  Result<std::string> raw_message(std::int64_t id, std::int64_t message);
+  // An "attachment-saved" event naming the handles (never names or contents).
+  Status attachments_saved(std::int64_t id, const std::vector<std::string>& handles, const std::string& actor);
 
   // The case `id` lives in now, following merges; nullopt when there is no such case.
   Result<std::optional<std::int64_t>> find_case(std::int64_t id);
