@@ -176,6 +176,19 @@ void verify_options(CLI::App& c, Args& a) {
   c.add_option("--database", a.verify_database, "the database to check (default: case.database)");
 }
 
+// Attachments out (cmd_attach.cpp).
+void save_options(CLI::App& c, Args& a) {
+  case_id(c, a);
+  c.add_option("HANDLE", a.handles, "MSG.PART, as `attachments` lists them (default: every attachment)");
+  auto* dir = c.add_option("--dir", a.save_dir, "write into DIR (default ./TAG-ID, created 0700)");
+  c.add_flag("--stdout", a.save_stdout, "write the one HANDLE's bytes to stdout (not to a terminal)")->excludes(dir);
+}
+
+void raw_options(CLI::App& c, Args& a) {
+  case_id(c, a);
+  c.add_option("MSG", a.arg2, "message id, as `show` numbers them")->required();
+}
+
 }  // namespace
 
 const std::vector<Command>& commands() {
@@ -209,6 +222,12 @@ const std::vector<Command>& commands() {
        backup_options, cmd_backup},
       {"verify", "check a database (default: case.database) and its search index; exit 1 naming each problem",
        no_database, verify_options, cmd_verify},
+      // Attachments out (cmd_attach.cpp).
+      {"attachments", "list a case's attachments with their handles (MSG.PART)", reads, case_id, cmd_attachments},
+      {"save", "write attachments (decrypted again) into ./TAG-ID or DIR, mode 0600, or one to stdout", writes,
+       save_options, cmd_save},
+      {"raw", "a stored message byte for byte to stdout (a file or a pipe, not a terminal)", reads, raw_options,
+       cmd_raw},
   };
   return table;
 }

@@ -40,6 +40,10 @@ struct Args {
   std::string role = "reporter";
   std::string backup_file, verify_database;  // backup FILE, verify --database FILE
   bool force = false;                        // backup --force
+  // attachments, save, raw (cmd_attach.cpp)
+  std::vector<std::string> handles;  // save: MSG.PART (none: every attachment of the case)
+  std::string save_dir;              // save --dir (default ./TAG-ID)
+  bool save_stdout = false;          // save --stdout
 };
 
 struct Command {
@@ -71,5 +75,9 @@ int cmd_outbox(Context& ctx, const Args& a);
 int cmd_digest(Context& ctx, const Args& a);
 int cmd_securitytxt(Context& ctx, const Args& a);
 int cmd_keys(Context& ctx, const Args& a);
+// Attachments out (cmd_attach.cpp).
+int cmd_attachments(Context& ctx, const Args& a);
+int cmd_save(Context& ctx, const Args& a);
+int cmd_raw(Context& ctx, const Args& a);
 
 }  // namespace cased::cli

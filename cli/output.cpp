@@ -139,13 +139,16 @@ nlohmann::json to_json(const CaseDetail& d) {
   nlohmann::json msgs = nlohmann::json::array();
   for (const auto& m : d.messages) {
     nlohmann::json atts = nlohmann::json::array();
-    for (const auto& a : m.attachments)
-      atts.push_back({{"filename", a.filename},
+    for (std::size_t i = 0; i < m.attachments.size(); ++i) {
+      const Attachment& a = m.attachments[i];
+      atts.push_back({{"handle", fmt::format("{}.{}", m.id, i + 1)},
+                      {"filename", a.filename},
                       {"content_type", a.content_type},
                       {"size", a.size},
                       {"sha256", a.sha256},
                       {"encrypted", a.encrypted},
                       {"signed", a.is_signed}});
+    }
     msgs.push_back({{"id", m.id},
                     {"message_id", m.message_id},
                     {"direction", m.direction},
@@ -299,10 +302,13 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
       out += colored(style, "\033[1;31m", "Warning:    the signer's key does not name the From address") + "\n";
     if (m.unverified) out += colored(style, "\033[1;31m", "Warning:    sender is not a verified participant of this case") + "\n";
     if (m.malformed) out += fmt::format("Warning:    malformed message ({})\n", clip(m.problems.value_or("stored raw"), 400));
-    for (const auto& a : m.attachments)
-      out += fmt::format("Attachment: {} ({}, {} bytes{}{}) sha256:{}\n", a.filename.empty() ? "(unnamed)" : clip(a.filename, 120),
+    for (std::size_t i = 0; i < m.attachments.size(); ++i) {
+      const Attachment& a = m.attachments[i];
+      out += fmt::format("Attachment: {}.{} {} ({}, {} bytes{}{}) sha256:{}\n", m.id, i + 1,
+                         a.filename.empty() ? "(unnamed)" : clip(a.filename, 120),
                          clip(a.content_type, 80), a.size, a.encrypted ? ", encrypted" : "", a.is_signed ? ", signed" : "",
                          clip(a.sha256, 64));
+    }
     out += "\n" + safe_text(m.body);
     if (!m.body.empty() && m.body.back() != '\n') out += "\n";
   }
