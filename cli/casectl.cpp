@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string_view>
@@ -84,7 +85,9 @@ int run(int argc, char** argv) {
   }
   if (int status = no_known_command(app, argc, argv); status >= 0) return status;
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> words = positional_tag_changes({argv + 1, argv + argc});
+    std::reverse(words.begin(), words.end());
+    app.parse(words);
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version: stdout, exit 0
   } catch (const CLI::ParseError& e) {

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "commands.hpp"
+#include "cases/search_query.hpp"
 #include "core/util.hpp"
 #include "mail/mbox.hpp"
 
@@ -133,6 +134,7 @@ CaseFilter case_filter(const Context& ctx, const Args& a) {
   else if (a.sort == "id") filter.sort = CaseSort::id;
   else if (a.sort == "embargo") filter.sort = CaseSort::embargo;
   filter.reverse = a.reverse;
+  filter.tags = a.list_tags;
   return filter;
 }
 
@@ -200,14 +202,6 @@ int cmd_comment(Context& ctx, const Args& a) {
   return 0;
 }
 
-int cmd_status(Context& ctx, const Args& a) {
-  Store s = ctx.store();
-  auto case_id = parse_case_id(a.case_id, ctx.tag());
-  check(s.set_status(case_id, a.arg2, ctx.actor));
-  print_changed(ctx, s, case_id, fmt::format("[{}#{}] is {}", ctx.tag(), case_id, a.arg2));
-  return 0;
-}
-
 int cmd_set(Context& ctx, const Args& a) {
   const DisclosureChange& change = a.disclosure;
   if (change.empty())
@@ -228,6 +222,7 @@ int cmd_set(Context& ctx, const Args& a) {
 }
 
 int cmd_search(Context& ctx, const Args& a) {
+  if (auto q = parse_search_query(a.query); !q) fail(ExitCode::usage, q.error().message);
   Store s = ctx.store();
   auto hits = check(s.search(a.query, a.limit > 0 ? static_cast<std::size_t>(a.limit) : kSearchLimit));
   if (ctx.json) print_json(json_array(hits));

@@ -79,6 +79,7 @@ void list_options(CLI::App& c, Args& a) {
   c.add_option("--sort", a.sort, "updated (default) | created | id | embargo")
       ->check(CLI::IsMember({"updated", "created", "id", "embargo"}));
   c.add_flag("--reverse", a.reverse, "the opposite order");
+  tag_filter_option(c, a.list_tags, "only cases with this tag (repeatable: with all of them)");
 }
 
 void export_options(CLI::App& c, Args& a) {
@@ -103,11 +104,6 @@ void comment_options(CLI::App& c, Args& a) {
   text_options(c, a);
 }
 
-void status_options(CLI::App& c, Args& a) {
-  case_id(c, a);
-  c.add_option("STATE", a.arg2, "new state")->required()->check(CLI::IsMember(states()));
-}
-
 void set_options(CLI::App& c, Args& a) {
   case_id(c, a);
   auto* embargo_opt = c.add_option("--embargo", a.embargo, "planned publication date YYYY-MM-DD ('none' clears)");
@@ -129,7 +125,8 @@ void set_options(CLI::App& c, Args& a) {
 }
 
 void search_options(CLI::App& c, Args& a) {
-  c.add_option("QUERY", a.query, "words; word* for a prefix")->required();
+  c.add_option("QUERY", a.query, "words (word* for a prefix) and tag:T from:ADDR subject:WORD cve:ID attachment:NAME")
+      ->required();
   count_option(c, "--limit", a.limit, 1, "the best N cases (default 50)");
 }
 
@@ -200,7 +197,9 @@ const std::vector<Command>& commands() {
       {"assign", "assign a case to a user, or unassign it with --none", writes, assign_options, cmd_assign},
       {"take", "assign a case to oneself", writes, case_id, cmd_take},
       {"comment", "add an internal note (never mailed)", writes, comment_options, cmd_comment},
-      {"status", "set the state: new | open | waiting | resolved | rejected", writes, status_options, cmd_status},
+      {"status", "set the state: new | open | waiting | resolved | rejected (--reason why it is closed)", writes,
+       status_options, cmd_status},
+      {"tag", "add (+TAG) or remove (-TAG) tags", writes, tag_options, cmd_tag},
       {"set", "disclosure fields: embargo date, CVE ids, product, versions, CVSS vector", writes, set_options,
        cmd_set},
       {"search", "full text over subjects, decrypted bodies and comments, best first", searches, search_options,

@@ -44,6 +44,10 @@ struct Args {
   std::vector<std::string> handles;  // save: MSG.PART (none: every attachment of the case)
   std::string save_dir;              // save --dir (default ./TAG-ID)
   bool save_stdout = false;          // save --stdout
+  // Triage (cmd_triage.cpp): status --reason, tag +TAG -TAG, list --tag.
+  std::string reason;
+  std::vector<std::string> tag_changes;
+  std::vector<std::string> list_tags;
 };
 
 struct Command {
@@ -79,5 +83,15 @@ int cmd_keys(Context& ctx, const Args& a);
 int cmd_attachments(Context& ctx, const Args& a);
 int cmd_save(Context& ctx, const Args& a);
 int cmd_raw(Context& ctx, const Args& a);
+
+// Triage (cmd_triage.cpp): the options of status and tag, list's --tag,
+// and the handler of tag.
+void status_options(CLI::App& c, Args& a);
+void tag_options(CLI::App& c, Args& a);
+void tag_filter_option(CLI::App& c, std::vector<std::string>& into, const std::string& help);
+int cmd_tag(Context& ctx, const Args& a);
+// casectl's words with those after `tag` (but --json, --config and --help)
+// behind a "--", so that CLI11 takes `-TAG` for a word, not an option.
+std::vector<std::string> positional_tag_changes(const std::vector<std::string>& words);
 
 }  // namespace cased::cli

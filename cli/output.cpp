@@ -98,7 +98,9 @@ nlohmann::json to_json(const CaseSummary& s) {
           {"messages", s.messages},
           {"participants", s.participants},
           {"embargo", opt(s.embargo)},
-          {"cves", s.cves}};
+          {"cves", s.cves},
+          {"resolution", opt(s.resolution)},
+          {"tags", s.tags}};
 }
 
 namespace {
@@ -121,7 +123,8 @@ std::string csv_cell(const nlohmann::json& v) {
 
 std::string render_csv(const std::vector<CaseSummary>& cases) {
   static const std::vector<std::string> keys = {"id",      "subject",  "status",       "assignee", "created",
-                                                "updated", "messages", "participants", "embargo",  "cves"};
+                                                "updated", "messages", "participants", "embargo",  "cves",
+                                                "resolution", "tags"};
   std::string out;
   for (std::size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + keys[i];
   out += "\r\n";
@@ -255,7 +258,9 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
   const auto& s = d.summary;
   std::string out;
   out += colored(style, "\033[1m", fmt::format("[{}#{}] {}", style.tag, s.id, clip(s.subject, 200))) + "\n";
-  out += fmt::format("Status:       {}\n", colored(style, status_color(s.status), s.status));
+  out += fmt::format("Status:       {}{}\n", colored(style, status_color(s.status), s.status),
+                     s.resolution ? fmt::format(" ({})", *s.resolution) : std::string());
+  if (!s.tags.empty()) out += fmt::format("Tags:         {}\n", fmt::join(s.tags, " "));
   out += fmt::format("Assignee:     {}\n", clip(s.assignee.value_or("-"), 80));
   out += fmt::format("Created:      {}\n", when(s.created));
   out += fmt::format("Last activity:{}{}\n", " ", when(s.updated));

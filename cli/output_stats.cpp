@@ -31,6 +31,8 @@ std::string durations_line(const char* label, const Durations& d) {
 nlohmann::json to_json(const CaseStats& s) {
   nlohmann::json by_status = nlohmann::json::object();
   for (const auto& [state, n] : s.by_status) by_status[state] = n;
+  nlohmann::json by_resolution = nlohmann::json::object();
+  for (const auto& [reason, n] : s.by_resolution) by_resolution[reason] = n;
   nlohmann::json by_age = nlohmann::json::object();
   for (const auto& [bucket, n] : s.open_by_age) by_age[bucket] = n;
   nlohmann::json by_assignee = nlohmann::json::array();
@@ -40,6 +42,7 @@ nlohmann::json to_json(const CaseStats& s) {
           {"until", format_rfc3339(s.until)},
           {"generated", format_rfc3339(s.now)},
           {"by_status", by_status},
+          {"by_resolution", by_resolution},
           {"opened", s.opened},
           {"closed", s.closed},
           {"first_response", durations_json(s.first_response)},
@@ -55,6 +58,8 @@ std::string render_stats(const CaseStats& s) {
   out += durations_line("Time to resolution", s.time_to_resolution);
   out += "\nNow, by state:\n";
   for (const auto& [state, n] : s.by_status) out += fmt::format("  {:<10}{:>8}\n", state, n);
+  out += "Closed cases by resolution:\n";
+  for (const auto& [reason, n] : s.by_resolution) out += fmt::format("  {:<20}{:>8}\n", reason, n);
   out += "Open cases by age:\n";
   for (const auto& [bucket, n] : s.open_by_age) out += fmt::format("  {:<10}{:>8}\n", bucket, n);
   out += "Open cases by assignee:\n";

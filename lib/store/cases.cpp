@@ -12,6 +12,7 @@
 #include "cases/threading.hpp"
 #include "core/util.hpp"
 #include "mail/address.hpp"
+#include "store/search_fields.hpp"
 #include "store/store_guard.hpp"
 #include "store/store_rows.hpp"
 
@@ -37,7 +38,7 @@ auto stored_state(Parse parse, const std::string& word, std::int64_t message) {
 std::optional<CaseSummary> Store::summary(std::int64_t id) {
   auto& st = db_.cached(
       "SELECT id, subject, status, assignee, created, updated, "
-      "(SELECT count(*) FROM messages m WHERE m.case_id = cases.id), embargo FROM cases WHERE id = ?");
+      "(SELECT count(*) FROM messages m WHERE m.case_id = cases.id), embargo, resolution FROM cases WHERE id = ?");
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
   CaseSummary s;
@@ -49,6 +50,7 @@ std::optional<CaseSummary> Store::summary(std::int64_t id) {
   s.updated = st.int64(5);
   s.messages = static_cast<int>(st.int64(6));
   s.embargo = st.opt_text(7);
+  s.resolution = st.opt_text(8);
   st.reset();
   auto& p = db_.cached("SELECT address FROM participants WHERE case_id = ? ORDER BY added, rowid");
   p.bind(1, id);
@@ -58,6 +60,10 @@ std::optional<CaseSummary> Store::summary(std::int64_t id) {
   c.bind(1, id);
   while (c.step()) s.cves.push_back(c.text(0));
   c.reset();
+  auto& t = db_.cached("SELECT tag FROM tags WHERE case_id = ? ORDER BY tag");
+  t.bind(1, id);
+  while (t.step()) s.tags.push_back(t.text(0));
+  t.reset();
   return s;
 }
 
@@ -93,12 +99,15 @@ Result<std::vector<CaseSummary>> Store::list_cases(const CaseFilter& filter) {
     if (filter.assignee) sql += " AND assignee = ?2";
     if (filter.unassigned) sql += " AND assignee IS NULL";
     if (filter.embargoed) sql += " AND embargo IS NOT NULL";
+    // Tags are bound as ?1000, ?1001, ... (store/search_fields.hpp).
+    sql += detail::tag_terms(db_, filter.tags, 1000);
     // A closed case is not stale: nothing is left to do on it.
     if (filter.stale_days) sql += " AND updated <= ?3 AND status NOT IN ('resolved', 'rejected')";
     sql += case_order(filter.sort, filter.reverse) + " LIMIT ?4";
     auto st = db_.prepare(sql);
     for (std::size_t i = 0; i < filter.statuses.size(); ++i) st.bind(static_cast<int>(10 + i), filter.statuses[i]);
     if (filter.assignee) st.bind(2, *filter.assignee);
+    for (std::size_t i = 0; i < filter.tags.size(); ++i) st.bind(static_cast<int>(1000 + i), filter.tags[i]);
     if (filter.stale_days) st.bind(3, now_unix() - std::int64_t{*filter.stale_days} * 86400);
     st.bind(4, filter.limit ? static_cast<std::int64_t>(*filter.limit) : std::int64_t{-1});
     std::vector<std::int64_t> ids;
@@ -232,60 +241,35 @@ Status Store::assign(std::int64_t id, const std::optional<std::string>& user, co
   });
 }
 
-Status Store::set_status(std::int64_t id, const std::string& status, const std::string& actor) {
-  return guarded([&]() -> Status {
-    const auto& states = case_states();
-    if (std::find(states.begin(), states.end(), status) == states.end())
-      return Error{Errc::invalid, fmt::format("unknown status '{}' (new, open, waiting, resolved, rejected)", status)};
-    sql::Transaction tx(db_);
-    auto resolved = resolve_case(id);
-    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
-    auto& st = db_.cached("SELECT status FROM cases WHERE id = ?");
-    st.bind(1, *resolved);
-    st.step();
-    std::string old = st.text(0);
-    st.reset();
-    if (old == status) return ok_status();
-    std::int64_t now = now_unix();
-    // `closed` (schema 9): when it was closed; kept from resolved to
-    // rejected, cleared when it is reopened.
-    db_.cached(
-           "UPDATE cases SET status = ?1, "
-           "closed = CASE WHEN ?1 IN ('resolved', 'rejected') THEN coalesce(closed, ?3) END WHERE id = ?2")
-        .bind(1, status)
-        .bind(2, *resolved)
-        .bind(3, now)
-        .run();
-    add_event(*resolved, "status", actor, fmt::format("{} -> {}", old, status), now);
-    touch(*resolved, now);
-    tx.commit();
-    return ok_status();
-  });
-}
-
 Status Store::add_comment(std::int64_t id, const std::string& text, const std::string& actor) {
   return guarded([&]() -> Status {
     sql::Transaction tx(db_);
     auto resolved = resolve_case(id);
     if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
     std::int64_t now = now_unix();
-    db_.cached("INSERT INTO comments(case_id, author, text, created) VALUES (?, ?, ?, ?)")
-        .bind(1, *resolved)
-        .bind(2, actor)
-        .bind(3, text)
-        .bind(4, now)
-        .run();
-    std::int64_t comment = db_.last_insert_rowid();
-    db_.cached("INSERT INTO note_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'comment', ?)")
-        .bind(1, text)
-        .bind(2, *resolved)
-        .bind(3, comment)
-        .run();
-    add_event(*resolved, "comment", actor, fmt::format("comment {}", comment), now);
+    insert_comment(*resolved, text, actor, now);
     touch(*resolved, now);
     tx.commit();
     return ok_status();
   });
+}
+
+std::int64_t Store::insert_comment(std::int64_t case_id, const std::string& text, const std::string& actor,
+                                   std::int64_t now) {
+  db_.cached("INSERT INTO comments(case_id, author, text, created) VALUES (?, ?, ?, ?)")
+      .bind(1, case_id)
+      .bind(2, actor)
+      .bind(3, text)
+      .bind(4, now)
+      .run();
+  std::int64_t comment = db_.last_insert_rowid();
+  db_.cached("INSERT INTO note_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'comment', ?)")
+      .bind(1, text)
+      .bind(2, case_id)
+      .bind(3, comment)
+      .run();
+  add_event(case_id, "comment", actor, fmt::format("comment {}", comment), now);
+  return comment;
 }
 
 Result<std::vector<std::string>> Store::set_disclosure(std::int64_t id, const DisclosureChange& change,

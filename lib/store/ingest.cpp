@@ -90,6 +90,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   // The search index follows after the commit (index_pending, schema 7).
   if (d.bounce) record_bounce(result.case_id, *d.bounce, now);
   record_arrival(msg, Arrival{result.case_id, message_id, d, result.new_case, same_id_other_bytes}, now);
+  if (!result.new_case) reopen_if_closed(msg, d, result.case_id, now);
   record_acknowledgement(msg, result.case_id, d.ack, now);
   touch(result.case_id, now);
   return result;

@@ -10,8 +10,10 @@
 #include <unordered_set>
 
 #include "cases/threading.hpp"
+#include "cases/search_query.hpp"
 #include "core/util.hpp"
 #include "mail/address.hpp"
+#include "store/search_fields.hpp"
 #include "store/store_guard.hpp"
 #include "store/store_rows.hpp"
 
@@ -87,29 +89,6 @@ Result<std::size_t> Store::index_pending(const std::vector<IndexText>& known, bo
 
 namespace {
 
-// The words of a query that is not FTS5 syntax, each quoted, a trailing *
-// kept as a prefix query; "" when there are none.
-std::string quoted_words(const std::string& query) {
-  std::string q;
-  std::string word;
-  auto flush = [&] {
-    if (word.empty()) return;
-    bool prefix = word.back() == '*';
-    if (prefix) word.pop_back();
-    std::string quoted = "\"";
-    for (char ch : word) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-    quoted += "\"";
-    q += (q.empty() ? "" : " ") + quoted + (prefix ? "*" : "");
-    word.clear();
-  };
-  for (char ch : query) {
-    if (ch == ' ' || ch == '\t') flush();
-    else word += ch;
-  }
-  flush();
-  return q;
-}
-
 // A query matching more messages (or notes) than this is ranked among its
 // newest this many: ranking costs about a microsecond a match, and a word in
 // nearly every message of a million would otherwise take a second.
@@ -175,13 +154,28 @@ std::string snippet_of(sql::Db& db, const std::string& q, const Match& m) {
 Result<std::vector<SearchHit>> Store::search(const std::string& query) { return search(query, kSearchLimit); }
 
 Result<std::vector<SearchHit>> Store::search(const std::string& query, std::size_t limit) {
+  auto parsed = parse_search_query(query);
+  if (!parsed) return parsed.error();
   // A reader without write access searches what is indexed so far.
   if (auto indexed = index_pending(); !indexed)
     spdlog::debug("search: could not index the newest messages first: {}", indexed.error().message);
   return guarded([&]() -> Result<std::vector<SearchHit>> {
-    std::string q = query;
     std::vector<SearchHit> hits;
     if (limit == 0) return hits;
+    const std::string& words = parsed->words;
+    // Fields alone: the cases they allow, the most recently active first.
+    if (words.empty()) {
+      for (auto id : detail::field_cases(db_, *parsed, static_cast<std::int64_t>(limit)))
+        if (auto s = summary(id)) hits.push_back({std::move(*s), std::string()});
+      return hits;
+    }
+    std::optional<std::unordered_set<std::int64_t>> allowed;
+    if (parsed->has_fields()) {
+      auto ids = detail::field_cases(db_, *parsed, -1);
+      if (ids.empty()) return hits;
+      allowed.emplace(ids.begin(), ids.end());
+    }
+    std::string q = words;
     // Several matches may be in one case: fetch more than `limit` and, when
     // that does not make `limit` cases, four times as many again.
     for (auto fetch = static_cast<std::int64_t>(limit) * 4;; fetch *= 4) {
@@ -189,9 +183,9 @@ Result<std::vector<SearchHit>> Store::search(const std::string& query, std::size
       try {
         rows = best_matches(db_, q, fetch);
       } catch (const StoreError& e) {
-        if (is_temporary(e.code()) || q != query) throw;
+        if (is_temporary(e.code()) || q != words) throw;
         // Not FTS5 syntax: search for the words as typed.
-        q = quoted_words(query);
+        q = fts_quoted_words(words);
         if (q.empty()) return hits;
         rows = best_matches(db_, q, fetch);
       }
@@ -199,7 +193,7 @@ Result<std::vector<SearchHit>> Store::search(const std::string& query, std::size
       std::set<std::int64_t> seen;
       for (const auto& m : rows) {
         auto id = resolve_case(m.case_id);
-        if (!id || !seen.insert(*id).second) continue;
+        if (!id || (allowed && !allowed->count(*id)) || !seen.insert(*id).second) continue;
         if (auto s = summary(*id)) hits.push_back({std::move(*s), snippet_of(db_, q, m)});
         if (hits.size() == limit) return hits;
       }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 
+#include "cases/triage.hpp"
 #include "core/util.hpp"
 #include "store/store.hpp"
 #include "store/store_guard.hpp"
@@ -62,6 +63,20 @@ std::vector<std::int64_t> column(sql::Stmt& st) {
   return out;
 }
 
+// Closed cases by resolution (schema 11), from their index alone.
+std::vector<std::pair<std::string, std::int64_t>> closed_by_resolution(sql::Db& db) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (const auto& reason : resolutions()) out.emplace_back(reason, 0);
+  out.emplace_back("none", 0);
+  auto st = db.prepare(
+      "SELECT resolution, count(*) FROM cases INDEXED BY cases_closed_resolution "
+      "WHERE closed IS NOT NULL AND merged_into IS NULL GROUP BY resolution");
+  while (st.step())
+    for (auto& [reason, n] : out)
+      if (reason == st.opt_text(0).value_or("none")) n = st.int64(1);
+  return out;
+}
+
 }  // namespace
 
 Result<CaseSection> Store::digest_section(const SectionQuery& query) {
@@ -94,6 +109,7 @@ Result<CaseStats> Store::case_stats(std::int64_t since, std::int64_t until) {
       for (auto& [state, n] : s.by_status)
         if (state == by_status.text(0)) n = by_status.int64(1);
 
+    s.by_resolution = closed_by_resolution(db_);
     auto opened = db_.prepare(
         "SELECT count(*) FROM cases WHERE merged_into IS NULL AND created >= ?1 AND created < ?2");
     opened.bind(1, since).bind(2, until);

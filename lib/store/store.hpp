@@ -72,6 +72,7 @@ struct CaseFilter {
   std::optional<int> limit;           // at most this many, in the order asked
   CaseSort sort = CaseSort::updated;
   bool reverse = false;               // the opposite order
+  std::vector<std::string> tags;      // only cases with every one of these tags
 };
 
 struct CaseSummary {
@@ -85,6 +86,8 @@ struct CaseSummary {
   std::vector<std::string> participants;
   std::optional<std::string> embargo;  // YYYY-MM-DD, for the digest
   std::vector<std::string> cves;       // as `set --cve` added them, oldest first
+  std::optional<std::string> resolution;  // why it was closed (resolutions()); none while open
+  std::vector<std::string> tags;          // sorted
 };
 
 struct MessageView {
@@ -201,6 +204,8 @@ struct Durations {
 struct CaseStats {
   std::int64_t since = 0, until = 0, now = 0;
   std::vector<std::pair<std::string, std::int64_t>> by_status;  // every state, in case_states() order
+  // Closed cases (now) by resolution: every reason in resolutions() order, then "none".
+  std::vector<std::pair<std::string, std::int64_t>> by_resolution;
   std::int64_t opened = 0, closed = 0;
   Durations first_response;      // to the first outbound mail that is not an acknowledgement
   Durations time_to_resolution;  // to resolved or rejected
@@ -262,8 +267,32 @@ class Store {
 
   // `user` nullopt unassigns (event detail ""); an empty name is invalid.
   Status assign(std::int64_t id, const std::optional<std::string>& user, const std::string& actor);
-  Status set_status(std::int64_t id, const std::string& status, const std::string& actor);
+  Status set_status(std::int64_t id, const std::string& status, const std::string& actor) {
+    return change_status(id, StatusChange{status, std::nullopt, std::nullopt}, actor);
+  }
   Status add_comment(std::int64_t id, const std::string& text, const std::string& actor);
+
+  // Triage (store/triage.cpp). A change of state to resolved or rejected
+  // keeps `resolution` (or none); any other state clears it; the same
+  // closed state with another resolution changes only that. Events
+  // `status` and `resolution`; `note` is added as a comment in the same
+  // transaction. A resolution with an open state is Errc::invalid.
+  struct StatusChange {
+    std::string state;
+    std::optional<std::string> resolution;
+    std::optional<std::string> note;
+  };
+  Status change_status(std::int64_t id, const StatusChange& change, const std::string& actor);
+  // Adds (`add`) or removes each tag in order: all are checked first
+  // (Errc::invalid naming the first bad one, nothing changed). Adding a tag
+  // the case has, or removing one it lacks, changes nothing. One `tag`
+  // event lists what changed ("+a -b"); returns those changes.
+  struct TagEdit {
+    bool add = true;
+    std::string tag;
+  };
+  Result<std::vector<std::string>> edit_tags(std::int64_t id, const std::vector<TagEdit>& edits,
+                                             const std::string& actor);
   // Applies a validated change; one "disclosure" event per field that changed.
   // Returns the details of those events (empty when nothing changed).
   Result<std::vector<std::string>> set_disclosure(std::int64_t id, const DisclosureChange& change,
@@ -366,6 +395,13 @@ class Store {
   // The message's text is raw's bytes from `offset`: kept once (schema 6).
   void record_body_in_raw(std::int64_t message, std::size_t offset, std::size_t length);
   void touch(std::int64_t case_id, std::int64_t now);
+  // A comment with its search entry and event (cases.cpp); returns its id.
+  std::int64_t insert_comment(std::int64_t case_id, const std::string& text, const std::string& actor,
+                              std::int64_t now);
+  // New mail from a person to a resolved or rejected case sets it back to
+  // open, without its resolution, with a `reopen` event (store/triage.cpp).
+  void reopen_if_closed(const PreparedMessage& msg, const RoutingDecision& route, std::int64_t case_id,
+                        std::int64_t now);
   // Records every key the message carried (all their addresses, unpinned)
   // and pins the sender's own on first use unless `no_pin` says why not.
   void record_keys(const PreparedMessage& msg, std::int64_t case_id, std::string_view no_pin, std::int64_t now);

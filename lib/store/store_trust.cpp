@@ -149,6 +149,8 @@ void Store::join_cases(std::int64_t target, const RoutingDecision& route, const 
                           "INSERT OR IGNORE INTO participants(case_id, address, name, role, verified, bouncing, added) "
                           "SELECT ?1, address, name, role, verified, bouncing, added FROM participants WHERE case_id = ?2",
                           "DELETE FROM participants WHERE case_id = ?2",
+                          "INSERT OR IGNORE INTO tags(case_id, tag) SELECT ?1, tag FROM tags WHERE case_id = ?2",
+                          "DELETE FROM tags WHERE case_id = ?2",
                           "UPDATE cases SET merged_into = ?1 WHERE id = ?2"})
       db_.cached(q).bind(1, target).bind(2, other).run();
     add_event(target, "message", "cased",

@@ -41,7 +41,7 @@ TEST_CASE("each command is one row with a unique name", "[cli]") {
     CHECK(names.insert(c.name).second);
     CHECK_FALSE(c.help.empty());
   }
-  CHECK(names.size() == 23);  // 20 + attachments, save, raw
+  CHECK(names.size() == 24);  // 20 + attachments, save, raw, tag
 }
 
 TEST_CASE("commands that only read open the database read-only", "[cli]") {
@@ -53,7 +53,7 @@ TEST_CASE("commands that only read open the database read-only", "[cli]") {
   // backup and verify open the database themselves, never migrating it.
   CHECK(row("backup").access(none) == Access::none);
   CHECK(row("verify").access(none) == Access::none);
-  for (auto name : {"init", "ingest", "assign", "take", "comment", "status", "set", "reply", "participant"})
+  for (auto name : {"init", "ingest", "assign", "take", "comment", "status", "tag", "set", "reply", "participant"})
     CHECK(row(name).access(none) == Access::write);
   CHECK(row("outbox").access(parse("outbox", {"retry", "3"})) == Access::write);
   CHECK(row("digest").access(parse("digest", {"--send"})) == Access::write);

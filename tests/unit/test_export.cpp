@@ -21,15 +21,18 @@ TEST_CASE("export csv: a header, RFC 4180 quoting, lists joined, nothing cut", "
   CaseSummary odd;
   odd.id = 8;
   odd.subject = "a, \"quoted\"\r\nsecond line";
-  odd.status = "new";
   odd.assignee = "alice";
   odd.embargo = "2027-01-15";
+  odd.status = "resolved";
+  odd.resolution = "wont-fix";
+  odd.tags = {"needs-info", "web"};
   const std::string csv = cli::render_csv({plain, odd});
   CHECK(csv ==
-        "id,subject,status,assignee,created,updated,messages,participants,embargo,cves\r\n"
+        "id,subject,status,assignee,created,updated,messages,participants,embargo,cves,resolution,tags\r\n"
         "7,heap overflow in parser,open,,1970-01-01T00:00:00Z,1970-01-01T00:01:00Z,2,a@example.org b@example.org,,"
-        "CVE-2026-1234\r\n"
-        "8,\"a, \"\"quoted\"\"\r\nsecond line\",new,alice,1970-01-01T00:00:00Z,1970-01-01T00:00:00Z,0,,2027-01-15,\r\n");
+        "CVE-2026-1234,,\r\n"
+        "8,\"a, \"\"quoted\"\"\r\nsecond line\",resolved,alice,1970-01-01T00:00:00Z,1970-01-01T00:00:00Z,0,,"
+        "2027-01-15,,wont-fix,needs-info web\r\n");
 }
 
 TEST_CASE("export csv: a cell a spreadsheet would run as a formula is made text", "[cli][export]") {
