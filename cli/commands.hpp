@@ -40,6 +40,8 @@ struct Args {
   std::string role = "reporter";
   std::string backup_file, verify_database;  // backup FILE, verify --database FILE
   bool force = false;                        // backup --force
+  // merge ID INTO (INTO in arg2); split ID MSG...
+  std::vector<std::string> split_messages;
 };
 
 struct Command {
@@ -71,5 +73,10 @@ int cmd_outbox(Context& ctx, const Args& a);
 int cmd_digest(Context& ctx, const Args& a);
 int cmd_securitytxt(Context& ctx, const Args& a);
 int cmd_keys(Context& ctx, const Args& a);
+// merge and split (cmd_merge.cpp), with their options.
+void merge_options(CLI::App& c, Args& a);
+void split_options(CLI::App& c, Args& a);
+int cmd_merge(Context& ctx, const Args& a);
+int cmd_split(Context& ctx, const Args& a);
 
 }  // namespace cased::cli

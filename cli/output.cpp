@@ -190,6 +190,8 @@ nlohmann::json to_json(const CaseDetail& d) {
                      {"bouncing", p.bouncing}});
   j["participant_details"] = parts;
   j["disclosure"] = to_json(d.disclosure);
+  j["merged_into"] = d.merged_into ? nlohmann::json(*d.merged_into) : nlohmann::json(nullptr);
+  j["split_from"] = d.split_from ? nlohmann::json(*d.split_from) : nlohmann::json(nullptr);
   return j;
 }
 
@@ -253,6 +255,9 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
   std::string out;
   out += colored(style, "\033[1m", fmt::format("[{}#{}] {}", style.tag, s.id, clip(s.subject, 200))) + "\n";
   out += fmt::format("Status:       {}\n", colored(style, status_color(s.status), s.status));
+  if (d.merged_into)
+    out += fmt::format("Merged into:  [{0}#{1}] (its messages are there: casectl show {1})\n", style.tag, *d.merged_into);
+  if (d.split_from) out += fmt::format("Split from:   [{}#{}]\n", style.tag, *d.split_from);
   out += fmt::format("Assignee:     {}\n", clip(s.assignee.value_or("-"), 80));
   out += fmt::format("Created:      {}\n", when(s.created));
   out += fmt::format("Last activity:{}{}\n", " ", when(s.updated));
