@@ -118,11 +118,16 @@ def test_merge_then_split():
         mail(env, "c3@example.net", "Re: Widget parser crash", "thanks", frm="carl@example.net",
              refs=("r1@example.org", "c1@example.net", "c2@example.net"))
         assert case_of(env, "c3@example.net") == new
+        # Even from rita, verified only in the old case: she answers carl's report.
+        mail(env, "r5@example.org", "Re: Widget parser crash", "seen it too",
+             refs=("r1@example.org", "c1@example.net", "c2@example.net"))
+        assert case_of(env, "r5@example.org") == new
+        assert env.json("show", str(new))["messages"][-1]["unverified"]
         mail(env, "r4@example.org", "Re: Overflow", "mine again", refs=("r1@example.org",))
         assert case_of(env, "r4@example.org") == second
         assert env.json("show", str(new))["merged_into"] is None
         assert env.json("show", str(second))["merged_into"] is None
-        assert len(env.json("show", str(new))["messages"]) == 3
+        assert len(env.json("show", str(new))["messages"]) == 4
 
         env.stop()
         p = env.casectl("--json", "verify", check=False)
