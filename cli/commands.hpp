@@ -48,6 +48,8 @@ struct Args {
   std::string reason;
   std::vector<std::string> tag_changes;
   std::vector<std::string> list_tags;
+  // merge ID INTO (INTO in arg2); split ID MSG...
+  std::vector<std::string> split_messages;
 };
 
 struct Command {
@@ -93,5 +95,10 @@ int cmd_tag(Context& ctx, const Args& a);
 // casectl's words with those after `tag` (but --json, --config and --help)
 // behind a "--", so that CLI11 takes `-TAG` for a word, not an option.
 std::vector<std::string> positional_tag_changes(const std::vector<std::string>& words);
+// merge and split (cmd_merge.cpp), with their options.
+void merge_options(CLI::App& c, Args& a);
+void split_options(CLI::App& c, Args& a);
+int cmd_merge(Context& ctx, const Args& a);
+int cmd_split(Context& ctx, const Args& a);
 
 }  // namespace cased::cli

@@ -196,6 +196,8 @@ nlohmann::json to_json(const CaseDetail& d) {
                      {"bouncing", p.bouncing}});
   j["participant_details"] = parts;
   j["disclosure"] = to_json(d.disclosure);
+  j["merged_into"] = d.merged_into ? nlohmann::json(*d.merged_into) : nlohmann::json(nullptr);
+  j["split_from"] = d.split_from ? nlohmann::json(*d.split_from) : nlohmann::json(nullptr);
   return j;
 }
 
@@ -261,6 +263,9 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
   out += fmt::format("Status:       {}{}\n", colored(style, status_color(s.status), s.status),
                      s.resolution ? fmt::format(" ({})", *s.resolution) : std::string());
   if (!s.tags.empty()) out += fmt::format("Tags:         {}\n", fmt::join(s.tags, " "));
+  if (d.merged_into)
+    out += fmt::format("Merged into:  [{0}#{1}] (its messages are there: casectl show {1})\n", style.tag, *d.merged_into);
+  if (d.split_from) out += fmt::format("Split from:   [{}#{}]\n", style.tag, *d.split_from);
   out += fmt::format("Assignee:     {}\n", clip(s.assignee.value_or("-"), 80));
   out += fmt::format("Created:      {}\n", when(s.created));
   out += fmt::format("Last activity:{}{}\n", " ", when(s.updated));

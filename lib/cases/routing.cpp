@@ -1,6 +1,7 @@
 #include "cases/routing.hpp"
 
 #include <algorithm>
+#include <map>
 #include <unordered_set>
 
 #include "cases/acknowledgement.hpp"
@@ -56,21 +57,54 @@ bool route_by_address(const PreparedMessage& msg, const RoutingOptions& o, Routi
 // Every case a References/In-Reply-To lookup finds: the messages named, the
 // messages that name the same ancestors, the messages naming this one (a
 // parent that arrives after its reply), and an earlier copy of this one.
+// `named` gets the cases of the messages named.
 std::set<std::int64_t> related_cases(const RoutingInput& in, const std::vector<std::string>& refs,
-                                     RoutingLookup& lookup) {
+                                     RoutingLookup& lookup, std::set<std::int64_t>& named) {
   std::set<std::int64_t> related;
-  auto collect = [&](const std::vector<std::int64_t>& cases) {
+  auto collect = [&](const std::vector<std::int64_t>& cases, bool direct) {
     for (auto stored : cases)
-      if (auto c = lookup.resolve_case(stored)) related.insert(*c);
+      if (auto c = lookup.resolve_case(stored)) {
+        related.insert(*c);
+        if (direct) named.insert(*c);
+      }
   };
   for (const auto& r : refs) {
-    collect(lookup.cases_of_message(r));
-    collect(lookup.cases_referencing(r));
+    collect(lookup.cases_of_message(r), true);
+    collect(lookup.cases_referencing(r), false);
   }
-  collect(lookup.cases_referencing(in.message_id));
-  if (in.same_id_stored) collect(lookup.cases_of_message(in.message_id));
+  collect(lookup.cases_referencing(in.message_id), false);
+  if (in.same_id_stored) collect(lookup.cases_of_message(in.message_id), false);
   return related;
 }
+
+// Cases an analyst split apart (casectl split) stay apart. A message
+// naming a message that was split off goes with it, not to the case it
+// came from; and two such cases are never joined.
+class SplitCases {
+ public:
+  SplitCases(const std::set<std::int64_t>& related, RoutingLookup& lookup) {
+    for (auto c : related) origins_[c] = lookup.split_origins(c);
+  }
+  // Whether one of the two was split (at some remove) from the other.
+  bool apart(std::int64_t a, std::int64_t b) const { return split_from(a, b) || split_from(b, a); }
+  // `related` but the cases a named case was split from.
+  std::set<std::int64_t> without_origins(const std::set<std::int64_t>& related,
+                                         const std::set<std::int64_t>& named) const {
+    std::set<std::int64_t> kept = related;
+    for (auto c : named)
+      if (auto it = origins_.find(c); it != origins_.end())
+        for (auto o : it->second)
+          if (o != c) kept.erase(o);
+    return kept.empty() ? related : kept;
+  }
+
+ private:
+  bool split_from(std::int64_t c, std::int64_t origin) const {
+    auto it = origins_.find(c);
+    return it != origins_.end() && std::find(it->second.begin(), it->second.end(), origin) != it->second.end();
+  }
+  std::map<std::int64_t, std::vector<std::int64_t>> origins_;
+};
 
 // Whether the sender is a verified participant of the case. A From that
 // failed DMARC never is, nor an empty From or the alias itself.
@@ -84,14 +118,21 @@ bool sender_verified(const RoutingDecision& d, std::int64_t case_id, const Routi
 // References list them in. Cases are joined only when that hands nobody
 // anything: a thread split by arrival order (a reply before its parent)
 // whose cases have the same verified people, the sender among them.
-// Anything else is for an analyst. Sets `unverified` as it finds it.
+// Anything else is for an analyst, and what an analyst split apart is
+// neither joined nor noted. Sets `unverified` as it finds it.
 bool route_by_references(const RoutingInput& in, const RoutingOptions& o, RoutingLookup& lookup, RoutingDecision& d) {
-  std::set<std::int64_t> related = related_cases(in, d.refs, lookup);
+  std::set<std::int64_t> named;
+  std::set<std::int64_t> related = related_cases(in, d.refs, lookup, named);
   if (related.empty()) return false;
+  SplitCases splits(related, lookup);
+  related = splits.without_origins(related, named);
   std::vector<std::int64_t> verified_in;
   for (auto c : related)
     if (sender_verified(d, c, o, lookup)) verified_in.push_back(c);
   std::int64_t target = verified_in.empty() ? *related.begin() : verified_in.front();
+  auto apart = [&](std::int64_t c) { return c != target && splits.apart(c, target); };
+  std::erase_if(related, apart);
+  std::erase_if(verified_in, apart);
   bool same_people = verified_in.size() == related.size();
   if (same_people && related.size() > 1) {
     auto people = lookup.verified_people(target);

@@ -37,6 +37,9 @@ class RoutingLookup {
   virtual std::set<std::string> verified_people(std::int64_t case_id) = 0;
   // Whether an acknowledgement went to this mailbox (any variant) after `since`.
   virtual bool acknowledged_since(const std::string& address, std::int64_t since) = 0;
+  // The cases an analyst split this one from (casectl split), nearest
+  // first, each followed through merges; none by default.
+  virtual std::vector<std::int64_t> split_origins(std::int64_t /*case_id*/) { return {}; }
 };
 
 struct RoutingOptions {
@@ -94,7 +97,7 @@ struct RoutingDecision {
 
 // Where `in.msg` goes and what that grants its sender. Asks `lookup` a
 // bounded number of questions: per reference kept, two; per case they find,
-// at most two more.
+// at most three more.
 RoutingDecision route_message(const RoutingInput& in, const RoutingOptions& options, RoutingLookup& lookup);
 
 // Why the sender's own keys in the message are not pinned ("" when they may be).

@@ -203,11 +203,11 @@ Disclosure disclosure_of(sql::Db& db, std::int64_t case_id) {
 
 Result<CaseDetail> Store::get_case(std::int64_t id) {
   return guarded([&]() -> Result<CaseDetail> {
-    auto resolved = resolve_case(id);
-    auto s = resolved ? summary(*resolved) : std::nullopt;
+    auto s = summary(id);
     if (!s) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
     CaseDetail d;
     d.summary = std::move(*s);
+    merge_links(d);
     auto m = db_.prepare(kMessageColumns);
     m.bind(1, d.summary.id);
     while (m.step()) d.messages.push_back(message_view(db_, m));
@@ -230,12 +230,11 @@ Status Store::assign(std::int64_t id, const std::optional<std::string>& user, co
   if (user && user->empty()) return Error{Errc::invalid, "an assignee needs a name (unassign with --none)"};
   return guarded([&]() -> Status {
     sql::Transaction tx(db_);
-    auto resolved = resolve_case(id);
-    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    const std::int64_t resolved = case_to_change(id);  // refuses a merged case
     std::int64_t now = now_unix();
-    db_.cached("UPDATE cases SET assignee = ? WHERE id = ?").bind(1, user).bind(2, *resolved).run();
-    add_event(*resolved, "assign", actor, user.value_or(""), now);
-    touch(*resolved, now);
+    db_.cached("UPDATE cases SET assignee = ? WHERE id = ?").bind(1, user).bind(2, resolved).run();
+    add_event(resolved, "assign", actor, user.value_or(""), now);
+    touch(resolved, now);
     tx.commit();
     return ok_status();
   });
@@ -244,11 +243,10 @@ Status Store::assign(std::int64_t id, const std::optional<std::string>& user, co
 Status Store::add_comment(std::int64_t id, const std::string& text, const std::string& actor) {
   return guarded([&]() -> Status {
     sql::Transaction tx(db_);
-    auto resolved = resolve_case(id);
-    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    const std::int64_t resolved = case_to_change(id);  // refuses a merged case
     std::int64_t now = now_unix();
-    insert_comment(*resolved, text, actor, now);
-    touch(*resolved, now);
+    insert_comment(resolved, text, actor, now);
+    touch(resolved, now);
     tx.commit();
     return ok_status();
   });
@@ -277,20 +275,19 @@ Result<std::vector<std::string>> Store::set_disclosure(std::int64_t id, const Di
   if (auto valid = validate(change); !valid) return valid.error();
   return guarded([&]() -> Result<std::vector<std::string>> {
     sql::Transaction tx(db_);
-    auto resolved = resolve_case(id);
-    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    const std::int64_t resolved = case_to_change(id);  // refuses a merged case
     std::int64_t now = now_unix();
     std::vector<std::string> changes;
     // Text columns: an empty string clears the field.
     auto set_field = [&](const char* column, const char* label, const std::optional<std::string>& value) {
       if (!value) return;
       auto st = db_.prepare(fmt::format("SELECT {} FROM cases WHERE id = ?", column));
-      st.bind(1, *resolved);
+      st.bind(1, resolved);
       st.step();
       std::optional<std::string> old = st.opt_text(0);
       std::optional<std::string> next = value->empty() ? std::nullopt : value;
       if (old == next) return;
-      db_.prepare(fmt::format("UPDATE cases SET {} = ? WHERE id = ?", column)).bind(1, next).bind(2, *resolved).run();
+      db_.prepare(fmt::format("UPDATE cases SET {} = ? WHERE id = ?", column)).bind(1, next).bind(2, resolved).run();
       changes.push_back(fmt::format("{}: {} -> {}", label, old.value_or("none"), next.value_or("none")));
     };
     set_field("embargo", "embargo", change.embargo);
@@ -299,7 +296,7 @@ Result<std::vector<std::string>> Store::set_disclosure(std::int64_t id, const Di
     set_field("cvss", "cvss", change.cvss);
     for (const auto& cve : change.add_cves) {
       db_.cached("INSERT OR IGNORE INTO case_cves(case_id, cve, added) VALUES (?, ?, ?)")
-          .bind(1, *resolved)
+          .bind(1, resolved)
           .bind(2, cve)
           .bind(3, now)
           .run();
@@ -307,20 +304,20 @@ Result<std::vector<std::string>> Store::set_disclosure(std::int64_t id, const Di
       // Searchable: `casectl search CVE-2026-12345` finds the case.
       db_.cached("INSERT INTO note_index(subject, body, case_id, kind, ref) VALUES ('', ?, ?, 'cve', 0)")
           .bind(1, cve)
-          .bind(2, *resolved)
+          .bind(2, resolved)
           .run();
       changes.push_back(fmt::format("cve: +{}", cve));
     }
     for (const auto& cve : change.remove_cves) {
-      db_.cached("DELETE FROM case_cves WHERE case_id = ? AND cve = ?").bind(1, *resolved).bind(2, cve).run();
+      db_.cached("DELETE FROM case_cves WHERE case_id = ? AND cve = ?").bind(1, resolved).bind(2, cve).run();
       if (db_.changes() == 0) continue;
       db_.cached("DELETE FROM note_index WHERE kind = 'cve' AND case_id = ? AND body = ?")
-          .bind(1, *resolved)
+          .bind(1, resolved)
           .bind(2, cve)
           .run();
       changes.push_back(fmt::format("cve: -{}", cve));
     }
-    for (const auto& detail : changes) add_event(*resolved, "disclosure", actor, detail, now);
+    for (const auto& detail : changes) add_event(resolved, "disclosure", actor, detail, now);
     tx.commit();
     return changes;
   });

@@ -31,11 +31,10 @@ std::optional<SendStatus> parse_send_status(std::string_view text) {
 
 Result<ReplyCase> OutboxQueue::reply_case(std::int64_t id) {
   return guarded([&]() -> Result<ReplyCase> {
-    auto resolved = store_.resolve_case(id);
-    if (!resolved) return Error{Errc::not_found, "no such case: " + std::to_string(id)};
+    std::int64_t resolved = store_.case_to_change(id);  // refuses a merged case
     auto& st = store_.db_.cached("SELECT subject FROM cases WHERE id = ?");
-    st.bind(1, *resolved);
-    ReplyCase out{*resolved, st.step() ? st.text(0) : std::string()};
+    st.bind(1, resolved);
+    ReplyCase out{resolved, st.step() ? st.text(0) : std::string()};
     st.reset();
     return out;
   });

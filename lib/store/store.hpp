@@ -144,6 +144,8 @@ struct CaseDetail {
   std::vector<EventView> events;
   std::vector<ParticipantView> participants;
   Disclosure disclosure;
+  std::optional<std::int64_t> merged_into;  // the case it lives in now, when merged (its status reads "merged")
+  std::optional<std::int64_t> split_from;   // the case its first messages were split from
 };
 
 // A key as the keys table records it (keys.cpp).
@@ -244,7 +246,8 @@ class Store {
   void wal_autocheckpoint(int pages);
 
   Result<std::vector<CaseSummary>> list_cases(const CaseFilter& filter);
-  // The case, following merges; not_found when it does not exist.
+  // The case; for a merged one its own record (events, `merged_into`),
+  // its messages being in that case. not_found when it does not exist.
   Result<CaseDetail> get_case(std::int64_t id);
   // Indexes what is still unindexed first (index_pending), so it finds
   // every stored message. The best `limit` cases by rank (FTS5 bm25 of
@@ -310,6 +313,17 @@ class Store {
   // The case `id` lives in now, following merges; nullopt when there is no such case.
   Result<std::optional<std::int64_t>> find_case(std::int64_t id);
 
+  // Merge and split (merge.cpp). merge_case moves every message, comment,
+  // participant, CVE id, tag, key record and outbox row of `id` into
+  // `into` (followed through merges), which keeps its own fields where it
+  // has them, and marks `id` merged; it returns the case they went into.
+  // A cycle, an unknown case and an open case into a closed one are
+  // refused with nothing changed. split_case moves `messages` (some of
+  // `id`'s, with at least one received) into a new case and returns it.
+  Result<std::int64_t> merge_case(std::int64_t id, std::int64_t into, const std::string& actor);
+  Result<std::int64_t> split_case(std::int64_t id, const std::vector<std::int64_t>& messages,
+                                  const std::string& actor);
+
   // An analyst vouches for `address` in case `id`: a verified participant
   // with `role` (an unverified one is promoted). not_found without the case.
   Status add_participant(std::int64_t id, const std::string& address, const std::string& role,
@@ -357,6 +371,12 @@ class Store {
   int user_version();
   // Follows merged_into; nullopt when there is no such case.
   std::optional<std::int64_t> resolve_case(std::int64_t id);
+  // Merge and split (merge.cpp): `id` when a command may change it (throws
+  // not_found, or an error naming the case it was merged into); the cases
+  // it was split from, followed through merges; get_case's merge fields.
+  std::int64_t case_to_change(std::int64_t id);
+  std::vector<std::int64_t> split_origins(std::int64_t id);
+  void merge_links(CaseDetail& detail);
   std::optional<std::string> pinned_fingerprint(const std::string& address);
   // Was an acknowledgement queued for `address` (by rate_key) since `since`.
   bool acknowledged_since(const std::string& address, std::int64_t since);

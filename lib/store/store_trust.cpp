@@ -105,6 +105,8 @@ class Store::RoutingQueries final : public RoutingLookup {
     return store_.acknowledged_since(address, since);
   }
 
+  std::vector<std::int64_t> split_origins(std::int64_t case_id) override { return store_.split_origins(case_id); }
+
  private:
   static std::vector<std::int64_t> cases(sql::Stmt& st) {
     std::vector<std::int64_t> out;
@@ -153,6 +155,8 @@ void Store::join_cases(std::int64_t target, const RoutingDecision& route, const 
                           "DELETE FROM tags WHERE case_id = ?2",
                           "UPDATE cases SET merged_into = ?1 WHERE id = ?2"})
       db_.cached(q).bind(1, target).bind(2, other).run();
+    // Its own history moved with it; `show` of it says where it went.
+    add_event(other, "merge", "cased", fmt::format("thread joined: merged into [{}#{}]", options_.tag, target), now);
     add_event(target, "message", "cased",
               fmt::format("thread joined: [{}#{}] merged into this case (same thread, same verified participants)",
                           options_.tag, other),
@@ -164,19 +168,18 @@ Status Store::add_participant(std::int64_t id, const std::string& address, const
                               const std::string& actor) {
   return detail::guarded([&]() -> Status {
     sql::Transaction tx(db_);
-    auto resolved = resolve_case(id);
-    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    const std::int64_t resolved = case_to_change(id);  // refuses a merged case
     std::string addr = normalize_address(address);
     std::int64_t now = now_unix();
     db_.cached(
            "INSERT INTO participants(case_id, address, role, verified, added) VALUES (?1, ?2, ?3, 1, ?4) "
            "ON CONFLICT(case_id, address) DO UPDATE SET verified = 1, role = ?3")
-        .bind(1, *resolved)
+        .bind(1, resolved)
         .bind(2, addr)
         .bind(3, role)
         .bind(4, now)
         .run();
-    add_event(*resolved, "participant", actor, fmt::format("{} added as {} (verified)", addr, role), now);
+    add_event(resolved, "participant", actor, fmt::format("{} added as {} (verified)", addr, role), now);
     // Keys that arrived while the sender was unverified stay unpinned: the
     // analyst vouched for the person, not for a key; say which there are.
     if (!pinned_fingerprint(addr)) {
@@ -186,11 +189,11 @@ Status Store::add_participant(std::int64_t id, const std::string& address, const
       while (st.step()) fprs.push_back(st.text(0));
       st.reset();
       for (const auto& f : fprs)
-        add_event(*resolved, "key", actor,
+        add_event(resolved, "key", actor,
                   fmt::format("key {} from {} is not pinned; check it and run: casectl keys pin {} {}", f, addr, addr, f),
                   now);
     }
-    touch(*resolved, now);
+    touch(resolved, now);
     tx.commit();
     return ok_status();
   });

@@ -58,9 +58,8 @@ Status Store::change_status(std::int64_t id, const StatusChange& change, const s
   if (auto valid = check_status_change(change); !valid) return valid;
   return guarded([&]() -> Status {
     sql::Transaction tx(db_);
-    auto resolved = resolve_case(id);
-    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
-    CaseState old = case_state(db_, *resolved);
+    const std::int64_t resolved = case_to_change(id);  // refuses a merged case
+    CaseState old = case_state(db_, resolved);
     // Closing without a reason keeps none; the same state again keeps the
     // one it has unless another is given.
     std::optional<std::string> resolution = closed_state(change.state) ? change.resolution : std::nullopt;
@@ -74,18 +73,18 @@ Status Store::change_status(std::int64_t id, const StatusChange& change, const s
              "UPDATE cases SET status = ?1, resolution = ?4, "
              "closed = CASE WHEN ?1 IN ('resolved', 'rejected') THEN coalesce(closed, ?3) END WHERE id = ?2")
           .bind(1, change.state)
-          .bind(2, *resolved)
+          .bind(2, resolved)
           .bind(3, now)
           .bind(4, resolution)
           .run();
       if (old.status != change.state)
-        add_event(*resolved, "status", actor, fmt::format("{} -> {}", old.status, change.state), now);
+        add_event(resolved, "status", actor, fmt::format("{} -> {}", old.status, change.state), now);
       if (old.resolution != resolution)
-        add_event(*resolved, "resolution", actor, fmt::format("{} -> {}", shown(old.resolution), shown(resolution)),
+        add_event(resolved, "resolution", actor, fmt::format("{} -> {}", shown(old.resolution), shown(resolution)),
                   now);
     }
-    if (change.note) insert_comment(*resolved, *change.note, actor, now);
-    if (changed || change.note) touch(*resolved, now);
+    if (change.note) insert_comment(resolved, *change.note, actor, now);
+    if (changed || change.note) touch(resolved, now);
     tx.commit();
     return ok_status();
   });
@@ -108,19 +107,18 @@ Result<std::vector<std::string>> Store::edit_tags(std::int64_t id, const std::ve
     if (auto problem = tag_problem(e.tag)) return Error{Errc::invalid, *problem + "; no tag changed"};
   return guarded([&]() -> Result<std::vector<std::string>> {
     sql::Transaction tx(db_);
-    auto resolved = resolve_case(id);
-    if (!resolved) return Error{Errc::not_found, fmt::format("no such case: {}", id)};
+    const std::int64_t resolved = case_to_change(id);  // refuses a merged case
     std::vector<std::string> changes;
     for (const auto& e : edits) {
       auto& st = e.add ? db_.cached("INSERT OR IGNORE INTO tags(case_id, tag) VALUES (?, ?)")
                        : db_.cached("DELETE FROM tags WHERE case_id = ? AND tag = ?");
-      st.bind(1, *resolved).bind(2, e.tag).run();
+      st.bind(1, resolved).bind(2, e.tag).run();
       if (db_.changes() > 0) changes.push_back((e.add ? "+" : "-") + e.tag);
     }
     if (!changes.empty()) {
       std::int64_t now = now_unix();
-      add_event(*resolved, "tag", actor, fmt::format("{}", fmt::join(changes, " ")), now);
-      touch(*resolved, now);
+      add_event(resolved, "tag", actor, fmt::format("{}", fmt::join(changes, " ")), now);
+      touch(resolved, now);
     }
     tx.commit();
     return changes;

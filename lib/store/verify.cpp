@@ -7,7 +7,10 @@
 //   case has mail    every case not merged into another has a message
 //   message case     every message's case exists
 //   attachment       every attachment's message exists
-//   merge            a merged case points at another case that exists
+//   merge            a merged case points at another case that exists,
+//                    its merges reach a case not merged within 64 steps
+//                    (no cycle), and it holds no message
+//   split            a case split off points at an older case that exists
 //   body in raw      a message's text kept in raw lies inside raw
 //   index progress   search_progress holds one row, not past the last message
 //   message index    every message up to indexed_upto is in message_index,
@@ -137,6 +140,19 @@ void check_cases(Checker& c) {
         "SELECT id FROM cases WHERE merged_into IS NOT NULL "
         "AND (merged_into = id OR merged_into NOT IN (SELECT id FROM cases))",
         "cases merged into themselves or into a case that does not exist: {}");
+  c.ids("merge",
+        "WITH RECURSIVE walk(start, at, hops) AS (SELECT id, merged_into, 1 FROM cases WHERE merged_into IS NOT NULL "
+        "UNION ALL SELECT w.start, c.merged_into, w.hops + 1 FROM walk w JOIN cases c ON c.id = w.at "
+        "WHERE c.merged_into IS NOT NULL AND w.hops < 64) SELECT DISTINCT start FROM walk WHERE hops = 64",
+        "merged cases whose merges go round in a cycle or on past 64 cases: {}");
+  c.ids("merge",
+        "SELECT id FROM cases c WHERE merged_into IS NOT NULL "
+        "AND EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id)",
+        "merged cases that still hold messages: {}");
+  c.ids("split",
+        "SELECT id FROM cases WHERE split_from IS NOT NULL "
+        "AND (split_from >= id OR split_from NOT IN (SELECT id FROM cases))",
+        "cases split from themselves, from a newer case or from one that does not exist: {}");
   c.ids("body in raw",
         "SELECT r.message FROM message_body_in_raw r LEFT JOIN messages m ON m.id = r.message "
         "WHERE m.id IS NULL OR r.offset < 0 OR r.length < 0 OR r.offset + r.length > length(m.raw)",
