@@ -216,13 +216,17 @@ void check_fts(VerifyReport& r, const std::string& path) {
 
 }  // namespace
 
-Result<VerifyReport> verify_database(const std::string& database) {
+Result<VerifyReport> verify_database(const std::string& database, const VerifyProgress& progress) {
   return guarded([&]() -> Result<VerifyReport> {
     struct stat st {};
     if (::stat(database.c_str(), &st) != 0)
       return Error{Errc::invalid, fmt::format("cannot verify {}: {}", database, std::strerror(errno))};
     VerifyReport r;
     r.database = database;
+    auto step = [&](int n, std::string_view name) {
+      if (progress) progress(n, 4, name);
+    };
+    step(0, "integrity");
     sql::Db db = sql::Db::open(database, false, true);
     Checker c(r, &db);
     bool readable = c.run("integrity", [&] {
@@ -239,9 +243,12 @@ Result<VerifyReport> verify_database(const std::string& database) {
       r.cases = c.scalar("SELECT count(*) FROM cases");
       r.messages = c.scalar("SELECT count(*) FROM messages");
     });
+    step(1, "cases");
     check_cases(c);
+    step(2, "search rows");
     check_index_rows(c, r);
     c.run("integrity", [&] { db.exec("COMMIT"); });
+    step(3, "search index");
     check_fts(r, database);
     return r;
   });
