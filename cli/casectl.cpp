@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "completion.hpp"
 #include "core/text.hpp"
 
 namespace {
@@ -44,7 +45,9 @@ const char* command_word(int argc, char** argv) {
 int no_known_command(CLI::App& app, int argc, char** argv) {
   const char* word = command_word(argc, argv);
   if (word && std::string_view(word) == "help") {
-    std::cout << app.help();
+    // Hidden: what contrib/completion/ completes from.
+    bool complete = argc > 0 && std::string_view(argv[argc - 1]) == "--complete";
+    std::cout << (complete ? completion_table(app) : app.help());
     return 0;
   }
   for (int i = 1; i < argc; ++i)

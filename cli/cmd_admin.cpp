@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "core/text.hpp"
+#include "progress.hpp"
 #include "store/backup.hpp"
 
 namespace cased::cli {
@@ -60,7 +61,12 @@ int cmd_backup(Context& ctx, const Args& a) {
   BackupSource source = check(BackupSource::open(ctx.config.case_.database));
   std::unique_ptr<InvokerRights> rights;
   if (as_them) rights = as_invoker(ctx, "write", a.backup_file);
-  BackupSummary s = check(source.write_to(a.backup_file, a.force));
+  Progress progress = Progress::on_terminal({"backing up", "backed up", "pages"});
+  BackupSummary s = check(source.write_to(a.backup_file, a.force, [&](std::int64_t done, std::int64_t total) {
+    progress.total(static_cast<std::uint64_t>(total));
+    progress.update(static_cast<std::uint64_t>(done));
+  }));
+  progress.finish();
   rights.reset();
   if (ctx.json) {
     print_json(to_json(s));
@@ -76,7 +82,15 @@ int cmd_verify(Context& ctx, const Args& a) {
   const std::string& path = a.verify_database.empty() ? ctx.config.case_.database : a.verify_database;
   std::unique_ptr<InvokerRights> rights;
   if (!a.verify_database.empty() && switch_needed(ctx, "read", path)) rights = as_invoker(ctx, "read", path);
-  VerifyReport r = check(verify_database(path));
+  Progress progress = Progress::on_terminal({"verifying", "verify ran", "steps", false});
+  int all = 0;
+  VerifyReport r = check(verify_database(path, [&](int step, int steps, std::string_view name) {
+    all = steps;
+    progress.total(static_cast<std::uint64_t>(steps));
+    progress.update(static_cast<std::uint64_t>(step), std::nullopt, name);
+  }));
+  progress.update(static_cast<std::uint64_t>(all));
+  progress.finish();
   rights.reset();
   if (ctx.json) {
     print_json(to_json(r));

@@ -2,6 +2,8 @@
 // comment, status, set, search, stats, participant.
 #include <ext/stdio_filebuf.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <iostream>
@@ -11,6 +13,7 @@
 #include "cases/search_query.hpp"
 #include "core/util.hpp"
 #include "mail/mbox.hpp"
+#include "progress.hpp"
 
 namespace cased::cli {
 namespace {
@@ -34,6 +37,26 @@ void index_for_search(Store& s, const std::vector<IndexText>& known = {}, bool d
 // nothing is stored.
 bool blank_input(std::string_view raw) { return raw.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
+// How far into the mbox file reading is: a fraction of its size, from the
+// file offset (a block ahead of the message read, as the stream buffers).
+class MboxPosition {
+ public:
+  explicit MboxPosition(int fd) : fd_(fd) {
+    struct stat st {};
+    if (fd_ >= 0 && ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) size_ = st.st_size;
+  }
+  std::optional<double> fraction() const {
+    if (size_ == 0) return std::nullopt;
+    off_t at = ::lseek(fd_, 0, SEEK_CUR);
+    if (at < 0) return std::nullopt;
+    return static_cast<double>(at) / static_cast<double>(size_);
+  }
+
+ private:
+  int fd_;
+  off_t size_ = 0;
+};
+
 // A backfill of old mail, acknowledging nothing, in transactions of 500,
 // checkpointed every 8,000 WAL pages rather than 1,000. Each batch joins the search index right after its commit, from the text
 // in hand (not read back from the database), in a transaction that the next
@@ -47,6 +70,8 @@ int ingest_mbox(Context& ctx, const std::string& mbox) {
   std::istream in(mbox_file ? &*mbox_file : std::cin.rdbuf());
   std::vector<PreparedMessage> batch;
   MboxSummary sum;
+  Progress progress = Progress::on_terminal({"importing", "imported", "messages"});
+  MboxPosition position(mbox_file ? mbox_file->fd() : -1);
   auto commit = [&](bool last) {
     auto results = check(s.ingest(batch));
     std::vector<IndexText> known;
@@ -66,13 +91,16 @@ int ingest_mbox(Context& ctx, const std::string& mbox) {
     batch.clear();
     index_for_search(s, known, /*durable=*/last);
   };
+  std::uint64_t read = 0;
   sum.messages = read_mbox(in, [&](std::string&& one) {
     batch.push_back(prepare_message(std::move(one), Envelope{MessageSource::ingest, std::nullopt, {}}, crypto.get()));
     if (batch.size() >= 500) commit(false);
+    if (progress.active()) progress.update(++read, position.fraction());
     return true;
   });
   commit(true);
   index_for_search(s);
+  progress.finish(fmt::format(", {} duplicates", thousands(sum.duplicates)));
   if (ctx.json)
     print_json(to_json(sum));
   else
@@ -150,9 +178,14 @@ int cmd_list(Context& ctx, const Args& a) {
 
 int cmd_export(Context& ctx, const Args& a) {
   Store s = ctx.store();
+  Progress progress = Progress::on_terminal({"exporting", "exported", "cases"});
   auto cases = check(s.list_cases(case_filter(ctx, a)));
+  progress.total(cases.size());
   if (ctx.json || a.export_format == "json") print_json(json_array(cases));
-  else std::cout << render_csv(cases);
+  else std::cout << render_csv(cases, [&](std::size_t row) { progress.update(row); });
+  std::cout.flush();
+  progress.update(cases.size());
+  progress.finish();
   return 0;
 }
 

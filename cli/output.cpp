@@ -121,7 +121,7 @@ std::string csv_cell(const nlohmann::json& v) {
 
 }  // namespace
 
-std::string render_csv(const std::vector<CaseSummary>& cases) {
+std::string render_csv(const std::vector<CaseSummary>& cases, const std::function<void(std::size_t)>& on_row) {
   static const std::vector<std::string> keys = {"id",      "subject",  "status",       "assignee", "created",
                                                 "updated", "messages", "participants", "embargo",  "cves",
                                                 "resolution", "tags"};
@@ -132,6 +132,7 @@ std::string render_csv(const std::vector<CaseSummary>& cases) {
     nlohmann::json item = to_json(c);
     for (std::size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + csv_cell(item[keys[i]]);
     out += "\r\n";
+    if (on_row) on_row(static_cast<std::size_t>(&c - cases.data()) + 1);
   }
   return out;
 }

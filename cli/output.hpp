@@ -3,6 +3,7 @@
 // so they cannot drift.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -30,7 +31,7 @@ std::string render_list(const std::vector<CaseSummary>& cases, const TextStyle& 
 // row, CRLF line ends, lists joined by spaces, every field whole. A cell
 // that a spreadsheet would run as a formula (it starts with = + - @, TAB or
 // CR; subjects and addresses are the sender's) gets a leading '.
-std::string render_csv(const std::vector<CaseSummary>& cases);
+std::string render_csv(const std::vector<CaseSummary>& cases, const std::function<void(std::size_t)>& on_row = {});
 std::string render_case(const CaseDetail& d, const TextStyle& style);
 std::string render_search(const std::vector<SearchHit>& hits, const TextStyle& style);
 

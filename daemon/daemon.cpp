@@ -297,6 +297,9 @@ awaitable<void> store_and_answer(Server& server, LmtpSession& session, LmtpDeliv
     fault_log().cleared(Errc::busy);
     spdlog::info("delivered queue={} case={} message={} size={} rcpts={} new_case={} duplicate={} ms={:.1f}", queue_id,
                  r->case_id, r->message, size, rcpts, r->new_case, r->duplicate, ms);
+    if (r->ack_capped)
+      spdlog::warn("case={}: not acknowledged: its sender had the day's acknowledgements (ack.per_sender_per_day)",
+                   r->case_id);
     session.complete_delivery(
         {LmtpOutcome{250, "2.0.0", fmt::format("stored as message {} in case {}", r->message, r->case_id)}});
     if (r->new_case) server.outbox.wake();  // an acknowledgement may be due

@@ -94,6 +94,9 @@ struct ImapPoller::Impl {
     fault_log().cleared(Errc::busy);
     spdlog::info("imap: uid {} stored: case={} message={} new_case={} duplicate={}", uid, r->case_id, r->message,
                  r->new_case, r->duplicate);
+    if (r->ack_capped)
+      spdlog::warn("case={}: not acknowledged: its sender had the day's acknowledgements (ack.per_sender_per_day)",
+                   r->case_id);
     if (r->new_case) outbox.wake();
     return true;
   }

@@ -12,6 +12,7 @@ pkgs=(
   dovecot-imapd dovecot-lmtpd
   scdoc man-db groff-base systemd
   neomutt
+  zsh bash-completion
   clang libclang-rt-14-dev
 )
 missing=()

@@ -150,9 +150,27 @@ bool route_by_references(const RoutingInput& in, const RoutingOptions& o, Routin
   return true;
 }
 
-// A new case from a person gets one acknowledgement (RFC 3834 and loop
-// rules: acknowledgement_address()), at most one per mailbox an hour. A
-// forged From gets none: it would be backscatter to whoever was named.
+// Every new case from a person gets one acknowledgement, so that a reporter
+// who sends three reports learns three case tags; a message to an existing
+// case gets none. RFC 3834 asks a responder not to send the same response to
+// a sender again within some days: each acknowledgement here is a different
+// response (another case's tag), so repeating it is not what RFC 3834 guards
+// against.
+//
+// Mail loops stay impossible, in layers:
+//  - automatic mail gets nothing (acknowledgement_address(): empty return
+//    path, Auto-Submitted, Precedence bulk/list/junk, List-Id, robots, the
+//    alias itself, another cased's mark), and ours says Auto-Submitted:
+//    auto-replied, so an RFC 3834 responder never answers it;
+//  - a responder that answers anyway quotes our Message-ID in In-Reply-To or
+//    our tag in the subject: its answer joins the case it answers (routing
+//    rules 1-3), which is not new, so it is not acknowledged: two
+//    auto-responders stop after one exchange;
+//  - one that strips both opens a new case each time, and gets at most
+//    `ack_per_day` acknowledgements in any 24 hours, counted from the stored
+//    outbox, so a restart does not start the count again; smtp's
+//    max_per_recipient_per_day caps all mail to it besides.
+// A forged From gets none: it would be backscatter to whoever was named.
 Acknowledgement acknowledgement(const RoutingInput& in, const RoutingOptions& o, const RoutingDecision& d,
                                 RoutingLookup& lookup) {
   using Kind = Acknowledgement::Kind;
@@ -160,8 +178,8 @@ Acknowledgement acknowledgement(const RoutingInput& in, const RoutingOptions& o,
   if (d.forged) return {Kind::forged_from, {}};
   auto address = acknowledgement_address(in.msg, o.alias);
   if (!address) return {};
-  constexpr std::int64_t kHour = 3600;
-  Kind kind = lookup.acknowledged_since(*address, in.now - kHour) ? Kind::rate_limited : Kind::queue;
+  constexpr std::int64_t kDay = 86400;
+  Kind kind = lookup.acknowledgements_since(*address, in.now - kDay) >= o.ack_per_day ? Kind::capped : Kind::queue;
   return {kind, std::move(*address)};
 }
 

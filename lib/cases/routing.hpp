@@ -35,8 +35,9 @@ class RoutingLookup {
   virtual bool verified_participant(std::int64_t case_id, const std::string& address) = 0;
   // Every such address of the case.
   virtual std::set<std::string> verified_people(std::int64_t case_id) = 0;
-  // Whether an acknowledgement went to this mailbox (any variant) after `since`.
-  virtual bool acknowledged_since(const std::string& address, std::int64_t since) = 0;
+  // How many acknowledgements were queued for this mailbox (any variant)
+  // after `since`, counted from what is stored (a restart resets nothing).
+  virtual std::int64_t acknowledgements_since(const std::string& address, std::int64_t since) = 0;
   // The cases an analyst split this one from (casectl split), nearest
   // first, each followed through merges; none by default.
   virtual std::vector<std::int64_t> split_origins(std::int64_t /*case_id*/) { return {}; }
@@ -47,13 +48,14 @@ struct RoutingOptions {
   std::string_view tag;          // CASE in [CASE#42]
   std::string_view authserv_id;  // whose Authentication-Results count; "" none
   bool acknowledge = false;      // acknowledge new cases at all
+  int ack_per_day = 10;          // at most this many acknowledgements to one mailbox in 24 hours (ack.per_sender_per_day)
 };
 
 struct RoutingInput {
   const PreparedMessage& msg;
   const std::string& message_id;  // as it is stored (never empty)
   bool same_id_stored = false;    // a message with this Message-ID and other bytes is stored
-  std::int64_t now = 0;           // for the acknowledgement's rate limit
+  std::int64_t now = 0;           // for the acknowledgements' daily cap
 };
 
 // The rule that found the case, first match wins. A bounce of our own mail
@@ -73,7 +75,7 @@ struct Acknowledgement {
   enum class Kind {
     none,          // not a new case, acknowledgements off, or no address (RFC 3834)
     forged_from,   // the From failed DMARC: an acknowledgement would be backscatter
-    rate_limited,  // `address` was acknowledged within the hour
+    capped,        // `address` had its daily cap of acknowledgements (ack.per_sender_per_day)
     queue,         // queue one for `address`
   };
   Kind kind = Kind::none;

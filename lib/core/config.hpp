@@ -82,6 +82,9 @@ struct AckConfig {
   bool enabled = true;
   std::string template_text;         // "" = the built-in text; {tag}, {alias}, {policy}
   std::string policy_url;
+  // At most this many acknowledgements to one sender in any 24 hours,
+  // counted from the outbox (so a restart does not reset it).
+  int per_sender_per_day = 10;
 };
 
 struct DigestConfig {

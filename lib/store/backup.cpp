@@ -81,11 +81,15 @@ struct FinishBackup {
 // restarts however often cased commits meanwhile.
 constexpr int kPagesPerStep = 1024;
 
-void copy_pages(sqlite3* source, sqlite3* dest) {
+void copy_pages(sqlite3* source, sqlite3* dest, const BackupSource::PageProgress& progress) {
   std::unique_ptr<sqlite3_backup, FinishBackup> backup(sqlite3_backup_init(dest, "main", source, "main"));
   if (!backup) sql::throw_error(dest, sqlite3_errcode(dest), "backup");
   for (;;) {
     int rc = sqlite3_backup_step(backup.get(), kPagesPerStep);
+    if (progress) {
+      int total = sqlite3_backup_pagecount(backup.get());
+      progress(total - sqlite3_backup_remaining(backup.get()), total);
+    }
     if (rc == SQLITE_DONE) break;
     if (rc == SQLITE_OK) continue;
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
@@ -163,7 +167,7 @@ Result<BackupSource> BackupSource::open(const std::string& database) {
   });
 }
 
-Result<BackupSummary> BackupSource::write_to(const std::string& file, bool force) {
+Result<BackupSummary> BackupSource::write_to(const std::string& file, bool force, const PageProgress& progress) {
   return guarded([&]() -> Result<BackupSummary> {
     std::filesystem::path target = std::filesystem::absolute(file);
     struct stat st {};
@@ -176,7 +180,7 @@ Result<BackupSummary> BackupSource::write_to(const std::string& file, bool force
       DbHandle dest(raw);
       if (rc != SQLITE_OK) sql::throw_error(raw, rc, fmt::format("cannot open {}", tmp.path().string()));
       sqlite3_extended_result_codes(raw, 1);
-      copy_pages(db_.handle(), raw);
+      copy_pages(db_.handle(), raw, progress);
       make_self_contained(raw);
       rc = sqlite3_close(dest.release());
       if (rc != SQLITE_OK) sql::throw_error(nullptr, rc, "closing the copy");

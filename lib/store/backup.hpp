@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -41,8 +43,10 @@ class BackupSource {
   // mode 0600 made in `file`'s directory, synced, renamed into place and the
   // directory synced. The copy is one self-contained file in rollback-journal
   // mode (no -wal beside it). An existing `file` is refused (Errc::refused)
-  // unless `force`. On failure nothing is left behind.
-  Result<BackupSummary> write_to(const std::string& file, bool force);
+  // unless `force`. On failure nothing is left behind. `progress` hears the
+  // pages copied and the pages in all after each step (a few MB).
+  using PageProgress = std::function<void(std::int64_t done, std::int64_t total)>;
+  Result<BackupSummary> write_to(const std::string& file, bool force, const PageProgress& progress = {});
 
  private:
   explicit BackupSource(sql::Db db) : db_(std::move(db)) {}
@@ -72,6 +76,9 @@ struct VerifyReport {
 // (SQLite runs it only there), so it briefly holds the write lock and needs
 // write access (without it, that is reported as a problem). An error only
 // when the file cannot be opened at all; damage is reported as problems.
-Result<VerifyReport> verify_database(const std::string& database);
+// `progress` hears each step as it starts: its number from 0, the number of
+// steps, and its name.
+using VerifyProgress = std::function<void(int step, int steps, std::string_view name)>;
+Result<VerifyReport> verify_database(const std::string& database, const VerifyProgress& progress = {});
 
 }  // namespace cased

@@ -92,6 +92,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   record_arrival(msg, Arrival{result.case_id, message_id, d, result.new_case, same_id_other_bytes}, now);
   if (!result.new_case) reopen_if_closed(msg, d, result.case_id, now);
   record_acknowledgement(msg, result.case_id, d.ack, now);
+  result.ack_capped = d.ack.kind == Acknowledgement::Kind::capped;
   touch(result.case_id, now);
   return result;
 }
@@ -304,8 +305,10 @@ void Store::record_acknowledgement(const PreparedMessage& msg, std::int64_t case
     add_event(case_id, "ack", "cased", "no acknowledgement: the From failed DMARC", now);
     return;
   }
-  if (ack.kind == Kind::rate_limited) {
-    add_event(case_id, "ack", "cased", fmt::format("no acknowledgement: {} was acknowledged within the hour", ack.address),
+  if (ack.kind == Kind::capped) {
+    add_event(case_id, "ack", "cased",
+              fmt::format("no acknowledgement: {} had {} in the last 24 hours (ack.per_sender_per_day)", ack.address,
+                          options_.ack_per_day),
               now);
     return;
   }

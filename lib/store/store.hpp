@@ -33,6 +33,7 @@ struct StoreOptions {
   std::string alias;
   std::string tag;
   bool acknowledge;           // queue an acknowledgement for new cases (ack.enabled)
+  int ack_per_day = 10;       // at most this many to one sender in 24 hours (ack.per_sender_per_day)
   // The authserv-id of the receiving MTA's Authentication-Results field
   // (case.authserv_id); "" trusts none.
   std::string authserv_id;
@@ -49,6 +50,7 @@ struct IngestResult {
   std::int64_t message = 0;
   bool new_case = false;
   bool duplicate = false;
+  bool ack_capped = false;  // a new case whose sender had the day's acknowledgements (ack.per_sender_per_day)
 };
 
 // The text of a message just stored, kept by the writer so that indexing it
@@ -378,8 +380,8 @@ class Store {
   std::vector<std::int64_t> split_origins(std::int64_t id);
   void merge_links(CaseDetail& detail);
   std::optional<std::string> pinned_fingerprint(const std::string& address);
-  // Was an acknowledgement queued for `address` (by rate_key) since `since`.
-  bool acknowledged_since(const std::string& address, std::int64_t since);
+  // How many acknowledgements were queued for `address` (by rate_key) since `since`.
+  std::int64_t acknowledgements_since(const std::string& address, std::int64_t since);
   // SQL functions the queries use: cased_rate_key(address).
   void register_functions();
   // Ingest (ingest.cpp): route_message() decides where a message goes, the

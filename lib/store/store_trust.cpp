@@ -41,6 +41,7 @@ constexpr const char* kOutboundTo =
 StoreOptions store_options(const Config& config, bool acknowledge) {
   StoreOptions options(config.case_.alias, config.case_.tag, acknowledge, config.case_.authserv_id);
   options.busy_timeout = std::chrono::seconds(config.case_.busy_timeout_seconds);
+  options.ack_per_day = config.ack.per_sender_per_day;
   return options;
 }
 
@@ -101,8 +102,8 @@ class Store::RoutingQueries final : public RoutingLookup {
     return out;
   }
 
-  bool acknowledged_since(const std::string& address, std::int64_t since) override {
-    return store_.acknowledged_since(address, since);
+  std::int64_t acknowledgements_since(const std::string& address, std::int64_t since) override {
+    return store_.acknowledgements_since(address, since);
   }
 
   std::vector<std::int64_t> split_origins(std::int64_t case_id) override { return store_.split_origins(case_id); }
@@ -121,8 +122,9 @@ class Store::RoutingQueries final : public RoutingLookup {
 
 RoutingDecision Store::route(const RoutingInput& in) {
   RoutingQueries queries(*this);
-  return route_message(in, RoutingOptions{options_.alias, options_.tag, options_.authserv_id, options_.acknowledge},
-                       queries);
+  return route_message(
+      in, RoutingOptions{options_.alias, options_.tag, options_.authserv_id, options_.acknowledge, options_.ack_per_day},
+      queries);
 }
 
 void Store::join_cases(std::int64_t target, const RoutingDecision& route, const std::string& message_id,
@@ -199,15 +201,19 @@ Status Store::add_participant(std::int64_t id, const std::string& address, const
   });
 }
 
-bool Store::acknowledged_since(const std::string& address, std::int64_t since) {
+// Every acknowledgement queued, whatever became of it (sent, failed or
+// still waiting): the cap holds back what would be queued, not what is sent.
+// The partial index outbox_ack (schema 15) keeps this to the day's rows.
+std::int64_t Store::acknowledgements_since(const std::string& address, std::int64_t since) {
   auto& st = db_.cached(
-      "SELECT 1 FROM outbox o WHERE o.kind = 'ack' AND o.created > ?1 AND EXISTS (SELECT 1 FROM "
+      "SELECT count(*) FROM outbox o WHERE o.kind = 'ack' AND o.created > ?1 AND EXISTS (SELECT 1 FROM "
       "json_each(CASE WHEN json_valid(o.recipients) THEN o.recipients ELSE '[]' END) j "
-      "WHERE cased_rate_key(j.value) = ?2) LIMIT 1");
+      "WHERE cased_rate_key(j.value) = ?2)");
   st.bind(1, since).bind(2, rate_key(address));
-  bool yes = st.step();
+  st.step();
+  std::int64_t n = st.int64(0);
   st.reset();
-  return yes;
+  return n;
 }
 
 Result<std::int64_t> Store::sent_to_since(const std::string& address, std::int64_t since) {

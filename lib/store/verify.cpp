@@ -191,10 +191,37 @@ struct CloseDb {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
 
+// Tells `progress` which step runs, at its start and again every so many
+// SQLite VM instructions while one long statement runs (integrity_check,
+// the FTS5 check), so that a progress line's clock keeps moving.
+class StepTicker {
+ public:
+  static constexpr int kSteps = 4;
+  explicit StepTicker(const VerifyProgress& progress) : progress_(progress) {}
+  void start(int step, const char* name) {
+    step_ = step;
+    name_ = name;
+    if (progress_) progress_(step_, kSteps, name_);
+  }
+  void watch(sqlite3* db) {
+    if (progress_) sqlite3_progress_handler(db, 1000000, &StepTicker::tick, this);
+  }
+
+ private:
+  static int tick(void* self) {
+    auto* t = static_cast<StepTicker*>(self);
+    t->progress_(t->step_, kSteps, t->name_);
+    return 0;  // go on
+  }
+  const VerifyProgress& progress_;
+  int step_ = 0;
+  const char* name_ = "";
+};
+
 // FTS5 runs its 'integrity-check' only as an INSERT, so only in a write
 // transaction: one of its own, rolled back, on a connection opened without
 // CREATE and without changing the journal mode.
-void check_fts(VerifyReport& r, const std::string& path) {
+void check_fts(VerifyReport& r, const std::string& path, StepTicker& ticker) {
   Checker out(r);
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr);
@@ -207,6 +234,7 @@ void check_fts(VerifyReport& r, const std::string& path) {
   }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, 10000);
+  ticker.watch(raw);
   out.run("search index", [&] {
     sql::Stmt(raw, "BEGIN IMMEDIATE").run();
     struct Rollback {
@@ -232,14 +260,17 @@ void check_fts(VerifyReport& r, const std::string& path) {
 
 }  // namespace
 
-Result<VerifyReport> verify_database(const std::string& database) {
+Result<VerifyReport> verify_database(const std::string& database, const VerifyProgress& progress) {
   return guarded([&]() -> Result<VerifyReport> {
     struct stat st {};
     if (::stat(database.c_str(), &st) != 0)
       return Error{Errc::invalid, fmt::format("cannot verify {}: {}", database, std::strerror(errno))};
     VerifyReport r;
     r.database = database;
+    StepTicker ticker(progress);
+    ticker.start(0, "integrity");
     sql::Db db = sql::Db::open(database, false, true);
+    ticker.watch(db.handle());
     Checker c(r, &db);
     bool readable = c.run("integrity", [&] {
       db.exec("BEGIN");  // one snapshot for every check below
@@ -255,10 +286,13 @@ Result<VerifyReport> verify_database(const std::string& database) {
       r.cases = c.scalar("SELECT count(*) FROM cases");
       r.messages = c.scalar("SELECT count(*) FROM messages");
     });
+    ticker.start(1, "cases");
     check_cases(c);
+    ticker.start(2, "search rows");
     check_index_rows(c, r);
     c.run("integrity", [&] { db.exec("COMMIT"); });
-    check_fts(r, database);
+    ticker.start(3, "search index");
+    check_fts(r, database, ticker);
     return r;
   });
 }

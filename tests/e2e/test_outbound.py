@@ -62,7 +62,7 @@ class SmtpServer:
 
 
 class World:
-    def __init__(self, mode="--starttls", trusted=True, smtp_extra="", server_extra=()):
+    def __init__(self, mode="--starttls", trusted=True, smtp_extra="", server_extra=(), extra_config=""):
         self.tmp = tempfile.mkdtemp(prefix="cased-out-")
         self.ca = CA(os.path.join(self.tmp, "ca"))
         self.other_ca = CA(os.path.join(self.tmp, "other-ca"), name="some other CA")
@@ -75,7 +75,7 @@ class World:
         self.env = Env(extra_config=(
             f'[gpg]\nhome = "{self.alias.home}"\n\n'
             f'[smtp]\nhost = "127.0.0.1"\nport = {self.smtp.port}\nsecurity = "{security}"\n'
-            f'ca_file = "{self.ca.cert}"\n{smtp_extra}\n'))
+            f'ca_file = "{self.ca.cert}"\n{smtp_extra}\n{extra_config}'))
 
     def report(self, msgid="r1@example.org", subject="Heap overflow in widget", body="The widget overflows; zebra42.\n",
                extra="", attach_key=True):
@@ -164,7 +164,7 @@ def test_acknowledgement_and_reply_signed_encrypted_and_threaded():
         w.close()
 
 
-def test_no_acknowledgement_for_automatic_bulk_or_repeated_mail():
+def test_no_acknowledgement_for_automatic_or_bulk_mail():
     w = World()
     try:
         w.smtp.start()
@@ -174,12 +174,73 @@ def test_no_acknowledgement_for_automatic_bulk_or_repeated_mail():
         deliver(port=w.env.port, msgid="a3@example.org", data=w.report("a3@example.org", subject="s3"), mail_from="")
         deliver(port=w.env.port, msgid="a4@example.org", data=w.report("a4@example.org", subject="s4"))
         deliver(port=w.env.port, msgid="a5@example.org", data=w.report("a5@example.org", subject="s5"))
-        wait_for_mail(w.smtp, 1)
-        time.sleep(2)  # give any wrong acknowledgement time to show up
+        # Acknowledgements are queued with the case, in the same transaction:
+        # the outbox holds every one there will be.
+        assert [o["kind"] for o in w.env.json("outbox")] == ["ack", "ack"]
+        wait_for_mail(w.smtp, 2)
         msgs = w.smtp.messages()
-        assert len(msgs) == 1, [email.message_from_bytes(m[0])["Subject"] for m in msgs]
-        assert email.message_from_bytes(msgs[0][0])["In-Reply-To"] == "<a4@example.org>"
+        assert len(msgs) == 2, [email.message_from_bytes(m[0])["Subject"] for m in msgs]
+        # Two reports from one person in a minute: two cases, two tags.
+        replied = sorted(email.message_from_bytes(m[0])["In-Reply-To"] for m in msgs)
+        assert replied == ["<a4@example.org>", "<a5@example.org>"], replied
         assert len(w.env.json("list")) == 5
+    finally:
+        w.close()
+
+
+def ack_subjects(server):
+    return sorted(email.message_from_bytes(raw)["Subject"] for raw, _ in server.messages())
+
+
+def test_every_new_case_acknowledged_once_up_to_the_daily_cap():
+    """Three reports in an hour from one sender: three acknowledgements, each
+    with its own case tag; a follow-up to a case gets none; past
+    ack.per_sender_per_day none, also after a restart, and the log names the
+    case, not the subject."""
+    w = World(extra_config="[ack]\nper_sender_per_day = 3\n")
+    try:
+        w.smtp.start()
+        w.env.start()
+        for i in (1, 2, 3):
+            assert deliver(port=w.env.port, msgid=f"n{i}@example.org",
+                           data=w.report(f"n{i}@example.org", subject=f"Overflow number {i}")) == [250]
+        wait_for_mail(w.smtp, 3)
+        assert ack_subjects(w.smtp) == [f"[CASE#{i}] Your report has been received" for i in (1, 2, 3)]
+        for raw, env in w.smtp.messages():
+            outer = email.message_from_bytes(raw)
+            assert env["tls"] is True and env["to"] == ["rita@example.org"]
+            case = outer["Subject"].split("#")[1].split("]")[0]
+            assert outer["In-Reply-To"] == f"<n{case}@example.org>", (outer["Subject"], outer["In-Reply-To"])
+            plain, _ = w.decrypt(raw)
+            assert f"[CASE#{case}]".encode() in plain
+        # A second message on case 2 (the reporter's follow-up, and an
+        # auto-responder quoting our acknowledgement): no second acknowledgement.
+        ack2 = [email.message_from_bytes(r) for r, _ in w.smtp.messages()]
+        ack2 = [m for m in ack2 if m["Subject"].startswith("[CASE#2]")][0]
+        follow = headers(RITA, "Re: [CASE#2] more details", "n2b@example.org") + b"\r\nmore\r\n"
+        responder = headers("Away <away@example.net>", "Out of office", "oo1@example.net",
+                            f"In-Reply-To: {ack2['Message-ID']}\r\n") + b"\r\nI am away\r\n"
+        assert deliver(port=w.env.port, msgid="n2b@example.org", data=follow) == [250]
+        assert deliver(port=w.env.port, msgid="oo1@example.net", data=responder, mail_from="away@example.net") == [250]
+        assert [m["direction"] for m in w.env.json("show", "2")["messages"]] == ["in", "out", "in", "in"]
+        # The fourth new case that day: the cap. Counted from the outbox, so a
+        # restart changes nothing.
+        assert deliver(port=w.env.port, msgid="n4@example.org", data=w.report("n4@example.org", subject="Zebra99 flaw")) == [250]
+        w.env.stop()
+        w.env.start()
+        assert deliver(port=w.env.port, msgid="n5@example.org", data=w.report("n5@example.org", subject="Zebra98 flaw")) == [250]
+        assert [o["kind"] for o in w.env.json("outbox")] == ["ack", "ack", "ack"]
+        assert all(o["status"] == "sent" for o in w.env.json("outbox"))
+        for case in (4, 5):
+            events = [e["detail"] for e in w.env.json("show", str(case))["events"] if e["kind"] == "ack"]
+            assert events and "ack.per_sender_per_day" in events[0], events
+        assert len(w.env.json("list")) == 5
+        w.env.stop()
+        log = w.env.log()
+        for case in (4, 5):
+            assert f"case={case}: not acknowledged" in log, log
+        assert "Zebra99" not in log and "Zebra98" not in log and "Overflow number" not in log
+        assert len(w.smtp.messages()) == 3, ack_subjects(w.smtp)
     finally:
         w.close()
 
@@ -331,6 +392,23 @@ def test_daily_cap_per_recipient_holds_mail_until_the_next_day():
         p = w.env.casectl("outbox", "retry", str(held["id"]), env={"CASED_NOW": "2026-11-24T09:30:00Z"})
         assert len(w.smtp.messages()) == 3, p.stdout
         assert w.env.json("outbox", env={"CASED_NOW": "2026-11-24T09:30:00Z"})[-1]["status"] == "sent"
+    finally:
+        w.close()
+
+
+def test_check_validates_the_acknowledgement_cap():
+    w = World(extra_config="[ack]\nper_sender_per_day = 0\n")
+    try:
+        cased = os.environ.get("CASED_BIN", "cased")
+        p = subprocess.run([cased, "--config", w.env.config, "--check"], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 1 and "ack.per_sender_per_day: must be between 1 and 1000" in p.stdout + p.stderr, p
+        with open(w.env.config) as f:
+            cfg = f.read().replace("per_sender_per_day = 0", "per_sender_per_day = 4")
+        with open(w.env.config, "w") as f:
+            f.write(cfg)
+        p = subprocess.run([cased, "--config", w.env.config, "--check", "--print"], capture_output=True, text=True,
+                           timeout=120)
+        assert "per_sender_per_day = 4" in p.stdout, p
     finally:
         w.close()
 

@@ -22,6 +22,7 @@ TEST_CASE("config: the minimal file gets the documented defaults", "[config]") {
   CHECK_FALSE(c->smtp.has_value());
   CHECK_FALSE(c->digest.has_value());
   CHECK(c->ack.enabled);
+  CHECK(c->ack.per_sender_per_day == 10);
   CHECK(c->gpg.home == "/var/lib/cased/gnupg");
 }
 
@@ -130,4 +131,15 @@ TEST_CASE("config: loopback hosts", "[config]") {
   CHECK_FALSE(is_loopback_host("127.0.0.1.example.com"));
   CHECK_FALSE(is_loopback_host("10.0.0.1"));
   CHECK_FALSE(is_loopback_host("localhost.example.com"));
+}
+
+TEST_CASE("config: ack.per_sender_per_day is read and bounded", "[config][ack]") {
+  auto c = parse_config(std::string(kMinimal) + "[ack]\nper_sender_per_day = 3\n", "cased.toml");
+  REQUIRE(c.ok());
+  CHECK(c->ack.per_sender_per_day == 3);
+  for (const char* bad : {"0", "1001", "-1", "\"ten\""}) {
+    auto e = parse_config(std::string(kMinimal) + "[ack]\nper_sender_per_day = " + bad + "\n", "cased.toml");
+    REQUIRE_FALSE(e.ok());
+    CHECK(e.error().message.find("ack.per_sender_per_day") != std::string::npos);
+  }
 }

@@ -52,11 +52,12 @@ class MemoryCases final : public RoutingLookup {
     }
     add_message(message_id, c, false, d.refs);
     if (d.participant && !d.unverified) verified_[c].insert(d.sender);
-    if (d.ack.kind == Acknowledgement::Kind::queue) acknowledged_.insert(rate_key(d.ack.address));
+    if (d.ack.kind == Acknowledgement::Kind::queue) acknowledged_[rate_key(d.ack.address)].push_back(now);
     return c;
   }
 
   std::size_t questions = 0;
+  std::int64_t now = 100000;  // the clock route() and record() use
 
   std::optional<std::int64_t> resolve_case(std::int64_t id) override {
     ++questions;
@@ -97,16 +98,18 @@ class MemoryCases final : public RoutingLookup {
     auto it = verified_.find(case_id);
     return it == verified_.end() ? std::set<std::string>() : it->second;
   }
-  bool acknowledged_since(const std::string& address, std::int64_t) override {
+  std::int64_t acknowledgements_since(const std::string& address, std::int64_t since) override {
     ++questions;
-    return acknowledged_.count(rate_key(address)) > 0;
+    auto it = acknowledged_.find(rate_key(address));
+    if (it == acknowledged_.end()) return 0;
+    return std::count_if(it->second.begin(), it->second.end(), [&](std::int64_t t) { return t > since; });
   }
 
  private:
   std::vector<std::int64_t> merged_into_;  // by case number - 1; 0: not merged
   std::vector<Message> messages_;
   std::map<std::int64_t, std::set<std::string>> verified_;
-  std::set<std::string> acknowledged_;
+  std::map<std::string, std::vector<std::int64_t>> acknowledged_;  // by rate key: when
 };
 
 bool has_field(const std::string& header, const std::string& name) {
@@ -134,7 +137,7 @@ std::string refs(const std::vector<std::string>& ids) {
 
 RoutingDecision route(MemoryCases& cases, const PreparedMessage& msg, bool same_id_stored = false,
                       const RoutingOptions& options = kOptions) {
-  return route_message(RoutingInput{msg, msg.parsed.message_id, same_id_stored, 100000}, options, cases);
+  return route_message(RoutingInput{msg, msg.parsed.message_id, same_id_stored, cases.now}, options, cases);
 }
 
 // Routes and records, as ingest does; returns the case.
@@ -509,17 +512,36 @@ TEST_CASE("bounce: what a report quotes and whom it failed to reach", "[routing]
   CHECK(info->recipients == std::vector<std::string>{"a@b.c"});
 }
 
-TEST_CASE("routing: acknowledgements for new cases only, once an hour per mailbox", "[routing][ack]") {
+TEST_CASE("routing: every new case is acknowledged, once, up to a daily cap per mailbox", "[routing][ack]") {
   MemoryCases cases;
-  auto first = route(cases, mail("v1@x", "vic@example.net", "Reply-To: Vic <vic+reports@example.net>\r\n"));
+  RoutingOptions three = kOptions;
+  three.ack_per_day = 3;
+  auto first = route(cases, mail("v1@x", "vic@example.net", "Reply-To: Vic <vic+reports@example.net>\r\n"), false, three);
   CHECK(first.ack.kind == Acknowledgement::Kind::queue);
   CHECK(first.ack.address == "vic+reports@example.net");
   cases.record("v1@x", first);
-  auto second = route(cases, mail("v2@x", "VIC@Example.NET"));
-  CHECK(second.ack.kind == Acknowledgement::Kind::rate_limited);
-  CHECK(second.ack.address == "vic@example.net");
-  // Not a new case: nothing to acknowledge.
-  CHECK(route(cases, mail("v3@x", "vic@example.net", refs({"v1@x"}))).ack.kind == Acknowledgement::Kind::none);
+  // A second and a third report in the same minute: each its own case, each acknowledged.
+  for (const char* id : {"v2@x", "v3@x"}) {
+    auto d = route(cases, mail(id, "VIC@Example.NET"), false, three);
+    CHECK_FALSE(d.case_id);
+    CHECK(d.ack.kind == Acknowledgement::Kind::queue);
+    CHECK(d.ack.address == "vic@example.net");
+    cases.record(id, d);
+  }
+  // Not a new case: nothing to acknowledge, however often it comes (an
+  // auto-responder answering our acknowledgement quotes its Message-ID).
+  CHECK(route(cases, mail("v9@x", "vic@example.net", refs({"v1@x"})), false, three).ack.kind ==
+        Acknowledgement::Kind::none);
+  // The fourth new case in 24 hours: the cap (every variant of the mailbox counts).
+  auto fourth = route(cases, mail("v4@x", "vic+other@example.net"), false, three);
+  CHECK(fourth.ack.kind == Acknowledgement::Kind::capped);
+  CHECK(fourth.ack.address == "vic+other@example.net");
+  cases.record("v4@x", fourth);
+  // Someone else is not held back by vic's cap.
+  CHECK(route(cases, mail("o1@x", "olga@example.net"), false, three).ack.kind == Acknowledgement::Kind::queue);
+  // A day after the first three, the window has moved on.
+  cases.now += 86400;
+  CHECK(route(cases, mail("v5@x", "vic@example.net"), false, three).ack.kind == Acknowledgement::Kind::queue);
   // Automatic mail, and acknowledgements turned off.
   CHECK(route(cases, mail("w1@x", "w@example.net", "Auto-Submitted: auto-generated\r\n")).ack.kind ==
         Acknowledgement::Kind::none);

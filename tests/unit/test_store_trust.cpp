@@ -42,8 +42,9 @@ PreparedMessage mail(const std::string& id, const std::string& from, std::vector
 
 using test::ingest;
 
-Store open(const TempDir& dir, bool acknowledge = false) {
+Store open(const TempDir& dir, bool acknowledge = false, int per_day = 10) {
   StoreOptions o{"security@example.com", "CASE", acknowledge};
+  o.ack_per_day = per_day;
   auto s = Store::open(dir.file("cases.db"), o);
   REQUIRE(s.ok());
   return std::move(s.value());
@@ -190,19 +191,48 @@ TEST_CASE("trust: every key from mail is recorded; only the verified sender's is
   CHECK(number(s, "SELECT count(*) FROM keys WHERE pinned = 1") == 1);
 }
 
-TEST_CASE("trust: variants of one address get one acknowledgement", "[store][trust]") {
+TEST_CASE("trust: variants of one address share one daily cap of acknowledgements", "[store][trust][ack]") {
   TempDir dir;
-  Store s = open(dir, /*acknowledge=*/true);
+  Store s = open(dir, /*acknowledge=*/true, /*per_day=*/2);
   int i = 0;
+  std::vector<IngestResult> results;
   for (const char* from : {"vic@example.net", "\"vic\"@example.net", "vic+1@example.net", "VIC@Example.NET",
                            "vic+a_b@example.net", "\"v\\ic\"@example.net"})
-    ingest(s, mail("v" + std::to_string(i++) + "@x", from));
-  // "v\ic" unquotes to "vic".
-  CHECK(number(s, "SELECT count(*) FROM outbox WHERE kind = 'ack'") == 1);
+    results.push_back(ingest(s, mail("v" + std::to_string(i++) + "@x", from)));
+  // Six new cases; the first two acknowledged, then the cap ("v\ic" unquotes to "vic").
+  CHECK(number(s, "SELECT count(*) FROM outbox WHERE kind = 'ack'") == 2);
+  CHECK(number(s, "SELECT count(DISTINCT case_id) FROM outbox WHERE kind = 'ack'") == 2);
+  for (std::size_t k = 0; k < results.size(); ++k) CHECK(results[k].ack_capped == (k >= 2));
+  auto c = s.get_case(results[2].case_id);
+  REQUIRE(c.ok());
+  CHECK(has_event(*c, "ack", "ack.per_sender_per_day"));
   // Another person is another address: `_` in a LIKE pattern matched any character.
   ingest(s, mail("w1@x", "v_c@example.net"));
   ingest(s, mail("w2@x", "vxc@example.net"));
-  CHECK(number(s, "SELECT count(*) FROM outbox WHERE kind = 'ack'") == 3);
+  CHECK(number(s, "SELECT count(*) FROM outbox WHERE kind = 'ack'") == 4);
+}
+
+TEST_CASE("trust: the daily cap of acknowledgements survives a restart and a batch", "[store][trust][ack]") {
+  TempDir dir;
+  {
+    Store s = open(dir, true, 3);
+    // One transaction of three new cases from one sender: each counted as it is queued.
+    std::vector<PreparedMessage> batch;
+    for (int k = 0; k < 4; ++k) batch.push_back(mail("b" + std::to_string(k) + "@x", "rita@example.org"));
+    auto r = s.ingest(batch);
+    REQUIRE(r.ok());
+    CHECK_FALSE(r->at(2)->ack_capped);
+    CHECK(r->at(3)->ack_capped);
+  }
+  Store again = open(dir, true, 3);
+  CHECK(ingest(again, mail("after@x", "rita@example.org")).ack_capped);
+  CHECK(number(again, "SELECT count(*) FROM outbox WHERE kind = 'ack'") == 3);
+  // A follow-up on a case is never acknowledged, capped or not.
+  auto follow = ingest(again, mail("f@x", "olga@example.org", {"b0@x"}));
+  CHECK_FALSE(follow.new_case);
+  CHECK_FALSE(follow.ack_capped);
+  // The partial index keeps the count to the acknowledgements.
+  CHECK(number(again, "SELECT count(*) FROM sqlite_master WHERE name = 'outbox_ack'") == 1);
 }
 
 TEST_CASE("trust: the MTA's Authentication-Results are recorded; a failed DMARC pins nothing", "[store][trust]") {
