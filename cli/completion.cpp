@@ -38,8 +38,14 @@ std::string words(CLI::Option& o) {
 
 std::string completion_table(CLI::App& app) {
   std::string out;
-  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+  auto all = [](CLI::App*) { return true; };
+  for (CLI::App* sub : app.get_subcommands(all)) {
     out += sub->get_name();
+    // A command with commands of its own (`outbox cancel`): their names
+    // are its first argument.
+    std::string nested;
+    for (CLI::App* inner : sub->get_subcommands(all)) nested += (nested.empty() ? "" : ",") + inner->get_name();
+    if (!nested.empty()) out += " +COMMAND=" + nested;
     for (CLI::Option* o : sub->get_options([](CLI::Option*) { return true; })) {
       if (o == sub->get_help_ptr() || o == sub->get_help_all_ptr()) continue;
       out += words(*o);

@@ -15,6 +15,7 @@ namespace cased::cli {
 //   --opt=          an option with a free value
 //   --opt=a,b,c     an option with a value out of a set (CLI::IsMember)
 //   +NAME           a positional; +NAME=a,b,c with a value out of a set
+//                   (+COMMAND=a,b first for a command with commands of its own)
 std::string completion_table(CLI::App& app);
 
 }  // namespace cased::cli
