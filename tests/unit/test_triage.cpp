@@ -136,6 +136,14 @@ TEST_CASE("triage: new mail from a person reopens a closed case; stats count res
   closed.bind(1, id);
   REQUIRE(closed.step());
   CHECK(closed.is_null(0));
+  // Anyone's mail reopens it; the event says when the sender is not verified.
+  REQUIRE(s->change_status(id, {"rejected", std::string("out-of-scope"), std::nullopt}, "alice").ok());
+  test::ingest(*s, message("k@x", "stranger@example.net", "Re: [CASE#" + std::to_string(id) + "] crash"));
+  d = s->get_case(id);
+  CHECK(d->summary.status == "open");
+  CHECK(d->events.back().kind == "reopen");
+  CHECK(d->events.back().detail ==
+        "rejected (out-of-scope) -> open: new mail from stranger@example.net (not a verified participant)");
 }
 
 TEST_CASE("triage: bounces, automatic mail and our own do not reopen", "[triage]") {
