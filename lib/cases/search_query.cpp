@@ -69,6 +69,8 @@ Result<SearchQuery> parse_search_query(std::string_view query) {
     if (value.empty())
       return Error{Errc::invalid, fmt::format("search: {}: needs a value, as in {}:{}", name, name,
                                               name == "from" ? "reporter@example.org" : "WORD")};
+    if (into == &out.from && value.size() > 2 && value.front() == '<' && value.back() == '>')
+      value = value.substr(1, value.size() - 2);
     if (into == &out.tags || into == &out.from) value = to_lower(value);
     if (into == &out.cves) value = to_upper(value);
     into->push_back(std::move(value));

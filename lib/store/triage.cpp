@@ -96,8 +96,9 @@ void Store::reopen_if_closed(const PreparedMessage& msg, const RoutingDecision& 
   if (!closed_state(old.status) || !reopens_closed_case(msg, route, options_.alias)) return;
   db_.cached("UPDATE cases SET status = 'open', resolution = NULL, closed = NULL WHERE id = ?").bind(1, case_id).run();
   add_event(case_id, "reopen", "cased",
-            fmt::format("{} -> open: new mail from {}", state_with_reason(old.status, old.resolution),
-                        route.sender.empty() ? std::string("an unknown sender") : route.sender),
+            fmt::format("{} -> open: new mail from {}{}", state_with_reason(old.status, old.resolution),
+                        route.sender.empty() ? std::string("an unknown sender") : route.sender,
+                        route.unverified ? " (not a verified participant)" : ""),
             now);
 }
 

@@ -25,6 +25,9 @@ TEST_CASE("search query: fields alone, repeated fields, names in any case", "[se
   CHECK(q->words.empty());
   CHECK(q->tags == std::vector<std::string>{"a", "b"});
   CHECK(q->from == std::vector<std::string>{"@example.org"});
+  auto bracketed = parse_search_query("from:<Rita@Example.org>");
+  REQUIRE(bracketed.ok());
+  CHECK(bracketed->from == std::vector<std::string>{"rita@example.org"});
 }
 
 TEST_CASE("search query: quoted values hold spaces and doubled quotes", "[search_query]") {

@@ -136,6 +136,14 @@ TEST_CASE("triage: new mail from a person reopens a closed case; stats count res
   closed.bind(1, id);
   REQUIRE(closed.step());
   CHECK(closed.is_null(0));
+  // Anyone's mail reopens it; the event says when the sender is not verified.
+  REQUIRE(s->change_status(id, {"rejected", std::string("out-of-scope"), std::nullopt}, "alice").ok());
+  test::ingest(*s, message("k@x", "stranger@example.net", "Re: [CASE#" + std::to_string(id) + "] crash"));
+  d = s->get_case(id);
+  CHECK(d->summary.status == "open");
+  CHECK(d->events.back().kind == "reopen");
+  CHECK(d->events.back().detail ==
+        "rejected (out-of-scope) -> open: new mail from stranger@example.net (not a verified participant)");
 }
 
 TEST_CASE("triage: bounces, automatic mail and our own do not reopen", "[triage]") {
@@ -278,4 +286,28 @@ TEST_CASE("triage: search fields narrow the cases; fields alone order by activit
     INFO(q);
     CHECK(s->search(q).ok());
   }
+}
+
+TEST_CASE("triage: tags go with a thread that joins another case", "[triage]") {
+  TempDb t;
+  auto s = Store::open(t.path(), {});
+  REQUIRE(s.ok());
+  auto first = test::ingest(*s, message("j1@x", "reporter@example.org", "one")).case_id;
+  auto second = test::ingest(*s, message("j2@x", "reporter@example.org", "two")).case_id;
+  REQUIRE(s->edit_tags(second, {Store::TagEdit{true, "web"}}, "alice").ok());
+  REQUIRE(s->edit_tags(first, {Store::TagEdit{true, "crash"}}, "alice").ok());
+  auto both = message("j3@x", "reporter@example.org", "Re: one");
+  both.parsed.references = {"j1@x", "j2@x"};
+  auto r = test::ingest(*s, std::move(both));
+  auto target = r.case_id;
+  auto other = target == first ? second : first;
+  REQUIRE(s->find_case(other).ok());
+  REQUIRE(*s->find_case(other) == std::optional<std::int64_t>(target));  // the thread joined
+  CHECK(summary(*s, target).tags == std::vector<std::string>{"crash", "web"});
+  CaseFilter web;
+  web.tags = {"web"};
+  auto listed = s->list_cases(web);
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().id == target);
 }
