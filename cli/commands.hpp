@@ -41,7 +41,7 @@ struct Args {
   std::string backup_file, verify_database;  // backup FILE, verify --database FILE
   bool force = false;                        // backup --force
   // merge ID INTO (INTO in arg2); split ID MSG...
-  std::vector<std::string> split_messages;
+  std::vector<std::int64_t> split_messages;
 };
 
 struct Command {
