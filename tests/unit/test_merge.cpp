@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "../store_access.hpp"
+#include "cli/commands.hpp"
 #include "core/util.hpp"
 #include "store/backup.hpp"
 #include "store/store.hpp"
@@ -337,4 +338,29 @@ TEST_CASE("verify: merges that go round in a cycle are a problem", "[store][merg
   CHECK(std::any_of(details.begin(), details.end(), [](auto& d) { return d.find("cycle") != std::string::npos; }));
   CHECK(std::any_of(details.begin(), details.end(), [](auto& d) { return d.find("still hold messages") != std::string::npos; }));
   CHECK_FALSE(f.s.find_case(a.case_id)->has_value());
+}
+
+TEST_CASE("casectl merge and split: the rows write, ids parse, a bad message id is a usage error", "[cli][merge]") {
+  auto parse = [](std::string_view name, std::vector<std::string> argv) {
+    const auto& rows = cli::commands();
+    auto row = std::find_if(rows.begin(), rows.end(), [&](auto& c) { return c.name == name; });
+    REQUIRE(row != rows.end());
+    CLI::App app;
+    cli::Args a;
+    row->options(*app.add_subcommand(std::string(name)), a);
+    argv.insert(argv.begin(), std::string(name));
+    std::reverse(argv.begin(), argv.end());
+    app.parse(argv);
+    CHECK(row->access(a) == cli::Access::write);
+    return a;
+  };
+  cli::Args m = parse("merge", {"[CASE#5]", "7"});
+  CHECK(m.case_id == "[CASE#5]");
+  CHECK(m.arg2 == "7");
+  cli::Args s = parse("split", {"5", "3", "4"});
+  CHECK(s.split_messages == std::vector<std::int64_t>{3, 4});
+  for (const char* bad : {"x7", "0", "-3", "99999999999999999999999"})
+    CHECK_THROWS_AS(parse("split", {"5", bad}), CLI::ValidationError);
+  CHECK_THROWS(parse("split", {"5"}));
+  CHECK_THROWS(parse("merge", {"5"}));
 }
