@@ -11,8 +11,10 @@ namespace cased::cli {
 namespace {
 
 void print_case(Context& ctx, Store& s, std::int64_t case_id, const std::string& text) {
-  if (ctx.json) print_json(to_json(check(s.get_case(case_id))));
-  else std::cout << text << "\n";
+  if (ctx.json)
+    print_json(to_json(check(s.get_case(case_id))));
+  else
+    std::cout << text << "\n";
 }
 
 }  // namespace
