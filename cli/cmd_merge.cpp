@@ -10,20 +10,11 @@
 namespace cased::cli {
 namespace {
 
-// A message id as `show` lists it: a whole number above 0.
-std::int64_t parse_message_id(const std::string& text) {
-  try {
-    std::size_t used = 0;
-    long long v = std::stoll(text, &used);
-    if (used == text.size() && v > 0) return v;
-  } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): reported below
-  }
-  fail(ExitCode::usage, fmt::format("split: not a message id: '{}' (the ids show lists)", text));
-}
-
 void print_case(Context& ctx, Store& s, std::int64_t case_id, const std::string& text) {
-  if (ctx.json) print_json(to_json(check(s.get_case(case_id))));
-  else std::cout << text << "\n";
+  if (ctx.json)
+    print_json(to_json(check(s.get_case(case_id))));
+  else
+    std::cout << text << "\n";
 }
 
 }  // namespace
@@ -35,7 +26,16 @@ void merge_options(CLI::App& c, Args& a) {
 
 void split_options(CLI::App& c, Args& a) {
   c.add_option("ID", a.case_id, "case id")->required();
-  c.add_option("MSG", a.split_messages, "the messages to move (their ids, as show lists them)")->required();
+  c.add_option("MSG", a.split_messages, "the messages to move (their ids, as show lists them)")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            bool digits = !v.empty() && v.size() <= 18 && v.find_first_not_of("0123456789") == std::string::npos;
+            if (digits && std::stoll(v) > 0) return {};
+            return fmt::format("wants message ids as show lists them (whole numbers from 1), not '{}'",
+                               v.size() > 24 ? v.substr(0, 20) + "..." : v);
+          },
+          "ID", "message id"));
 }
 
 int cmd_merge(Context& ctx, const Args& a) {
@@ -49,12 +49,10 @@ int cmd_merge(Context& ctx, const Args& a) {
 
 int cmd_split(Context& ctx, const Args& a) {
   std::int64_t id = parse_case_id(a.case_id, ctx.tag());
-  std::vector<std::int64_t> messages;
-  for (const auto& m : a.split_messages) messages.push_back(parse_message_id(m));
   Store s = ctx.store();
-  std::int64_t opened = check(s.split_case(id, messages, ctx.actor));
+  std::int64_t opened = check(s.split_case(id, a.split_messages, ctx.actor));
   print_case(ctx, s, opened,
-             fmt::format("messages {} of [{}#{}] split into a new case [{}#{}]", fmt::join(messages, ", "),
+             fmt::format("messages {} of [{}#{}] split into a new case [{}#{}]", fmt::join(a.split_messages, ", "),
                          ctx.tag(), id, ctx.tag(), opened));
   return 0;
 }

@@ -49,7 +49,7 @@ struct Args {
   std::vector<std::string> tag_changes;
   std::vector<std::string> list_tags;
   // merge ID INTO (INTO in arg2); split ID MSG...
-  std::vector<std::string> split_messages;
+  std::vector<std::int64_t> split_messages;
 };
 
 struct Command {

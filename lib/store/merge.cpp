@@ -65,13 +65,16 @@ std::string named(const std::vector<T>& items) {
 std::vector<std::string> merge_fields(sql::Db& db, std::int64_t from, std::int64_t into) {
   std::vector<std::string> dropped;
   for (const char* column : {"assignee", "embargo", "product", "versions", "cvss"}) {
-    auto st = db.prepare(fmt::format("SELECT f.{0}, i.{0} FROM cases f, cases i WHERE f.id = ?1 AND i.id = ?2", column));
+    auto st =
+        db.prepare(fmt::format("SELECT f.{0}, i.{0} FROM cases f, cases i WHERE f.id = ?1 AND i.id = ?2", column));
     st.bind(1, from).bind(2, into);
     if (!st.step()) continue;
     std::optional<std::string> mine = st.opt_text(0), kept = st.opt_text(1);
     if (!mine) continue;
-    if (!kept) db.prepare(fmt::format("UPDATE cases SET {} = ?1 WHERE id = ?2", column)).bind(1, *mine).bind(2, into).run();
-    else if (*kept != *mine) dropped.push_back(fmt::format("its {} '{}' not kept", column, *mine));
+    if (!kept)
+      db.prepare(fmt::format("UPDATE cases SET {} = ?1 WHERE id = ?2", column)).bind(1, *mine).bind(2, into).run();
+    else if (*kept != *mine)
+      dropped.push_back(fmt::format("its {} '{}' not kept", column, *mine));
   }
   db.cached("UPDATE cases SET embargo = NULL, product = NULL, versions = NULL, cvss = NULL WHERE id = ?")
       .bind(1, from)
@@ -142,8 +145,8 @@ std::int64_t Store::case_to_change(std::int64_t id) {
   if (!found) throw StoreError(Errc::not_found, fmt::format("no such case: {}", id));
   if (!merged) return id;
   std::int64_t live = resolve_case(id).value_or(next);
-  throw StoreError(Errc::invalid,
-                   fmt::format("[{0}#{1}] was merged into [{0}#{2}]: work on {2} (casectl show {2})", options_.tag, id, live));
+  throw StoreError(Errc::invalid, fmt::format("[{0}#{1}] was merged into [{0}#{2}]: work on {2} (casectl show {2})",
+                                              options_.tag, id, live));
 }
 
 void Store::merge_links(CaseDetail& detail) {
@@ -187,9 +190,10 @@ Result<std::int64_t> Store::merge_case(std::int64_t id, std::int64_t into, const
     const std::string& tag = options_.tag;
     if (*target == from)
       return Error{Errc::invalid,
-                   into == from ? fmt::format("cannot merge [{}#{}] into itself", tag, from)
-                                : fmt::format("[{0}#{1}] is merged into [{0}#{2}]: merging {2} into it would make a cycle",
-                                              tag, into, from)};
+                   into == from
+                       ? fmt::format("cannot merge [{}#{}] into itself", tag, from)
+                       : fmt::format("[{0}#{1}] is merged into [{0}#{2}]: merging {2} into it would make a cycle", tag,
+                                     into, from)};
     std::string target_status = case_status(db_, *target);
     if (closed(target_status) && !closed(case_status(db_, from)))
       return Error{Errc::invalid,
@@ -203,9 +207,9 @@ Result<std::int64_t> Store::merge_case(std::int64_t id, std::int64_t into, const
     std::vector<std::string> verified = merge_participants(db_, from, *target);
     move_rows(db_, from, *target);
     db_.cached("UPDATE cases SET merged_into = ?2 WHERE id = ?1").bind(1, from).bind(2, *target).run();
-    std::string detail = fmt::format("[{}#{}] merged into this case{}: {} messages, {} comments", tag, from,
-                                     into == *target ? std::string() : fmt::format(" (asked: [{}#{}])", tag, into),
-                                     messages, comments);
+    std::string detail =
+        fmt::format("[{}#{}] merged into this case{}: {} messages, {} comments", tag, from,
+                    into == *target ? std::string() : fmt::format(" (asked: [{}#{}])", tag, into), messages, comments);
     if (!verified.empty()) detail += "; verified participants from it: " + named(verified);
     for (const auto& n : notes) detail += "; " + n;
     add_event(from, "merge", actor, fmt::format("merged into [{}#{}]", tag, *target), now);
@@ -231,8 +235,10 @@ std::string without_tags(const std::string& subject, std::string_view tag) {
   std::string out = subject;
   for (std::size_t pos = out.find('['); pos != std::string::npos; pos = out.find('[', pos)) {
     std::size_t end = out.find(']', pos);
-    std::string_view inside = end == std::string::npos ? std::string_view() : std::string_view(out).substr(pos + 1, end - pos - 1);
-    bool ours = inside.size() > tag.size() + 1 && iequals(inside.substr(0, tag.size()), tag) && inside[tag.size()] == '#' &&
+    std::string_view inside =
+        end == std::string::npos ? std::string_view() : std::string_view(out).substr(pos + 1, end - pos - 1);
+    bool ours = inside.size() > tag.size() + 1 && iequals(inside.substr(0, tag.size()), tag) &&
+                inside[tag.size()] == '#' &&
                 inside.substr(tag.size() + 1).find_first_not_of("0123456789") == std::string_view::npos;
     if (!ours) {
       ++pos;
@@ -263,19 +269,22 @@ Selection select_messages(sql::Db& db, const std::string& tag, std::int64_t from
     st.reset();
     if (!found) throw StoreError(Errc::not_found, fmt::format("split: no message {}", m));
     if (in_case != from)
-      throw StoreError(Errc::invalid, fmt::format("split: message {0} is in [{1}#{2}], not [{1}#{3}]", m, tag, in_case, from));
+      throw StoreError(Errc::invalid,
+                       fmt::format("split: message {0} is in [{1}#{2}], not [{1}#{3}]", m, tag, in_case, from));
     if (inbound && (!opener || std::pair{received, m} < *opener)) {
       opener = std::pair{received, m};
       sel.subject = without_tags(subject, tag);
     }
   }
   if (static_cast<std::int64_t>(ids.size()) >= count(db, "SELECT count(*) FROM messages WHERE case_id = ?", from))
-    throw StoreError(Errc::invalid, fmt::format("split: those are all the messages of [{0}#{1}]; a split leaves at least "
-                                                "one behind (to move them all, merge {1} into another case)",
-                                                tag, from));
+    throw StoreError(Errc::invalid,
+                     fmt::format("split: those are all the messages of [{0}#{1}]; a split leaves at least "
+                                 "one behind (to move them all, merge {1} into another case)",
+                                 tag, from));
   if (!opener)
-    throw StoreError(Errc::invalid, "split: none of those messages was received; a case opens with mail someone sent "
-                                    "(move a received message with them)");
+    throw StoreError(Errc::invalid,
+                     "split: none of those messages was received; a case opens with mail someone sent "
+                     "(move a received message with them)");
   if (sel.subject.empty()) sel.subject = "(no subject)";
   return sel;
 }
@@ -300,7 +309,8 @@ void split_participants(sql::Db& db, std::int64_t from, std::int64_t to) {
   for (const auto& a : senders(db, to)) {
     db.cached(
           "INSERT OR IGNORE INTO participants(case_id, address, name, role, verified, bouncing, added) "
-          "SELECT ?2, address, name, role, verified, bouncing, added FROM participants WHERE case_id = ?1 AND address = ?3")
+          "SELECT ?2, address, name, role, verified, bouncing, added FROM participants WHERE case_id = ?1 AND address "
+          "= ?3")
         .bind(1, from)
         .bind(2, to)
         .bind(3, a)

@@ -96,7 +96,8 @@ def test_merge_then_split():
         shown = env.json("show", str(second))
         ids = {m["message_id"]: m["id"] for m in shown["messages"]}
         assert "all the messages" in refused(env, "split", str(second), *[str(i) for i in ids.values()], code=1)
-        assert "not a message id" in refused(env, "split", str(second), "x7", code=2)
+        assert "MSG" in refused(env, "split", str(second), "x7", code=2)
+        assert "MSG" in refused(env, "split", str(second), "0", code=2)
         assert env.json("show", str(second)) == shown
         split = env.json("split", str(second), str(ids["c1@example.net"]), str(ids["c2@example.net"]))
         new = split["id"]

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "../store_access.hpp"
+#include "cli/commands.hpp"
 #include "core/util.hpp"
 #include "store/backup.hpp"
 #include "store/store.hpp"
@@ -158,10 +159,11 @@ TEST_CASE("merge: a merged case's tag and plus-address reach the case it went in
   auto b = ingest(f.s, mail("b1@x", "carl@example.net", "two", "two"));
   auto c = ingest(f.s, mail("c1@x", "dora@example.com", "three", "three"));
   REQUIRE(f.s.merge_case(a.case_id, b.case_id, "bob").ok());
-  auto tagged = ingest(f.s, mail("t1@x", "rita@example.org", "Re: [CASE#" + std::to_string(a.case_id) + "] one", "more"));
+  auto tagged =
+      ingest(f.s, mail("t1@x", "rita@example.org", "Re: [CASE#" + std::to_string(a.case_id) + "] one", "more"));
   CHECK(tagged.case_id == b.case_id);
-  auto plus = ingest(f.s, mail("p1@x", "rita@example.org", "no tag", "more",
-                               {}, {"security+" + std::to_string(a.case_id) + "@example.com"}));
+  auto plus = ingest(f.s, mail("p1@x", "rita@example.org", "no tag", "more", {},
+                               {"security+" + std::to_string(a.case_id) + "@example.com"}));
   CHECK(plus.case_id == b.case_id);
   CHECK_FALSE(f.show(b.case_id).messages.back().unverified);  // rita was verified in the case she opened
   // A chain: b into c; a's tag and a's record now lead to c.
@@ -329,12 +331,42 @@ TEST_CASE("verify: merges that go round in a cycle are a problem", "[store][merg
   REQUIRE(f.s.merge_case(a.case_id, b.case_id, "bob").ok());
   f.sound();
   // Only by hand: b into a closes a loop (and leaves b's messages in a merged case).
-  StoreTestAccess::db(f.s).prepare("UPDATE cases SET merged_into = ?1 WHERE id = ?2").bind(1, a.case_id).bind(2, b.case_id).run();
+  StoreTestAccess::db(f.s)
+      .prepare("UPDATE cases SET merged_into = ?1 WHERE id = ?2")
+      .bind(1, a.case_id)
+      .bind(2, b.case_id)
+      .run();
   auto r = verify_database(f.dir.file("cases.db"));
   REQUIRE(r.ok());
   std::vector<std::string> details;
   for (const auto& p : r->problems) details.push_back(p.check + ": " + p.detail);
   CHECK(std::any_of(details.begin(), details.end(), [](auto& d) { return d.find("cycle") != std::string::npos; }));
-  CHECK(std::any_of(details.begin(), details.end(), [](auto& d) { return d.find("still hold messages") != std::string::npos; }));
+  CHECK(std::any_of(details.begin(), details.end(),
+                    [](auto& d) { return d.find("still hold messages") != std::string::npos; }));
   CHECK_FALSE(f.s.find_case(a.case_id)->has_value());
+}
+
+TEST_CASE("casectl merge and split: the rows write, ids parse, a bad message id is a usage error", "[cli][merge]") {
+  auto parse = [](std::string_view name, std::vector<std::string> argv) {
+    const auto& rows = cli::commands();
+    auto row = std::find_if(rows.begin(), rows.end(), [&](auto& c) { return c.name == name; });
+    REQUIRE(row != rows.end());
+    CLI::App app;
+    cli::Args a;
+    row->options(*app.add_subcommand(std::string(name)), a);
+    argv.insert(argv.begin(), std::string(name));
+    std::reverse(argv.begin(), argv.end());
+    app.parse(argv);
+    CHECK(row->access(a) == cli::Access::write);
+    return a;
+  };
+  cli::Args m = parse("merge", {"[CASE#5]", "7"});
+  CHECK(m.case_id == "[CASE#5]");
+  CHECK(m.arg2 == "7");
+  cli::Args s = parse("split", {"5", "3", "4"});
+  CHECK(s.split_messages == std::vector<std::int64_t>{3, 4});
+  for (const char* bad : {"x7", "0", "-3", "99999999999999999999999"})
+    CHECK_THROWS_AS(parse("split", {"5", bad}), CLI::ValidationError);
+  CHECK_THROWS(parse("split", {"5"}));
+  CHECK_THROWS(parse("merge", {"5"}));
 }
