@@ -13,6 +13,7 @@
 #include "mail/address.hpp"
 #include "store/store.hpp"
 #include "store/store_guard.hpp"
+#include "store/store_rows.hpp"
 
 namespace cased {
 
@@ -39,15 +40,6 @@ std::int64_t count(sql::Db& db, const char* query, std::int64_t id) {
   std::int64_t n = st.step() ? st.int64(0) : 0;
   st.reset();
   return n;
-}
-
-// Whether the database has this table (tags come with a schema of their own).
-bool has_table(sql::Db& db, const char* name) {
-  auto& st = db.cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
-  st.bind(1, std::string_view(name));
-  bool yes = st.step();
-  st.reset();
-  return yes;
 }
 
 // "a, b, c and 4 more": the first few of a list for an event's detail.
@@ -110,6 +102,11 @@ std::vector<std::string> merge_participants(sql::Db& db, std::int64_t from, std:
   return newly;
 }
 
+
+}  // namespace
+
+namespace detail {
+
 // Every row that names `from` and is not its own history (its events stay
 // with it) names `into`: messages (their search index rows follow the
 // message), comments, outbound mail, key records, CVE ids (the union) and
@@ -123,17 +120,13 @@ void move_rows(sql::Db& db, std::int64_t from, std::int64_t into) {
         "AND body IN (SELECT cve FROM case_cves WHERE case_id = ?1)",
         "UPDATE note_index SET case_id = ?1 WHERE case_id = ?2",
         "INSERT OR IGNORE INTO case_cves(case_id, cve, added) SELECT ?1, cve, added FROM case_cves WHERE case_id = ?2",
-        "DELETE FROM case_cves WHERE case_id = ?2"})
+        "DELETE FROM case_cves WHERE case_id = ?2",
+        "INSERT OR IGNORE INTO tags(case_id, tag) SELECT ?1, tag FROM tags WHERE case_id = ?2",
+        "DELETE FROM tags WHERE case_id = ?2"})
     db.cached(q).bind(1, into).bind(2, from).run();
-  // Prepared only where the table exists: a statement naming a table that
-  // does not is an error when it is prepared.
-  if (has_table(db, "tags"))
-    for (const char* q : {"INSERT OR IGNORE INTO tags(case_id, tag) SELECT ?1, tag FROM tags WHERE case_id = ?2",
-                          "DELETE FROM tags WHERE case_id = ?2"})
-      db.prepare(q).bind(1, into).bind(2, from).run();
 }
 
-}  // namespace
+}  // namespace detail
 
 std::int64_t Store::case_to_change(std::int64_t id) {
   auto& st = db_.cached("SELECT merged_into FROM cases WHERE id = ?");
@@ -205,7 +198,7 @@ Result<std::int64_t> Store::merge_case(std::int64_t id, std::int64_t into, const
     std::int64_t comments = count(db_, "SELECT count(*) FROM comments WHERE case_id = ?", from);
     std::vector<std::string> notes = merge_fields(db_, from, *target);
     std::vector<std::string> verified = merge_participants(db_, from, *target);
-    move_rows(db_, from, *target);
+    detail::move_rows(db_, from, *target);
     db_.cached("UPDATE cases SET merged_into = ?2 WHERE id = ?1").bind(1, from).bind(2, *target).run();
     std::string detail =
         fmt::format("[{}#{}] merged into this case{}: {} messages, {} comments", tag, from,

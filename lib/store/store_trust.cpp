@@ -9,6 +9,7 @@
 
 #include "store/store_guard.hpp"
 #include "store/store.hpp"
+#include "store/store_rows.hpp"
 #include "cases/routing.hpp"
 #include "mail/address.hpp"
 #include "core/util.hpp"
@@ -146,17 +147,14 @@ void Store::join_cases(std::int64_t target, const RoutingDecision& route, const 
                           target),
               now);
   for (std::int64_t other : route.join) {
-    for (const char* q : {"UPDATE messages SET case_id = ?1 WHERE case_id = ?2",
-                          "UPDATE comments SET case_id = ?1 WHERE case_id = ?2",
-                          "UPDATE events SET case_id = ?1 WHERE case_id = ?2",
-                          "UPDATE note_index SET case_id = ?1 WHERE case_id = ?2",
+    // Its events come along too: the thread was one case all along.
+    for (const char* q : {"UPDATE events SET case_id = ?1 WHERE case_id = ?2",
                           "INSERT OR IGNORE INTO participants(case_id, address, name, role, verified, bouncing, added) "
                           "SELECT ?1, address, name, role, verified, bouncing, added FROM participants WHERE case_id = ?2",
                           "DELETE FROM participants WHERE case_id = ?2",
-                          "INSERT OR IGNORE INTO tags(case_id, tag) SELECT ?1, tag FROM tags WHERE case_id = ?2",
-                          "DELETE FROM tags WHERE case_id = ?2",
                           "UPDATE cases SET merged_into = ?1 WHERE id = ?2"})
       db_.cached(q).bind(1, target).bind(2, other).run();
+    detail::move_rows(db_, other, target);
     // Its own history moved with it; `show` of it says where it went.
     add_event(other, "merge", "cased", fmt::format("thread joined: merged into [{}#{}]", options_.tag, target), now);
     add_event(target, "message", "cased",
