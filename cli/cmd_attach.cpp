@@ -135,7 +135,10 @@ void decode_message(Context& ctx, Store& s, std::int64_t message, const std::vec
   ParsedMessage pm = parse_message(source);
   bool encrypted = std::any_of(chosen.begin(), chosen.end(), [](auto* a) { return a->info.encrypted; });
   if (encrypted) {
-    if (!crypto) crypto = alias_crypto(ctx);
+    if (!crypto) {
+      crypto = alias_crypto(ctx);
+      crypto->import_offered_keys(false);
+    }
     try {
       crypto->process(pm);
     } catch (const CryptoTimeout& e) {
