@@ -258,9 +258,11 @@ def test_stdout_raw_and_errors():
             (("save", "1", "2.1"), 3, b"has no attachment 2.1"),
             (("save", "1", "1.9"), 3, b"has no attachment 1.9"),
             (("save", "1", "x.1"), 2, b"not an attachment handle"),
+            (("save", "1", "9" * 30 + ".1"), 2, b"not an attachment handle"),
             (("save", "1", "--stdout"), 2, b"exactly one HANDLE"),
             (("save", "1", "1.1", "1.2", "--stdout"), 2, b"exactly one HANDLE"),
             (("raw", "1", "2"), 3, b"holds no message 2"),
+            (("raw", "1", "1.1"), 2, b"not a message id"),
             (("attachments", "9"), 3, b"no such case"),
         ]:
             p = w.run(*args, check=False)
