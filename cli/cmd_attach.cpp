@@ -85,7 +85,9 @@ void to_stdout(std::string_view bytes) {
 // "MSG.PART", both whole numbers from 1.
 std::optional<std::pair<std::int64_t, int>> parse_handle(const std::string& h) {
   auto dot = h.find('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == h.size() || h.size() > 24) return std::nullopt;
+  // At most 18 digits of message and 6 of part: no overflow.
+  if (dot == std::string::npos || dot == 0 || dot > 18 || dot + 1 == h.size() || h.size() - dot - 1 > 6)
+    return std::nullopt;
   for (std::size_t i = 0; i < h.size(); ++i)
     if (i != dot && (h[i] < '0' || h[i] > '9')) return std::nullopt;
   std::int64_t msg = std::stoll(h.substr(0, dot));
@@ -135,7 +137,10 @@ void decode_message(Context& ctx, Store& s, std::int64_t message, const std::vec
   ParsedMessage pm = parse_message(source);
   bool encrypted = std::any_of(chosen.begin(), chosen.end(), [](auto* a) { return a->info.encrypted; });
   if (encrypted) {
-    if (!crypto) crypto = alias_crypto(ctx);
+    if (!crypto) {
+      crypto = alias_crypto(ctx);
+      crypto->import_offered_keys(false);
+    }
     try {
       crypto->process(pm);
     } catch (const CryptoTimeout& e) {
@@ -288,7 +293,10 @@ int cmd_attachments(Context& ctx, const Args& a) {
 }
 
 int cmd_raw(Context& ctx, const Args& a) {
-  auto message = parse_case_id(a.arg2, "");  // a message id: a whole number from 1
+  const std::string& m = a.arg2;
+  bool number = !m.empty() && m.size() < 19 && m.find_first_not_of("0123456789") == std::string::npos;
+  std::int64_t message = number ? std::stoll(m) : 0;
+  if (message < 1) fail(ExitCode::usage, fmt::format("not a message id: '{}' (show numbers the messages)", m));
   refuse_terminal("raw");
   Store s = ctx.store();
   to_stdout(check(s.raw_message(parse_case_id(a.case_id, ctx.tag()), message)));

@@ -85,6 +85,11 @@ class Crypto {
   // no gpg and no worker.
   static bool has_openpgp(const ParsedMessage& msg);
 
+  // Whether process() imports the keys a message offers (default yes).
+  // Decoding a stored message again (casectl save) turns it off: reading
+  // old mail must not change the keyring.
+  void import_offered_keys(bool on) { import_offered_ = on; }
+
   // Keys imported by the last process() call, with where they came from.
   const std::vector<ImportedKey>& imported() const { return imported_; }
 
@@ -125,6 +130,7 @@ class Crypto {
   class Incoming;  // one message's way through process() (pgp_shapes.cpp)
   std::unique_ptr<Impl> impl_;
   std::vector<ImportedKey> imported_;
+  bool import_offered_ = true;
 };
 
 }  // namespace cased

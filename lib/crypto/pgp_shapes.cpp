@@ -368,6 +368,7 @@ class Crypto::Incoming {
   }
 
   void import_from(std::string_view data, const char* source) {
+    if (!crypto_.import_offered_) return;
     for (auto& k : crypto_.import_keys(data)) crypto_.imported_.push_back({k, source});
   }
 

@@ -15,7 +15,7 @@ import tempfile
 
 from harness import CASECTL, Env, run_tests
 from lmtp_client import deliver
-from pgp import Keyring, crlf, headers, pgp_mime_encrypted
+from pgp import Keyring, crlf, gpg, headers, pgp_mime_encrypted
 
 ALIAS = "security@example.com"
 RITA = "Rita Reporter <rita@example.org>"
@@ -258,9 +258,11 @@ def test_stdout_raw_and_errors():
             (("save", "1", "2.1"), 3, b"has no attachment 2.1"),
             (("save", "1", "1.9"), 3, b"has no attachment 1.9"),
             (("save", "1", "x.1"), 2, b"not an attachment handle"),
+            (("save", "1", "9" * 30 + ".1"), 2, b"not an attachment handle"),
             (("save", "1", "--stdout"), 2, b"exactly one HANDLE"),
             (("save", "1", "1.1", "1.2", "--stdout"), 2, b"exactly one HANDLE"),
             (("raw", "1", "2"), 3, b"holds no message 2"),
+            (("raw", "1", "1.1"), 2, b"not a message id"),
             (("attachments", "9"), 3, b"no such case"),
         ]:
             p = w.run(*args, check=False)
@@ -282,6 +284,23 @@ def test_recorded_hash_mismatch_writes_nothing():
         assert files_under(w.work) == set() and not os.path.exists(os.path.join(w.work, "CASE-1"))
         # the other one is intact and still saves
         assert w.run("save", "1", "1.1", "--stdout").stdout == POC
+    finally:
+        w.close()
+
+
+def test_save_leaves_the_keyring_alone():
+    w = World()
+    try:
+        key = crlf("Content-Type: application/pgp-keys\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n"
+                   ) + crlf(w.rita.public())
+        inner = multipart([attachment_entity('filename="poc.c"', "text/x-c", POC), key])
+        w.env.json("ingest", input=pgp_mime_encrypted(w.rita, [ALIAS], RITA, "key@example.org", inner))
+        assert [a["handle"] for a in w.json("attachments", "1")] == ["1.1", "1.2"]
+        # the operator removes the reporter's key; decrypting the report again must not bring it back
+        gpg(w.alias.home, "--delete-keys", w.rita.fpr)
+        assert gpg(w.alias.home, "--list-keys", w.rita.fpr, check=False).returncode != 0
+        assert w.run("save", "1", "1.1", "--stdout").stdout == POC
+        assert gpg(w.alias.home, "--list-keys", w.rita.fpr, check=False).returncode != 0
     finally:
         w.close()
 
