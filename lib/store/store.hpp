@@ -111,6 +111,7 @@ struct MessageView {
   std::optional<std::string> problems;
   std::optional<AuthResults> auth;   // the receiving MTA's verdict, when recorded
   std::vector<Attachment> attachments;
+  std::optional<OutboxState> outbox;  // an outbound message's outbox row, if it has one
 };
 
 struct CommentView {
