@@ -31,14 +31,23 @@ constexpr const char* kAskForText = "give the text with -m TEXT or -F FILE";
 volatile std::sig_atomic_t g_signal = 0;
 volatile std::sig_atomic_t g_editor = 0;
 
+// The editor runs in a process group of its own: a signal reaches the
+// shell that runs it and everything it started.
 void forward_signal(int sig) {
   g_signal = sig;
-  if (g_editor > 0) ::kill(static_cast<pid_t>(g_editor), sig);
+  if (g_editor > 0) ::kill(-static_cast<pid_t>(g_editor), sig);
+}
+
+// Makes `group` the foreground process group of the terminal on stdin.
+void give_terminal(pid_t group) {
+  void (*old)(int) = ::signal(SIGTTOU, SIG_IGN);
+  ::tcsetpgrp(STDIN_FILENO, group);
+  ::signal(SIGTTOU, old);
 }
 
 // While the editor runs: SIGTERM and SIGHUP are passed to it and end
-// casectl once the draft is gone; SIGINT and SIGQUIT from the keyboard
-// belong to the editor (vi uses ^C itself), as git does.
+// casectl once the draft is gone; SIGINT and SIGQUIT belong to the editor
+// (vi uses ^C itself), as with git.
 class EditorSignals {
  public:
   EditorSignals() {
@@ -174,7 +183,7 @@ int wait_editor(pid_t pid) {
     }
     if (r < 0 && errno != EINTR) fail(ExitCode::failure, fmt::format("waiting for the editor: {}", std::strerror(errno)));
     if (g_signal == 0) continue;
-    ::kill(pid, g_signal);
+    ::kill(-pid, g_signal);
     for (int i = 0; i < 200; ++i) {
       if (::waitpid(pid, &status, WNOHANG) == pid) {
         g_editor = 0;
@@ -182,7 +191,7 @@ int wait_editor(pid_t pid) {
       }
       ::usleep(10000);
     }
-    ::kill(pid, SIGKILL);
+    ::kill(-pid, SIGKILL);
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     g_editor = 0;
@@ -193,15 +202,27 @@ int wait_editor(pid_t pid) {
 // Runs the editor on `path` as git does: sh -c '$EDITOR "$@"' $EDITOR path.
 int run_editor(const std::string& editor, const std::string& path) {
   std::string script = editor + " \"$@\"";
+  // The terminal passes to the editor's group and back only when it is
+  // casectl's controlling terminal with casectl in its foreground (else no
+  // read of the editor's is stopped for being in the background).
+  const pid_t own_group = ::getpgrp();
+  const bool foreground = ::tcgetpgrp(STDIN_FILENO) == own_group;
   pid_t pid = ::fork();
   if (pid < 0) fail(ExitCode::failure, fmt::format("cannot start the editor: {}", std::strerror(errno)));
   if (pid == 0) {
+    ::setpgid(0, 0);
+    if (foreground) give_terminal(::getpid());
     EditorSignals::reset_in_child();
     ::execl("/bin/sh", "sh", "-c", script.c_str(), editor.c_str(), path.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  // Both sides set the group and the terminal, as shells do: whichever runs first.
+  ::setpgid(pid, pid);
+  if (foreground) give_terminal(pid);
   g_editor = pid;
-  return wait_editor(pid);
+  int status = wait_editor(pid);
+  if (foreground) give_terminal(own_group);
+  return status;
 }
 
 std::string trim_end(std::string_view s) {

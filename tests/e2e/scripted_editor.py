@@ -19,6 +19,10 @@ info = {
     "file_mode": stat.S_IMODE(os.stat(path).st_mode),
     "text": open(path, encoding="utf-8").read(),
     "stdin_tty": os.isatty(0),
+    "pid": os.getpid(),
+    # A job of its own, in the terminal's foreground when casectl had it there.
+    "own_group": os.getpgrp() != os.getsid(0),
+    "foreground": os.tcgetpgrp(0) == os.getpgrp(),
 }
 log = os.environ["EDIT_LOG"]
 with open(log + ".tmp", "w") as f:

@@ -5,6 +5,7 @@ the reply checked at a real STARTTLS server and decrypted with the
 recipients' own keys."""
 
 import email
+import fcntl
 import email.policy
 import json
 import os
@@ -12,6 +13,7 @@ import select
 import signal
 import subprocess
 import tempfile
+import termios
 import time
 
 from harness import CASECTL, run_tests, wait_for
@@ -37,7 +39,12 @@ def run_on_pty(env, args, extra_env=None, timeout=120, when_running=None):
     full_env.update({"CASED_CONFIG": env.config, "TERM": "dumb"})
     full_env.update(extra_env or {})
     err = tempfile.TemporaryFile()
-    p = subprocess.Popen([CASECTL, *args], stdin=slave, stdout=slave, stderr=err, env=full_env)
+    def controlling_terminal():  # as a login on a terminal: casectl leads a session on it
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    p = subprocess.Popen([CASECTL, *args], stdin=slave, stdout=slave, stderr=err, env=full_env,
+                         preexec_fn=controlling_terminal)
     os.close(slave)
     out = bytearray()
     deadline = time.monotonic() + timeout
@@ -102,6 +109,14 @@ class Editing:
         self.w.close()
 
 
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def decrypt_with(keyring, raw):
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     cipher = msg.get_payload()[1].get_payload(decode=True)
@@ -124,7 +139,7 @@ def test_reply_written_in_the_editor_with_cc_and_attachment():
         # The draft: in a new 0700 directory under $XDG_RUNTIME_DIR, 0600, on tmpfs.
         assert os.path.dirname(saw["dir"]) == e.runtime, saw
         assert saw["dir_mode"] == 0o700 and saw["file_mode"] == 0o600, saw
-        assert saw["stdin_tty"] is True
+        assert saw["stdin_tty"] is True and saw["own_group"] is True and saw["foreground"] is True, saw
         assert fs_type(e.runtime) in ("tmpfs", "ramfs")
         # It quotes the inbound text after an attribution line, inert for a terminal.
         lines = saw["text"].splitlines()
@@ -198,7 +213,10 @@ def test_sigterm_while_the_editor_runs_removes_the_draft():
 
         rc, out, err = run_on_pty(e.w.env, ["reply", "1"], e.edit_env("hang"), when_running=terminate)
         assert rc == -signal.SIGTERM, (rc, err)
-        assert not os.path.exists(e.editor_saw()["dir"])
+        saw = e.editor_saw()
+        assert not os.path.exists(saw["dir"])
+        # The editor went too, not only the shell that ran it.
+        wait_for(lambda: not alive(saw["pid"]), 10, "the editor to end")
         assert e.drafts_left() == []
         assert e.outbox() == [] and e.w.smtp.messages() == []
     finally:
