@@ -119,23 +119,6 @@ std::int64_t record(Store& store, const OutboundRecord& m, std::int64_t now) {
                               m.references, now, m.signer);
 }
 
-// A reply's Cc and the files it carries, on its message row.
-void record_cc_and_attachments(sql::Db& db, std::int64_t message, const OutboundRecord& m) {
-  if (!m.cc.empty())
-    db.cached("UPDATE messages SET cc_json = ? WHERE id = ?").bind(1, json_list(m.cc)).bind(2, message).run();
-  for (const auto& a : m.attachments)
-    db.cached(
-          "INSERT INTO attachments(message, filename, content_type, size, sha256, encrypted, signed) "
-          "VALUES (?, ?, ?, ?, ?, ?, 1)")
-        .bind(1, message)
-        .bind(2, a.filename)
-        .bind(3, a.content_type)
-        .bind(4, static_cast<std::int64_t>(a.size))
-        .bind(5, a.sha256)
-        .bind(6, m.encrypted)
-        .run();
-}
-
 }  // namespace
 
 Result<std::int64_t> OutboxQueue::enqueue_reply(const OutboundRecord& mail, const CaseEvent& event, std::int64_t now) {
@@ -143,7 +126,10 @@ Result<std::int64_t> OutboxQueue::enqueue_reply(const OutboundRecord& mail, cons
     auto& db = store_.db_;
     sql::Transaction tx(db);
     std::int64_t message = record(store_, mail, now);
-    record_cc_and_attachments(db, message, mail);
+    // The reply's Cc and the files it carries, on its message.
+    if (!mail.cc.empty())
+      db.cached("UPDATE messages SET cc_json = ? WHERE id = ?").bind(1, json_list(mail.cc)).bind(2, message).run();
+    store_.record_refs_and_attachments(message, {}, mail.attachments);
     std::vector<std::string> recipients = mail.to;
     recipients.insert(recipients.end(), mail.cc.begin(), mail.cc.end());
     db.cached(
