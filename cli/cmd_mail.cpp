@@ -97,8 +97,10 @@ int cmd_reply(Context& ctx, const Args& a) {
   req.actor = ctx.actor;
   Store s = ctx.store();
   auto crypto = ctx.required_crypto();
-  req.text = reply_text(ctx, a, s, req.case_id);
   Outbox outbox(s, *crypto, outbox_options(ctx.config));
+  // Refused before the analyst writes a text in the editor, not after.
+  if (a.text.empty() && a.file.empty()) check(outbox.check_reply(req, extras));
+  req.text = reply_text(ctx, a, s, req.case_id);
   Queued q = check(outbox.queue_reply(req, extras));
   std::string what = fmt::format("reply to {}{} ({})", addresses(q.to), q.cc.empty() ? "" : ", cc " + addresses(q.cc),
                                  q.encrypted ? "signed, encrypted" : "signed only");

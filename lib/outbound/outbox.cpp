@@ -99,38 +99,53 @@ Result<Outbox::Keys> Outbox::keys_for(const std::vector<std::string>& to) {
   return keys;
 }
 
-Result<Queued> Outbox::queue_reply(const ReplyRequest& request, const ReplyExtras& extras) {
+Result<Outbox::Addressed> Outbox::address_reply(const ReplyRequest& request, const ReplyExtras& extras) {
   auto target = queue_.reply_case(request.case_id);
   if (!target) return target.error();
-  const std::int64_t case_id = target->id;
-  std::vector<std::string> to;
+  Addressed a{target->id, target->subject, {}, {}, {}};
   if (!request.to.empty()) {
-    for (const auto& t : request.to) to.push_back(normalize_address(t));
+    for (const auto& t : request.to) a.to.push_back(normalize_address(t));
   } else {
-    auto reporters = queue_.verified_reporters(case_id);
+    auto reporters = queue_.verified_reporters(a.case_id);
     if (!reporters) return reporters.error();
     for (auto& r : *reporters)
-      if (!match_alias(r, options_.alias).ours) to.push_back(std::move(r));
+      if (!match_alias(r, options_.alias).ours) a.to.push_back(std::move(r));
   }
-  if (to.empty()) return Error{Errc::invalid, "the case has no verified reporter to reply to; name one with --to"};
-  std::vector<std::string> cc;
+  if (a.to.empty()) return Error{Errc::invalid, "the case has no verified reporter to reply to; name one with --to"};
   for (const auto& c : extras.cc)
-    if (auto n = normalize_address(c); std::find(to.begin(), to.end(), n) == to.end()) cc.push_back(n);
+    if (auto n = normalize_address(c); std::find(a.to.begin(), a.to.end(), n) == a.to.end()) a.cc.push_back(n);
   if (request.sign_only && !extras.attachments.empty())
     return Error{Errc::invalid, "--attach sends files only inside the encryption: not with --sign-only"};
 
-  std::vector<std::string> everyone = to;
-  everyone.insert(everyone.end(), cc.begin(), cc.end());
+  std::vector<std::string> everyone = a.to;
+  everyone.insert(everyone.end(), a.cc.begin(), a.cc.end());
   auto keys = keys_for(everyone);
   if (!keys) return keys.error();
-  std::int64_t now = now_unix();
   if (!keys->missing.empty() && !request.sign_only) {
     std::string who = names(keys->missing);
-    if (auto logged = queue_.add_event(case_id, {"reply", request.actor, "reply refused: no usable key for " + who}, now);
+    if (auto logged =
+            queue_.add_event(a.case_id, {"reply", request.actor, "reply refused: no usable key for " + who}, now_unix());
         !logged)
       return logged.error();
     return Error{Errc::refused, "no usable key for " + who + " (use --sign-only to send signed but unencrypted)"};
   }
+  a.keys = std::move(*keys);
+  return a;
+}
+
+Status Outbox::check_reply(const ReplyRequest& request, const ReplyExtras& extras) {
+  auto a = address_reply(request, extras);
+  if (!a) return a.error();
+  return ok_status();
+}
+
+Result<Queued> Outbox::queue_reply(const ReplyRequest& request, const ReplyExtras& extras) {
+  auto addressed = address_reply(request, extras);
+  if (!addressed) return addressed.error();
+  const std::int64_t case_id = addressed->case_id;
+  const std::vector<std::string>& to = addressed->to;
+  const std::vector<std::string>& cc = addressed->cc;
+  std::int64_t now = now_unix();
   bool encrypt = !request.sign_only;
   // Thread under the last inbound message from one of the recipients that
   // was theirs: not an unverified one (another sender, or a forged From),
@@ -139,9 +154,9 @@ Result<Queued> Outbox::queue_reply(const ReplyRequest& request, const ReplyExtra
   if (!place) return place.error();
 
   compose::Draft draft{options_.alias, to, compose::make_message_id(case_id, now, options_.alias),
-                       compose::reply_subjects(options_.tag, case_id, target->subject, encrypt), request.text,
+                       compose::reply_subjects(options_.tag, case_id, addressed->subject, encrypt), request.text,
                        place->in_reply_to, place->references, false, now, cc, extras.attachments};
-  auto composed = compose::compose(draft, {options_.signing_key, encrypt, keys->found}, crypto_);
+  auto composed = compose::compose(draft, {options_.signing_key, encrypt, addressed->keys.found}, crypto_);
   if (!composed) return composed.error();
   CaseEvent event{"reply", request.actor,
                   fmt::format("reply {} queued to {}{}{}{}", draft.message_id, names(to),

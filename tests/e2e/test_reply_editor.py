@@ -263,6 +263,10 @@ def test_attach_errors_queue_nothing():
         assert p.returncode == 2, p.stderr
         p = e.w.env.casectl("reply", "1", "-m", "x", "--cc", "nokey@example.net", check=False)
         assert p.returncode == 4 and b"nokey@example.net" in p.stderr, p.stderr
+        # In the editor: refused before the analyst writes anything.
+        rc, out, err = run_on_pty(e.w.env, ["reply", "1", "--cc", "nokey@example.net"], e.edit_env("append", "x\n"))
+        assert rc == 4 and "nokey@example.net" in err, (rc, err)
+        assert not os.path.exists(e.log), "the editor ran"
         assert e.outbox() == []
     finally:
         e.close()
