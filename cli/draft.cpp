@@ -45,9 +45,10 @@ void give_terminal(pid_t group) {
   ::signal(SIGTTOU, old);
 }
 
-// While the editor runs: SIGTERM and SIGHUP are passed to it and end
-// casectl once the draft is gone; SIGINT and SIGQUIT belong to the editor
-// (vi uses ^C itself), as with git.
+// While the editor runs: SIGTERM, SIGHUP and SIGINT are passed to it and
+// end casectl once the draft is gone. ^C typed in the editor (vi uses it)
+// reaches only the editor: it is the terminal's foreground job, casectl is
+// not. SIGQUIT is ignored.
 class EditorSignals {
  public:
   EditorSignals() {
@@ -59,7 +60,7 @@ class EditorSignals {
     ignore.sa_handler = SIG_IGN;
     sigemptyset(&ignore.sa_mask);
     for (std::size_t i = 0; i < kCount; ++i)
-      ::sigaction(kSignals[i], kSignals[i] == SIGTERM || kSignals[i] == SIGHUP ? &forward : &ignore, &old_[i]);
+      ::sigaction(kSignals[i], kSignals[i] == SIGQUIT ? &ignore : &forward, &old_[i]);
   }
   ~EditorSignals() {
     g_editor = 0;

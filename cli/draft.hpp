@@ -2,7 +2,7 @@
 // on a terminal. The draft lives in a new 0700 directory on a memory file
 // system ($XDG_RUNTIME_DIR, else /dev/shm; anything else is refused), as a
 // 0600 file, and is removed whatever happens: the editor failing, an
-// exception, or SIGTERM or SIGHUP while the editor runs.
+// exception, or SIGTERM, SIGHUP or SIGINT while the editor runs.
 #pragma once
 
 #include <string>

@@ -202,22 +202,25 @@ def test_unchanged_empty_or_failed_drafts_send_nothing():
         e.close()
 
 
-def test_sigterm_while_the_editor_runs_removes_the_draft():
+def test_a_signal_while_the_editor_runs_removes_the_draft():
     e = Editing()
     try:
-        def terminate(p):
-            if not os.path.exists(e.log):
-                return False
-            p.send_signal(signal.SIGTERM)
-            return True
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            def terminate(p):
+                if not os.path.exists(e.log):
+                    return False
+                p.send_signal(sig)
+                return True
 
-        rc, out, err = run_on_pty(e.w.env, ["reply", "1"], e.edit_env("hang"), when_running=terminate)
-        assert rc == -signal.SIGTERM, (rc, err)
-        saw = e.editor_saw()
-        assert not os.path.exists(saw["dir"])
-        # The editor went too, not only the shell that ran it.
-        wait_for(lambda: not alive(saw["pid"]), 10, "the editor to end")
-        assert e.drafts_left() == []
+            rc, out, err = run_on_pty(e.w.env, ["reply", "1"], e.edit_env("hang"), when_running=terminate)
+            assert rc == -sig, (sig, rc, err)
+            assert "the draft was removed and nothing was sent" in err, err
+            saw = e.editor_saw()
+            os.unlink(e.log)
+            assert not os.path.exists(saw["dir"]), sig
+            # The editor went too, not only the shell that ran it.
+            wait_for(lambda: not alive(saw["pid"]), 10, "the editor to end")
+            assert e.drafts_left() == [], sig
         assert e.outbox() == [] and e.w.smtp.messages() == []
     finally:
         e.close()
