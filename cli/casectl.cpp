@@ -4,6 +4,8 @@
 // exit_codes.cpp.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -116,6 +118,8 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Log lines (the outbox's, the store's) go to stderr: stdout is the command's output, JSON included.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("casectl"));
   try {
     return run(argc, argv);
   } catch (const Exit& e) {

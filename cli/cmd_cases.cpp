@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "cases/search_query.hpp"
+#include "pager.hpp"
 #include "core/util.hpp"
 #include "mail/mbox.hpp"
 #include "progress.hpp"
@@ -193,7 +194,7 @@ int cmd_show(Context& ctx, const Args& a) {
   Store s = ctx.store();
   CaseDetail d = check(s.get_case(parse_case_id(a.case_id, ctx.tag())));
   if (ctx.json) print_json(to_json(d));
-  else std::cout << render_case(d, ctx.style);
+  else page(render_case(d, ctx.style));
   return 0;
 }
 

@@ -9,31 +9,34 @@
 #include "core/util.hpp"
 #include "cvd/securitytxt.hpp"
 #include "report/digest.hpp"
+#include "reply.hpp"
 
 namespace cased::cli {
 namespace {
 
 // Sends `id` once now; prints what happened. Returns the exit status.
+// With --json the lines go to stderr: stdout holds the JSON alone.
 int try_send(Context& ctx, Outbox& outbox, std::int64_t id, const std::string& what) {
+  std::ostream& out = ctx.json ? std::cerr : std::cout;
   if (!ctx.config.smtp) {
-    std::cout << fmt::format("{} queued (outbox {}); not sent: the configuration has no [smtp] section\n", what, id);
+    out << fmt::format("{} queued (outbox {}); not sent: the configuration has no [smtp] section\n", what, id);
     return 0;
   }
   auto attempts = outbox.send_due(ctx.config.smtp, id);
   if (attempts.empty()) {
-    std::cout << fmt::format("{} queued (outbox {}); the daemon will send it\n", what, id);
+    out << fmt::format("{} queued (outbox {}); the daemon will send it\n", what, id);
     return 0;
   }
   const auto& a = attempts.front();
   if (a.status == SendStatus::sent) {
-    std::cout << fmt::format("{} sent (outbox {})\n", what, id);
+    out << fmt::format("{} sent (outbox {})\n", what, id);
     return 0;
   }
   if (a.status == SendStatus::failed) {
-    std::cout << fmt::format("{} FAILED (outbox {}): {}\n", what, id, clip(a.error, 500));
+    out << fmt::format("{} FAILED (outbox {}): {}\n", what, id, clip(a.error, 500));
     return static_cast<int>(ExitCode::failure);
   }
-  std::cout << fmt::format("{} queued (outbox {}), not sent yet: {}; it will be retried\n", what, id, clip(a.error, 500));
+  out << fmt::format("{} queued (outbox {}), not sent yet: {}; it will be retried\n", what, id, clip(a.error, 500));
   return 0;
 }
 
@@ -84,21 +87,32 @@ int keys_list(Context& ctx) {
 }  // namespace
 
 int cmd_reply(Context& ctx, const Args& a) {
-  std::vector<std::string> recipients;
-  for (const auto& t : a.reply_to) recipients.push_back(analyst_address(t));
-  std::string body = message_text(ctx, a.text, a.file);
+  ReplyRequest req;
+  ReplyExtras extras;
+  for (const auto& t : a.reply_to) req.to.push_back(analyst_address(t));
+  for (const auto& c : a.reply_cc) extras.cc.push_back(analyst_address(c));
+  extras.attachments = read_attachments(ctx, a.reply_attach);
+  req.case_id = parse_case_id(a.case_id, ctx.tag());
+  req.sign_only = a.sign_only;
+  req.actor = ctx.actor;
   Store s = ctx.store();
   auto crypto = ctx.required_crypto();
   Outbox outbox(s, *crypto, outbox_options(ctx.config));
-  ReplyRequest req{parse_case_id(a.case_id, ctx.tag()), body, recipients, a.sign_only, ctx.actor};
-  Queued q = check(outbox.queue_reply(req));
-  std::string what = fmt::format("reply to {} ({})", addresses(q.to), q.encrypted ? "signed, encrypted" : "signed only");
-  return try_send(ctx, outbox, q.outbox_id, what);
+  // Refused before the analyst writes a text in the editor, not after.
+  if (a.text.empty() && a.file.empty()) check(outbox.check_reply(req, extras));
+  req.text = reply_text(ctx, a, s, req.case_id);
+  Queued q = check(outbox.queue_reply(req, extras));
+  std::string what = fmt::format("reply to {}{} ({})", addresses(q.to), q.cc.empty() ? "" : ", cc " + addresses(q.cc),
+                                 q.encrypted ? "signed, encrypted" : "signed only");
+  int status = try_send(ctx, outbox, q.outbox_id, what);
+  if (ctx.json) print_reply_json(s, q);
+  return status;
 }
 
 int cmd_outbox(Context& ctx, const Args& a) {
+  if (a.action == "cancel") return outbox_cancel(ctx, a);
   if (!a.action.empty() && a.action != "retry")
-    fail(ExitCode::usage, fmt::format("unknown outbox action '{}' (retry ID)", a.action));
+    fail(ExitCode::usage, fmt::format("unknown outbox action '{}' (retry ID, cancel ID)", a.action));
   Store s = ctx.store();
   if (a.action == "retry") {
     auto crypto = ctx.required_crypto();

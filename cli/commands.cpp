@@ -139,11 +139,13 @@ void reply_options(CLI::App& c, Args& a) {
   case_id(c, a);
   text_options(c, a);
   c.add_option("--to", a.reply_to, "recipient (repeatable); replaces the case's reporters");
+  c.add_option("--cc", a.reply_cc, "also to this address, encrypted to its key too (repeatable)");
+  c.add_option("--attach", a.reply_attach, "send this file inside the encryption (repeatable; 10 MiB in all)");
   c.add_flag("--sign-only", a.sign_only, "send signed but unencrypted when a recipient has no key");
 }
 
 void outbox_options(CLI::App& c, Args& a) {
-  c.add_option("ACTION", a.action, "retry");
+  c.add_option("ACTION", a.action, "retry | cancel");
   c.add_option("OUTBOX_ID", a.outbox_id, "outbox entry");
 }
 
@@ -209,7 +211,7 @@ const std::vector<Command>& commands() {
       {"export", "the cases list takes, every field whole: CSV (default) or JSON", reads, export_options,
        cmd_export},
       {"reply", "mail a reply: signed, and encrypted to every recipient", writes, reply_options, cmd_reply},
-      {"outbox", "queued, sent and failed outbound mail; 'outbox retry ID'", outbox_access, outbox_options,
+      {"outbox", "queued, sent and failed outbound mail; 'outbox retry ID'; 'outbox cancel ID'", outbox_access, outbox_options,
        cmd_outbox},
       {"digest", "reminder digest: prints it, or mails it with --send", digest_access, digest_options, cmd_digest},
       {"securitytxt", "print an RFC 9116 security.txt for the alias", no_database, securitytxt_options,

@@ -32,6 +32,7 @@ struct Args {
   std::string embargo, product, versions, cvss;  // set: "none" clears, absent leaves
   std::string query;
   std::vector<std::string> reply_to;
+  std::vector<std::string> reply_cc, reply_attach;  // reply --cc ADDR, --attach FILE
   bool sign_only = false;
   std::string action;  // outbox and keys: the action word
   std::string outbox_id;

@@ -176,7 +176,9 @@ nlohmann::json to_json(const CaseDetail& d) {
                     {"problems", opt(m.problems)},
                     {"auth", auth_json(m.auth)},
                     {"body", m.body},
-                    {"attachments", atts}});
+                    {"attachments", atts},
+                    {"outbox", m.outbox ? nlohmann::json{{"id", m.outbox->id}, {"status", to_string(m.outbox->status)}}
+                                        : nlohmann::json(nullptr)}});
   }
   j["messages"] = msgs;
   nlohmann::json comments = nlohmann::json::array();
@@ -227,6 +229,13 @@ std::string cve_cell(const std::vector<std::string>& cves) {
   if (cves.empty()) return "-";
   std::string first = clip(cves.front(), 24);
   return cves.size() == 1 ? first : fmt::format("{} +{}", first, cves.size() - 1);
+}
+
+// "received"; for an outbound message its outbox state (queued, sent, failed,
+// cancelled), or "sent" when no outbox row sends it.
+std::string message_state(const MessageView& m) {
+  if (m.direction == "in") return "received";
+  return m.outbox ? std::string(to_string(m.outbox->status)) : "sent";
 }
 
 }  // namespace
@@ -285,8 +294,7 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
   for (const auto& m : d.messages) {
     out += "\n";
     out += colored(style, "\033[1;34m",
-                   fmt::format("--- message {} ({}) {} ---", m.id, m.direction == "in" ? "received" : "sent",
-                               when(m.received)));
+                   fmt::format("--- message {} ({}) {} ---", m.id, message_state(m), when(m.received)));
     out += "\n";
     out += fmt::format("From:       {}{}\n", m.from_name.empty() ? "" : clip(m.from_name, 80) + " ",
                        m.from.empty() ? "" : "<" + clip(m.from, 200) + ">");
@@ -295,6 +303,8 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
       for (const auto& t : m.to) to += (to.empty() ? "" : ", ") + clip(t, 200);
       out += fmt::format("To:         {}\n", to);
     }
+    if (!m.cc.empty()) out += fmt::format("Cc:         {}\n", addresses(m.cc));
+    if (m.outbox) out += fmt::format("Outbox:     {} ({})\n", m.outbox->id, to_string(m.outbox->status));
     if (m.date) out += fmt::format("Date:       {}\n", when(*m.date));
     out += fmt::format("Subject:    {}\n", clip(m.subject, 200));
     out += fmt::format("Message-ID: {}\n", clip(m.message_id, 200));

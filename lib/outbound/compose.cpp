@@ -207,8 +207,9 @@ std::string ack_text(std::string_view templ, std::string_view tag, std::string_v
 
 Status check_draft(const Draft& draft) {
   // Nothing goes into a header or an RCPT that could end a line or a command.
-  for (const auto& t : draft.to)
-    if (!valid_addr_spec(t)) return Error{Errc::invalid, "not a valid address: " + display_safe(t)};
+  for (const auto* list : {&draft.to, &draft.cc})
+    for (const auto& t : *list)
+      if (!valid_addr_spec(t)) return Error{Errc::invalid, "not a valid address: " + display_safe(t)};
   if (!valid_addr_spec(draft.from)) return Error{Errc::invalid, "case.alias is not a valid address"};
   if (!valid_msg_id(draft.message_id)) return Error{Errc::invalid, "not a valid Message-ID: " + display_safe(draft.message_id)};
   return ok_status();
@@ -217,6 +218,7 @@ Status check_draft(const Draft& draft) {
 std::string outer_headers(const Draft& draft) {
   std::string head = address_field("From", {draft.from});
   head += address_field("To", draft.to);
+  if (!draft.cc.empty()) head += address_field("Cc", draft.cc);
   head += header_field("Subject", draft.subject.outer);
   head += "Date: " + rfc5322_date(draft.date) + "\r\n";
   head += "Message-ID: <" + draft.message_id + ">\r\n";
@@ -233,14 +235,19 @@ std::string outer_headers(const Draft& draft) {
 }
 
 std::string inner_entity(const Draft& draft) {
-  std::string inner =
-      "Content-Type: text/plain; charset=utf-8; format=fixed; protected-headers=\"v1\"\r\n"
-      "Content-Transfer-Encoding: quoted-printable\r\n";
+  const std::string boundary = "cased-mixed-" + random_hex(12);
+  std::string inner = draft.attachments.empty()
+                          ? "Content-Type: text/plain; charset=utf-8; format=fixed; protected-headers=\"v1\"\r\n"
+                            "Content-Transfer-Encoding: quoted-printable\r\n"
+                          : "Content-Type: multipart/mixed; protected-headers=\"v1\";\r\n boundary=\"" + boundary +
+                                "\"\r\n";
   inner += address_field("From", {draft.from});
   inner += address_field("To", draft.to);
+  if (!draft.cc.empty()) inner += address_field("Cc", draft.cc);
   inner += header_field("Subject", draft.subject.inner);
   inner += "Message-ID: <" + draft.message_id + ">\r\n\r\n";
-  return inner + quoted_printable(draft.text);
+  if (draft.attachments.empty()) return inner + quoted_printable(draft.text);
+  return inner + mixed_body(draft.text, draft.attachments, boundary);
 }
 
 std::string multipart_encrypted(std::string_view armored, std::string_view boundary) {

@@ -59,6 +59,23 @@ std::string digest_subject(std::string_view tag, std::int64_t now);
 // The acknowledgement's text from its template ({tag}, {alias}, {policy}).
 std::string ack_text(std::string_view templ, std::string_view tag, std::string_view alias, std::string_view policy_url);
 
+// A file sent with a reply, inside the encryption: its base name, a MIME
+// type and its bytes.
+struct Part {
+  std::string filename;
+  std::string content_type = "application/octet-stream";
+  std::string bytes;
+};
+
+// The MIME type for a file name's extension (a short table of what reports
+// carry); application/octet-stream for anything else.
+std::string guess_content_type(std::string_view filename);
+
+// The body of a multipart/mixed with `boundary`: the text (quoted-printable)
+// and each part (base64, Content-Disposition: attachment with its name,
+// RFC 2231 encoded when it is not plain ASCII).
+std::string mixed_body(std::string_view text, const std::vector<Part>& parts, std::string_view boundary);
+
 struct Draft {
   std::string from;                     // the alias
   std::vector<std::string> to;
@@ -69,9 +86,11 @@ struct Draft {
   std::vector<std::string> references;  // those that are not valid msg-ids are left out
   bool automatic = false;               // Auto-Submitted: auto-replied
   std::int64_t date = 0;
+  std::vector<std::string> cc;          // Cc: (also recipients)
+  std::vector<Part> attachments;        // after the text, in a multipart/mixed entity
 };
 
-// Errc::invalid when `from` or a recipient is not one addr-spec, or the
+// Errc::invalid when `from` or a recipient (To or Cc) is not one addr-spec, or the
 // Message-ID is not a msg-id: none of them can then end a line.
 Status check_draft(const Draft& draft);
 
@@ -79,8 +98,9 @@ Status check_draft(const Draft& draft);
 // X-Cased-Origin mark, without Content-Type.
 std::string outer_headers(const Draft& draft);
 // The signed (and, when encrypting, encrypted) entity: text/plain in
-// quoted-printable, with protected headers (From, To, the inner Subject,
-// Message-ID).
+// quoted-printable, with protected headers (From, To, Cc, the inner
+// Subject, Message-ID); with attachments, a multipart/mixed of the text and
+// each file in base64 (compose_parts.cpp).
 std::string inner_entity(const Draft& draft);
 // The PGP/MIME bodies around what Crypto made, with their Content-Type.
 std::string multipart_encrypted(std::string_view armored, std::string_view boundary);

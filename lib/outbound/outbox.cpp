@@ -37,8 +37,11 @@ std::string names(const std::vector<std::string>& addresses) { return fmt::forma
 std::int64_t backoff(int tries) { return std::min<std::int64_t>(60LL << std::min(std::max(tries, 1) - 1, 8), 4 * 3600); }
 
 OutboundRecord record_of(std::int64_t case_id, const compose::Draft& d, const compose::Composed& c, bool encrypted) {
-  return {case_id, d.message_id, d.to, d.subject.inner, d.text, c.raw, encrypted, d.in_reply_to, d.references,
-          c.signer};
+  std::vector<Attachment> files;
+  for (const auto& p : d.attachments)
+    files.push_back({p.filename, p.content_type, p.bytes.size(), sha256_hex(p.bytes), encrypted, true});
+  return {case_id,       d.message_id, d.to,     d.subject.inner, d.text, c.raw, encrypted, d.in_reply_to,
+          d.references, c.signer,     d.cc,     std::move(files)};
 }
 
 }  // namespace
@@ -96,31 +99,53 @@ Result<Outbox::Keys> Outbox::keys_for(const std::vector<std::string>& to) {
   return keys;
 }
 
-Result<Queued> Outbox::queue_reply(const ReplyRequest& request) {
+Result<Outbox::Addressed> Outbox::address_reply(const ReplyRequest& request, const ReplyExtras& extras) {
   auto target = queue_.reply_case(request.case_id);
   if (!target) return target.error();
-  const std::int64_t case_id = target->id;
-  std::vector<std::string> to;
+  Addressed a{target->id, target->subject, {}, {}, {}};
   if (!request.to.empty()) {
-    for (const auto& t : request.to) to.push_back(normalize_address(t));
+    for (const auto& t : request.to) a.to.push_back(normalize_address(t));
   } else {
-    auto reporters = queue_.verified_reporters(case_id);
+    auto reporters = queue_.verified_reporters(a.case_id);
     if (!reporters) return reporters.error();
     for (auto& r : *reporters)
-      if (!match_alias(r, options_.alias).ours) to.push_back(std::move(r));
+      if (!match_alias(r, options_.alias).ours) a.to.push_back(std::move(r));
   }
-  if (to.empty()) return Error{Errc::invalid, "the case has no verified reporter to reply to; name one with --to"};
+  if (a.to.empty()) return Error{Errc::invalid, "the case has no verified reporter to reply to; name one with --to"};
+  for (const auto& c : extras.cc)
+    if (auto n = normalize_address(c); std::find(a.to.begin(), a.to.end(), n) == a.to.end()) a.cc.push_back(n);
+  if (request.sign_only && !extras.attachments.empty())
+    return Error{Errc::invalid, "--attach sends files only inside the encryption: not with --sign-only"};
 
-  auto keys = keys_for(to);
+  std::vector<std::string> everyone = a.to;
+  everyone.insert(everyone.end(), a.cc.begin(), a.cc.end());
+  auto keys = keys_for(everyone);
   if (!keys) return keys.error();
-  std::int64_t now = now_unix();
   if (!keys->missing.empty() && !request.sign_only) {
     std::string who = names(keys->missing);
-    if (auto logged = queue_.add_event(case_id, {"reply", request.actor, "reply refused: no usable key for " + who}, now);
+    if (auto logged =
+            queue_.add_event(a.case_id, {"reply", request.actor, "reply refused: no usable key for " + who}, now_unix());
         !logged)
       return logged.error();
     return Error{Errc::refused, "no usable key for " + who + " (use --sign-only to send signed but unencrypted)"};
   }
+  a.keys = std::move(*keys);
+  return a;
+}
+
+Status Outbox::check_reply(const ReplyRequest& request, const ReplyExtras& extras) {
+  auto a = address_reply(request, extras);
+  if (!a) return a.error();
+  return ok_status();
+}
+
+Result<Queued> Outbox::queue_reply(const ReplyRequest& request, const ReplyExtras& extras) {
+  auto addressed = address_reply(request, extras);
+  if (!addressed) return addressed.error();
+  const std::int64_t case_id = addressed->case_id;
+  const std::vector<std::string>& to = addressed->to;
+  const std::vector<std::string>& cc = addressed->cc;
+  std::int64_t now = now_unix();
   bool encrypt = !request.sign_only;
   // Thread under the last inbound message from one of the recipients that
   // was theirs: not an unverified one (another sender, or a forged From),
@@ -129,16 +154,18 @@ Result<Queued> Outbox::queue_reply(const ReplyRequest& request) {
   if (!place) return place.error();
 
   compose::Draft draft{options_.alias, to, compose::make_message_id(case_id, now, options_.alias),
-                       compose::reply_subjects(options_.tag, case_id, target->subject, encrypt), request.text,
-                       place->in_reply_to, place->references, false, now};
-  auto composed = compose::compose(draft, {options_.signing_key, encrypt, keys->found}, crypto_);
+                       compose::reply_subjects(options_.tag, case_id, addressed->subject, encrypt), request.text,
+                       place->in_reply_to, place->references, false, now, cc, extras.attachments};
+  auto composed = compose::compose(draft, {options_.signing_key, encrypt, addressed->keys.found}, crypto_);
   if (!composed) return composed.error();
   CaseEvent event{"reply", request.actor,
-                  fmt::format("reply {} queued to {}{}", draft.message_id, names(to),
+                  fmt::format("reply {} queued to {}{}{}{}", draft.message_id, names(to),
+                              cc.empty() ? "" : ", cc " + names(cc),
+                              draft.attachments.empty() ? "" : fmt::format(" with {} file(s)", draft.attachments.size()),
                               encrypt ? " (signed, encrypted)" : " (signed only, NOT encrypted)")};
   auto id = queue_.enqueue_reply(record_of(case_id, draft, *composed, encrypt), event, now);
   if (!id) return id.error();
-  return Queued{*id, case_id, to, draft.message_id, encrypt};
+  return Queued{*id, case_id, to, draft.message_id, encrypt, cc};
 }
 
 Result<Queued> Outbox::queue_digest(const std::string& to_addr, const std::string& text, const std::string& bare_text) {
@@ -150,13 +177,13 @@ Result<Queued> Outbox::queue_digest(const std::string& to_addr, const std::strin
   std::string subject = compose::digest_subject(options_.tag, now);
   // Without the recipient's key the digest names cases by tag, status and age only.
   compose::Draft draft{options_.alias, {to}, compose::make_message_id(0, now, options_.alias), {subject, subject},
-                       encrypt ? text : bare_text, "", {}, true, now};
+                       encrypt ? text : bare_text, "", {}, true, now, {}, {}};
   compose::Sealing sealing{options_.signing_key, encrypt, encrypt ? std::vector{**key} : std::vector<std::string>{}};
   auto composed = compose::compose(draft, sealing, crypto_);
   if (!composed) return composed.error();
   auto id = queue_.enqueue_digest(to, subject, draft.message_id, composed->raw, now);
   if (!id) return id.error();
-  return Queued{*id, 0, {to}, draft.message_id, encrypt};
+  return Queued{*id, 0, {to}, draft.message_id, encrypt, {}};
 }
 
 Result<std::string> Outbox::compose_ack(const OutboxItem& item) {
@@ -173,7 +200,7 @@ Result<std::string> Outbox::compose_ack(const OutboxItem& item) {
   std::string tag = fmt::format("[{}#{}]", options_.tag, case_id);
   compose::Draft draft{options_.alias, item.to, item.message_id, {subject, subject},
                        compose::ack_text(options_.ack_template, tag, options_.alias, options_.policy_url),
-                       place->in_reply_to, place->references, true, now};
+                       place->in_reply_to, place->references, true, now, {}, {}};
   auto composed = compose::compose(draft, {options_.signing_key, encrypt, keys->found}, crypto_);
   if (!composed) return composed.error();
   if (auto s = queue_.attach_ack(item.id, record_of(case_id, draft, *composed, encrypt), now); !s) return s.error();

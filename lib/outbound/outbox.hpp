@@ -14,6 +14,7 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "crypto/crypto.hpp"
+#include "outbound/compose.hpp"
 #include "store/outbox_queue.hpp"
 #include "store/store.hpp"
 
@@ -38,12 +39,19 @@ struct ReplyRequest {
   std::string actor;
 };
 
+// What a reply carries besides its text (casectl reply --cc, --attach).
+struct ReplyExtras {
+  std::vector<std::string> cc;             // also encrypted to: each needs a usable key
+  std::vector<compose::Part> attachments;  // only inside the encryption (refused with sign_only)
+};
+
 struct Queued {
   std::int64_t outbox_id = 0;
   std::int64_t case_id = 0;
   std::vector<std::string> to;
   std::string message_id;
   bool encrypted = false;
+  std::vector<std::string> cc;
 };
 
 struct SendAttempt {
@@ -58,7 +66,11 @@ class Outbox {
 
   // Composes and queues a reply. Errc::refused (naming the recipients) when
   // one has no usable key and !sign_only: nothing is queued, an event says so.
-  Result<Queued> queue_reply(const ReplyRequest& request);
+  Result<Queued> queue_reply(const ReplyRequest& request, const ReplyExtras& extras = {});
+  // What queue_reply would refuse before composing (no case, no recipient,
+  // a recipient without a usable key), checked before the analyst writes
+  // the text in an editor.
+  Status check_reply(const ReplyRequest& request, const ReplyExtras& extras);
 
   // Queues the digest to `to` (encrypted when its key is known).
   Result<Queued> queue_digest(const std::string& to, const std::string& text, const std::string& bare_text);
@@ -79,6 +91,15 @@ class Outbox {
     std::vector<std::string> missing;  // recipients without a usable key
   };
   Result<Keys> keys_for(const std::vector<std::string>& to);
+  // A reply's case, subject, recipients and their keys; refused (with an
+  // event) when one has no usable key and the reply is not sign-only.
+  struct Addressed {
+    std::int64_t case_id = 0;
+    std::string subject;
+    std::vector<std::string> to, cc;
+    Keys keys;
+  };
+  Result<Addressed> address_reply(const ReplyRequest& request, const ReplyExtras& extras);
   Result<std::optional<std::string>> usable_key(const std::string& address);
   // Composes an acknowledgement queued by the store, onto its row.
   Result<std::string> compose_ack(const OutboxItem& item);

@@ -147,6 +147,19 @@ std::vector<Attachment> attachments_of(sql::Db& db, std::int64_t message) {
   return out;
 }
 
+// The outbox row that sends outbound message `message`.
+std::optional<OutboxState> outbox_state_of(sql::Db& db, std::int64_t message) {
+  auto& o = db.cached("SELECT id, status FROM outbox WHERE message = ? ORDER BY id DESC LIMIT 1");
+  o.bind(1, message);
+  std::optional<OutboxState> out;
+  if (o.step()) {
+    auto status = parse_send_status(o.text(1)).value_or(SendStatus::queued);
+    out = OutboxState{o.int64(0), status == SendStatus::sending ? SendStatus::queued : status};
+  }
+  o.reset();
+  return out;
+}
+
 MessageView message_view(sql::Db& db, sql::Stmt& m) {
   MessageView v;
   v.id = m.int64(0);
@@ -177,6 +190,7 @@ MessageView message_view(sql::Db& db, sql::Stmt& m) {
     v.auth->dmarc = m.opt_text(24).value_or("");
   }
   v.attachments = attachments_of(db, v.id);
+  if (v.direction == "out") v.outbox = outbox_state_of(db, v.id);
   return v;
 }
 

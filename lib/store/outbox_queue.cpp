@@ -19,12 +19,13 @@ std::string_view to_string(SendStatus status) {
     case SendStatus::sending: return "sending";
     case SendStatus::sent: return "sent";
     case SendStatus::failed: return "failed";
+    case SendStatus::cancelled: return "cancelled";
   }
   return "queued";
 }
 
 std::optional<SendStatus> parse_send_status(std::string_view text) {
-  for (auto s : {SendStatus::queued, SendStatus::sending, SendStatus::sent, SendStatus::failed})
+  for (auto s : {SendStatus::queued, SendStatus::sending, SendStatus::sent, SendStatus::failed, SendStatus::cancelled})
     if (to_string(s) == text) return s;
   return std::nullopt;
 }
@@ -124,11 +125,17 @@ Result<std::int64_t> OutboxQueue::enqueue_reply(const OutboundRecord& mail, cons
     auto& db = store_.db_;
     sql::Transaction tx(db);
     std::int64_t message = record(store_, mail, now);
+    // The reply's Cc and the files it carries, on its message.
+    if (!mail.cc.empty())
+      db.cached("UPDATE messages SET cc_json = ? WHERE id = ?").bind(1, json_list(mail.cc)).bind(2, message).run();
+    store_.record_refs_and_attachments(message, {}, mail.attachments);
+    std::vector<std::string> recipients = mail.to;
+    recipients.insert(recipients.end(), mail.cc.begin(), mail.cc.end());
     db.cached(
           "INSERT INTO outbox(case_id, kind, status, recipients, subject, message_id, message, raw, next_attempt, "
           "created) VALUES (?, 'reply', 'queued', ?, ?, ?, ?, ?, ?, ?)")
         .bind(1, mail.case_id)
-        .bind(2, json_list(mail.to))
+        .bind(2, json_list(recipients))
         .bind(3, mail.subject)
         .bind(4, mail.message_id)
         .bind(5, message)

@@ -14,12 +14,13 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "mail/message.hpp"
 
 namespace cased {
 
 class Store;
 
-enum class SendStatus { queued, sending, sent, failed };
+enum class SendStatus { queued, sending, sent, failed, cancelled };
 
 // The database's and the JSON's word for it.
 std::string_view to_string(SendStatus status);
@@ -39,6 +40,12 @@ struct OutboxRow {
   std::int64_t created = 0;
   std::optional<std::int64_t> sent;
   std::int64_t next_attempt = 0;
+};
+
+// An outbound message's row, as `show` marks the message ("sending" shows as queued).
+struct OutboxState {
+  std::int64_t id = 0;
+  SendStatus status = SendStatus::queued;
 };
 
 // A claimed row, as the sender needs it. An acknowledgement is queued
@@ -65,6 +72,8 @@ struct OutboundRecord {
   std::string in_reply_to;
   std::vector<std::string> references;
   std::optional<std::string> signer;
+  std::vector<std::string> cc;          // also recipients of the outbox row
+  std::vector<Attachment> attachments;  // the files it carries, for `show`
 };
 
 struct CaseEvent {
@@ -131,6 +140,13 @@ class OutboxQueue {
 
   // Every row, oldest first.
   Result<std::vector<OutboxRow>> list();
+
+  // Cancels row `id` if it is still queued, in one conditional statement
+  // (a sender that claimed it first wins: it is then "sending"), with an
+  // event `cancel` by `actor` on its case. Returns the row's case (nullopt
+  // for the digest). not_found without the row; refused, naming its
+  // state, when it is not queued (outbox_cancel.cpp).
+  Result<std::optional<std::int64_t>> cancel(std::int64_t id, const std::string& actor);
 
  private:
   Store& store_;

@@ -115,16 +115,16 @@ Result<CaseStats> Store::case_stats(std::int64_t since, std::int64_t until) {
     opened.bind(1, since).bind(2, until);
     if (opened.step()) s.opened = opened.int64(0);
     // First response: the first outbound message of a case opened in the
-    // period that is not an acknowledgement. For a long period, one pass
+    // period that is not an acknowledgement (nor a reply cancelled unsent). For a long period, one pass
     // over every outbound message beats a look-up per case.
     auto first = db_.prepare(
         s.opened < kCasesForOnePass
             ? "SELECT (SELECT min(m.received) FROM messages m WHERE m.case_id = c.id AND m.direction = 'out' "
-              "        AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message = m.id AND o.kind = 'ack')) - c.created "
+              "        AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message = m.id AND (o.kind = 'ack' OR o.status = 'cancelled'))) - c.created "
               "FROM cases c WHERE c.merged_into IS NULL AND c.created >= ?1 AND c.created < ?2"
             : "SELECT f.first - c.created FROM"
               " (SELECT case_id, min(received) AS first FROM messages m WHERE direction = 'out'"
-              "  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message = m.id AND o.kind = 'ack') GROUP BY case_id) f"
+              "  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message = m.id AND (o.kind = 'ack' OR o.status = 'cancelled')) GROUP BY case_id) f"
               " JOIN cases c ON c.id = f.case_id WHERE c.merged_into IS NULL AND c.created >= ?1 AND c.created < ?2");
     first.bind(1, since).bind(2, until);
     s.first_response = durations(column(first));

@@ -116,6 +116,7 @@ struct MessageView {
   std::optional<std::string> problems;
   std::optional<AuthResults> auth;   // the receiving MTA's verdict, when recorded
   std::vector<Attachment> attachments;  // in MIME order: the Nth is handle ID.N
+  std::optional<OutboxState> outbox;  // an outbound message's outbox row, if it has one
 };
 
 struct CommentView {

@@ -29,12 +29,12 @@ void sql_rate_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
   }
 }
 
-// The recipients of a case's outbound mail other than acknowledgements
-// (an unreadable to_json counts as none).
+// The recipients of a case's outbound mail other than acknowledgements and
+// replies cancelled before they left (an unreadable to_json counts as none).
 constexpr const char* kOutboundTo =
     " FROM messages m JOIN outbox o ON o.message = m.id, "
     "json_each(CASE WHEN json_valid(m.to_json) THEN m.to_json ELSE '[]' END) j "
-    "WHERE m.case_id = ?1 AND m.direction = 'out' AND o.kind <> 'ack'";
+    "WHERE m.case_id = ?1 AND m.direction = 'out' AND o.kind <> 'ack' AND o.status <> 'cancelled'";
 
 
 }  // namespace
