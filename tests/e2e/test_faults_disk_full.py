@@ -95,11 +95,11 @@ def test_a_full_disk_defers_with_452_and_recovers_without_restart():
         os.unlink(filler)
         code, line, seconds = deliver_timed(w.env.port, plain("after@example.org", "after"), BOUND,
                                             "after@example.org")
-        assert code == 250, line
+        assert code == 250, (line, w.env.log()[-6000:])
         stored.append("after@example.org")
         for msgid, (data, frm) in deferred.items():  # the MTA's retries
             code, line, _ = deliver_timed(w.env.port, data, BOUND, frm)
-            assert code == 250, (msgid, line)
+            assert code == 250, (msgid, line, w.env.log()[-6000:])
             stored.append(msgid)
         assert w.env.daemon.pid == pid and w.env.daemon.poll() is None
         wait_for(lambda: count_lines(w.env.log(), "fault cleared: disk full") == 1, 10, "the cleared line")
