@@ -171,15 +171,21 @@ std::map<std::string, std::string> decode_all(Context& ctx, Store& s, const std:
   return out;
 }
 
-// Writing as the person at the keyboard: their rights, when they are not
-// the process's own (sudo from root); refused when they cannot be taken.
-std::unique_ptr<InvokerRights> writer_rights(const Context& ctx, const std::string& dir) {
-  if (ctx.invoker.unrestricted()) return nullptr;
-  if (geteuid() != 0)
+// Through sudo to another user (no root to switch with) no file is written
+// by name: refused before anything is decrypted.
+void refuse_unswitchable(const Context& ctx, const std::string& dir) {
+  if (!ctx.invoker.unrestricted() && geteuid() != 0)
     fail(ExitCode::refused,
          fmt::format("casectl runs with another user's rights through sudo and cannot write into {} as {}: use "
                      "save ID HANDLE --stdout > FILE (your shell writes the file), or run it through sudo as root",
                      display_safe(dir), ctx.invoker.user));
+}
+
+// Writing as the person at the keyboard: their rights, when they are not
+// the process's own (sudo from root); refused when they cannot be taken.
+std::unique_ptr<InvokerRights> writer_rights(const Context& ctx, const std::string& dir) {
+  if (ctx.invoker.unrestricted()) return nullptr;
+  refuse_unswitchable(ctx, dir);
   return check(InvokerRights::take(ctx.invoker, fmt::format("write attachments into {}", dir)));
 }
 
@@ -252,6 +258,8 @@ int cmd_save(Context& ctx, const Args& a) {
   auto case_id = parse_case_id(a.case_id, ctx.tag());
   auto chosen = choose(ctx, check(s.case_attachments(case_id)), a.handles, case_id);
   if (chosen.empty()) fail(ExitCode::not_found, fmt::format("[{}#{}] has no attachments", ctx.tag(), case_id));
+  std::string dir = a.save_dir.empty() ? fmt::format("{}-{}", ctx.tag(), chosen.front().case_id) : a.save_dir;
+  if (!a.save_stdout) refuse_unswitchable(ctx, dir);
   auto bytes = decode_all(ctx, s, chosen);
   std::vector<std::string> handles;
   for (const auto& att : chosen) handles.push_back(att.handle());
@@ -260,7 +268,6 @@ int cmd_save(Context& ctx, const Args& a) {
     check(s.attachments_saved(case_id, handles, ctx.actor));
     return 0;
   }
-  std::string dir = a.save_dir.empty() ? fmt::format("{}-{}", ctx.tag(), chosen.front().case_id) : a.save_dir;
   auto saved = write_files(ctx, dir, chosen, bytes);
   check(s.attachments_saved(case_id, handles, ctx.actor));
   if (ctx.json) {

@@ -238,6 +238,12 @@ std::string message_state(const MessageView& m) {
   return m.outbox ? std::string(to_string(m.outbox->status)) : "sent";
 }
 
+// The list's tags after the subject: " (crash web)", clipped; nothing without tags.
+std::string tags_cell(const std::vector<std::string>& tags) {
+  if (tags.empty()) return {};
+  return fmt::format(" ({})", clip(fmt::format("{}", fmt::join(tags, " ")), 40));
+}
+
 }  // namespace
 
 std::string render_list(const std::vector<CaseSummary>& cases, const TextStyle& style) {
@@ -261,12 +267,16 @@ std::string render_list(const std::vector<CaseSummary>& cases, const TextStyle& 
     out += fmt::format("{}  {}  {}  {:>4}  {:>5}  {}  {}  {}\n", pad(ids[i], id_w),
                        colored(style, status_color(c.status), pad(c.status, st_w)),
                        pad(clip(c.assignee.value_or("-"), 16), as_w), c.messages, age(c.updated),
-                       pad(clip(c.embargo.value_or("-"), 20), em_w), pad(cves[i], cve_w), clip(c.subject, 70));
+                       pad(clip(c.embargo.value_or("-"), 20), em_w), pad(cves[i], cve_w),
+                       clip(c.subject, 70) + tags_cell(c.tags));
   }
   return out;
 }
 
-std::string render_case(const CaseDetail& d, const TextStyle& style) {
+namespace {
+
+// The case's title line and its fields: status, tags, merge and split, assignee, times.
+std::string case_header(const CaseDetail& d, const TextStyle& style) {
   const auto& s = d.summary;
   std::string out;
   out += colored(style, "\033[1m", fmt::format("[{}#{}] {}", style.tag, s.id, clip(s.subject, 200))) + "\n";
@@ -279,7 +289,12 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
   out += fmt::format("Assignee:     {}\n", clip(s.assignee.value_or("-"), 80));
   out += fmt::format("Created:      {}\n", when(s.created));
   out += fmt::format("Last activity:{}{}\n", " ", when(s.updated));
-  const auto& dis = d.disclosure;
+  return out;
+}
+
+// Embargo, CVE ids, product, versions and severity, each when set.
+std::string disclosure_lines(const Disclosure& dis) {
+  std::string out;
   if (dis.embargo) out += fmt::format("Embargo:      {}\n", clip(*dis.embargo, 40));
   if (!dis.cves.empty()) out += fmt::format("CVE:          {}\n", clip(fmt::format("{}", fmt::join(dis.cves, ", ")), 400));
   if (dis.product) out += fmt::format("Product:      {}\n", clip(*dis.product, 200));
@@ -288,60 +303,97 @@ std::string render_case(const CaseDetail& d, const TextStyle& style) {
     out += fmt::format("Severity:     {}{}\n", clip(dis.cvss->vector, 200),
                        dis.cvss->base_score ? fmt::format(" ({:.1f} {})", *dis.cvss->base_score, dis.cvss->severity.value_or(""))
                                             : std::string());
-  for (const auto& p : d.participants)
+  return out;
+}
+
+std::string participant_lines(const std::vector<ParticipantView>& participants) {
+  std::string out;
+  for (const auto& p : participants)
     out += fmt::format("Participant:  {} ({}{}{})\n", clip(p.address, 200), p.role, p.verified ? "" : ", unverified",
                        p.bouncing ? ", bouncing" : "");
-  for (const auto& m : d.messages) {
-    out += "\n";
-    out += colored(style, "\033[1;34m",
-                   fmt::format("--- message {} ({}) {} ---", m.id, message_state(m), when(m.received)));
-    out += "\n";
-    out += fmt::format("From:       {}{}\n", m.from_name.empty() ? "" : clip(m.from_name, 80) + " ",
-                       m.from.empty() ? "" : "<" + clip(m.from, 200) + ">");
-    if (!m.to.empty()) {
-      std::string to;
-      for (const auto& t : m.to) to += (to.empty() ? "" : ", ") + clip(t, 200);
-      out += fmt::format("To:         {}\n", to);
-    }
-    if (!m.cc.empty()) out += fmt::format("Cc:         {}\n", addresses(m.cc));
-    if (m.outbox) out += fmt::format("Outbox:     {} ({})\n", m.outbox->id, to_string(m.outbox->status));
-    if (m.date) out += fmt::format("Date:       {}\n", when(*m.date));
-    out += fmt::format("Subject:    {}\n", clip(m.subject, 200));
-    out += fmt::format("Message-ID: {}\n", clip(m.message_id, 200));
-    std::string crypto = m.encrypted ? "encrypted" : (m.mixed ? "MIXED: only some parts were encrypted" : "not encrypted");
-    if (m.decryption == DecryptionState::failed)
-      crypto = "decryption FAILED" + (m.decryption_error ? ": " + clip(*m.decryption_error, 200) : std::string());
-    else if (m.decryption_error)
-      crypto += " (" + clip(*m.decryption_error, 200) + ")";
-    std::string sig = m.signature == SignatureState::none ? "unsigned" : fmt::format("signature {}", to_string(m.signature));
-    if (m.signer) sig += " by " + clip(*m.signer, 64) + (m.signer_uid ? " " + clip(*m.signer_uid, 120) : "");
-    out += fmt::format("Security:   {}, {}\n", crypto, sig);
-    if (m.auth) out += fmt::format("Auth:       {}\n", auth_line(*m.auth));
-    if (m.signature == SignatureState::partial)
-      out += colored(style, "\033[1;31m", "Warning:    the signature covers only the parts marked [signed part]") + "\n";
-    if (signer_matches_from(m) == false)
-      out += colored(style, "\033[1;31m", "Warning:    the signer's key does not name the From address") + "\n";
-    if (m.unverified) out += colored(style, "\033[1;31m", "Warning:    sender is not a verified participant of this case") + "\n";
-    if (m.malformed) out += fmt::format("Warning:    malformed message ({})\n", clip(m.problems.value_or("stored raw"), 400));
-    for (std::size_t i = 0; i < m.attachments.size(); ++i) {
-      const Attachment& a = m.attachments[i];
-      out += fmt::format("Attachment: {}.{} {} ({}, {} bytes{}{}) sha256:{}\n", m.id, i + 1,
-                         a.filename.empty() ? "(unnamed)" : clip(a.filename, 120),
-                         clip(a.content_type, 80), a.size, a.encrypted ? ", encrypted" : "", a.is_signed ? ", signed" : "",
-                         clip(a.sha256, 64));
-    }
-    out += "\n" + safe_text(m.body);
-    if (!m.body.empty() && m.body.back() != '\n') out += "\n";
+  return out;
+}
+
+// A message's addresses: From, To, Cc, its outbox row, Date, Subject, Message-ID.
+std::string message_headers(const MessageView& m) {
+  std::string out = fmt::format("From:       {}{}\n", m.from_name.empty() ? "" : clip(m.from_name, 80) + " ",
+                                m.from.empty() ? "" : "<" + clip(m.from, 200) + ">");
+  if (!m.to.empty()) {
+    std::string to;
+    for (const auto& t : m.to) to += (to.empty() ? "" : ", ") + clip(t, 200);
+    out += fmt::format("To:         {}\n", to);
   }
-  if (!d.comments.empty()) {
-    out += "\n" + colored(style, "\033[1m", "Comments") + "\n";
-    for (const auto& c : d.comments)
-      out += fmt::format("{} {}:\n{}\n", when(c.created), clip(c.author, 40), safe_text(c.text));
+  if (!m.cc.empty()) out += fmt::format("Cc:         {}\n", addresses(m.cc));
+  if (m.outbox) out += fmt::format("Outbox:     {} ({})\n", m.outbox->id, to_string(m.outbox->status));
+  if (m.date) out += fmt::format("Date:       {}\n", when(*m.date));
+  out += fmt::format("Subject:    {}\n", clip(m.subject, 200));
+  out += fmt::format("Message-ID: {}\n", clip(m.message_id, 200));
+  return out;
+}
+
+// What the message's encryption and signature were, the MTA's verdict, and the warnings they call for.
+std::string message_security(const MessageView& m, const TextStyle& style) {
+  std::string crypto = m.encrypted ? "encrypted" : (m.mixed ? "MIXED: only some parts were encrypted" : "not encrypted");
+  if (m.decryption == DecryptionState::failed)
+    crypto = "decryption FAILED" + (m.decryption_error ? ": " + clip(*m.decryption_error, 200) : std::string());
+  else if (m.decryption_error)
+    crypto += " (" + clip(*m.decryption_error, 200) + ")";
+  std::string sig = m.signature == SignatureState::none ? "unsigned" : fmt::format("signature {}", to_string(m.signature));
+  if (m.signer) sig += " by " + clip(*m.signer, 64) + (m.signer_uid ? " " + clip(*m.signer_uid, 120) : "");
+  std::string out = fmt::format("Security:   {}, {}\n", crypto, sig);
+  if (m.auth) out += fmt::format("Auth:       {}\n", auth_line(*m.auth));
+  if (m.signature == SignatureState::partial)
+    out += colored(style, "\033[1;31m", "Warning:    the signature covers only the parts marked [signed part]") + "\n";
+  if (signer_matches_from(m) == false)
+    out += colored(style, "\033[1;31m", "Warning:    the signer's key does not name the From address") + "\n";
+  if (m.unverified) out += colored(style, "\033[1;31m", "Warning:    sender is not a verified participant of this case") + "\n";
+  if (m.malformed) out += fmt::format("Warning:    malformed message ({})\n", clip(m.problems.value_or("stored raw"), 400));
+  return out;
+}
+
+std::string attachment_lines(const MessageView& m) {
+  std::string out;
+  for (std::size_t i = 0; i < m.attachments.size(); ++i) {
+    const Attachment& a = m.attachments[i];
+    out += fmt::format("Attachment: {}.{} {} ({}, {} bytes{}{}) sha256:{}\n", m.id, i + 1,
+                       a.filename.empty() ? "(unnamed)" : clip(a.filename, 120),
+                       clip(a.content_type, 80), a.size, a.encrypted ? ", encrypted" : "", a.is_signed ? ", signed" : "",
+                       clip(a.sha256, 64));
   }
-  out += "\n" + colored(style, "\033[1m", "History") + "\n";
-  for (const auto& e : d.events)
+  return out;
+}
+
+// One message: its banner, headers, security, attachments, and its body made inert.
+std::string render_message(const MessageView& m, const TextStyle& style) {
+  std::string out = "\n";
+  out += colored(style, "\033[1;34m", fmt::format("--- message {} ({}) {} ---", m.id, message_state(m), when(m.received)));
+  out += "\n";
+  out += message_headers(m) + message_security(m, style) + attachment_lines(m);
+  out += "\n" + safe_text(m.body);
+  if (!m.body.empty() && m.body.back() != '\n') out += "\n";
+  return out;
+}
+
+std::string comment_lines(const std::vector<CommentView>& comments, const TextStyle& style) {
+  if (comments.empty()) return {};
+  std::string out = "\n" + colored(style, "\033[1m", "Comments") + "\n";
+  for (const auto& c : comments) out += fmt::format("{} {}:\n{}\n", when(c.created), clip(c.author, 40), safe_text(c.text));
+  return out;
+}
+
+std::string history_lines(const std::vector<EventView>& events, const TextStyle& style) {
+  std::string out = "\n" + colored(style, "\033[1m", "History") + "\n";
+  for (const auto& e : events)
     out += fmt::format("{}  {:<11} {:<10} {}\n", when(e.created), clip(e.kind, 11), clip(e.actor, 10), clip(e.detail, 160));
   return out;
+}
+
+}  // namespace
+
+std::string render_case(const CaseDetail& d, const TextStyle& style) {
+  std::string out = case_header(d, style) + disclosure_lines(d.disclosure) + participant_lines(d.participants);
+  for (const auto& m : d.messages) out += render_message(m, style);
+  return out + comment_lines(d.comments, style) + history_lines(d.events, style);
 }
 
 std::string render_search(const std::vector<SearchHit>& hits, const TextStyle& style) {

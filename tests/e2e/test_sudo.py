@@ -1,7 +1,7 @@
 """casectl through sudo (`sudo -u cased casectl ...`): files named on the
-command line are read with the invoking user's rights, not the service
-user's; --config and CASED_CONFIG are not the caller's to choose; the
-invoking user is recorded as the actor.
+command line are read, and files saved are written, with the invoking
+user's rights, not the service user's; --config and CASED_CONFIG are not
+the caller's to choose; the invoking user is recorded as the actor.
 
 sudo itself is emulated: the test runs casectl as the service user with
 setpriv and the SUDO_* variables sudo sets. It needs root to make the two
@@ -17,6 +17,8 @@ import tempfile
 
 from harness import CASECTL, run_tests
 from lmtp_client import message
+from pgp import headers
+from test_attachments import BLOB, POC, RITA, attachment_entity, multipart
 
 SERVICE = "cased-svc-test"
 ANALYST = "cased-analyst-test"
@@ -72,7 +74,7 @@ class World:
         env["CASED_CONFIG"] = SYSTEM_CONFIG
         return subprocess.run([CASECTL, *args], input=input, capture_output=True, env=env, timeout=60)
 
-    def via_sudo(self, *args, input=None, target="service", env_extra=None):
+    def via_sudo(self, *args, input=None, target="service", env_extra=None, stdout=subprocess.PIPE):
         """casectl as sudo would run it for the analyst: as the service user (or root)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("SUDO_") and k != "CASED_CONFIG"}
         env.update(SUDO_UID=str(self.analyst.pw_uid), SUDO_GID=str(self.analyst.pw_gid), SUDO_USER=ANALYST,
@@ -81,7 +83,7 @@ class World:
         cmd = [CASECTL, *args]
         if target == "service":
             cmd = ["setpriv", f"--reuid={self.svc.pw_uid}", f"--regid={self.svc.pw_gid}", "--clear-groups", *cmd]
-        return subprocess.run(cmd, input=input, capture_output=True, env=env, timeout=60, cwd=self.dir)
+        return subprocess.run(cmd, input=input, stdout=stdout, stderr=subprocess.PIPE, env=env, timeout=60, cwd=self.dir)
 
     def give_to_service(self):
         for root, dirs, files in os.walk(self.dir):
@@ -203,6 +205,68 @@ def test_backup_is_written_with_the_invoking_users_rights():
         assert p.returncode == 0 and p.stdout.startswith(b"ok"), (p.stdout, p.stderr)
         p = w.via_sudo("verify", "--database", copy, target="root")
         assert p.returncode == 0 and p.stdout.startswith(b"ok"), (p.stdout, p.stderr)
+    finally:
+        w.close()
+
+
+def analyst_dir(w, name):
+    path = os.path.join(w.dir, name)
+    os.mkdir(path, 0o700)
+    os.chown(path, w.analyst.pw_uid, w.analyst.pw_gid)
+    return path
+
+
+def test_save_writes_as_the_invoking_user_or_only_to_stdout():
+    w = World()
+    try:
+        report = headers(RITA, "a report with a proof", "poc@example.org") + multipart(
+            [attachment_entity('filename="poc.c"', "text/x-c", POC),
+             attachment_entity('filename="core.bin"', "application/octet-stream", BLOB)])
+        p = w.as_root("ingest", input=report)
+        assert p.returncode == 0, p.stderr
+        w.give_to_service()
+        mine = analyst_dir(w, "analyst-work")
+
+        # Through sudo to the service user, who cannot switch: writing into a
+        # directory is refused with the way that works, nothing is made (not
+        # even where the service user could write), nothing is recorded.
+        for args in (("--dir", os.path.join(w.dir, "svc-out")), ()):
+            p = w.via_sudo("save", "1", *args)
+            assert p.returncode == 4 and b"--stdout > FILE" in p.stderr, (p.returncode, p.stderr)
+            assert p.stdout == b""
+        assert not os.path.exists(os.path.join(w.dir, "svc-out")) and not os.path.exists(os.path.join(w.dir, "CASE-1"))
+        assert not [e for e in json.loads(w.case_text())["events"] if e["kind"] == "attachment-saved"]
+        # --stdout works: the analyst's shell opened the file.
+        piped = os.path.join(mine, "core.bin")
+        with open(piped, "wb") as f:
+            os.fchown(f.fileno(), w.analyst.pw_uid, w.analyst.pw_gid)
+            p = w.via_sudo("save", "1", "1.2", "--stdout", stdout=f)
+        assert p.returncode == 0, p.stderr
+        with open(piped, "rb") as f:
+            assert f.read() == BLOB
+
+        # Through sudo as root: DIR and the files are the analyst's, 0700 and 0600.
+        out = os.path.join(mine, "out")
+        p = w.via_sudo("save", "1", "--dir", out, target="root")
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.decode().splitlines() == [f"{out}/poc.c", f"{out}/core.bin"], p.stdout
+        st = os.stat(out)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (w.analyst.pw_uid, w.analyst.pw_gid, 0o700), st
+        for name, data in (("poc.c", POC), ("core.bin", BLOB)):
+            path = os.path.join(out, name)
+            st = os.stat(path)
+            assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (w.analyst.pw_uid, w.analyst.pw_gid, 0o600), st
+            with open(path, "rb") as f:
+                assert f.read() == data, name
+        # Not where only the service user may write.
+        hidden = os.path.join(w.dir, "gnupg", "out")
+        p = w.via_sudo("save", "1", "--dir", hidden, target="root")
+        assert p.returncode != 0 and b"Permission denied" in p.stderr, p.stderr
+        assert not os.path.exists(hidden)
+
+        # The analyst is the actor of every save, refused ones recorded nowhere.
+        saved = [(e["actor"], e["detail"]) for e in json.loads(w.case_text())["events"] if e["kind"] == "attachment-saved"]
+        assert saved == [(ANALYST, "1.2"), (ANALYST, "1.1 1.2")], saved
     finally:
         w.close()
 

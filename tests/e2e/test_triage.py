@@ -167,6 +167,11 @@ def test_tags_add_remove_noop_and_bad_ones_change_nothing():
         assert env.casectl("tag", "9", "+web", check=False).returncode == 3
 
         assert sorted(ids(env.json("list", "--tag", "web"))) == [1, 2]
+        # The text list shows the tags after the subject; a case without tags shows none.
+        rows = {line.split()[0]: line for line in env.casectl("list").stdout.decode().splitlines()[1:]}
+        assert rows["CASE#1"].endswith("report 1 (web)"), rows
+        assert rows["CASE#2"].endswith("report 2 (crash web)"), rows
+        assert rows["CASE#3"].endswith("report 3"), rows
         assert ids(env.json("list", "--tag", "web", "--tag", "crash")) == [2]
         assert ids(env.json("list", "--tag", "WEB", "--tag", "crash")) == [2]
         assert env.json("list", "--tag", "nothing") == []

@@ -4,7 +4,7 @@
 opens a brace at nesting depth 0 (or 1 inside a namespace) and its length
 runs to the matching brace; string and character literals and comments are
 skipped. Usage: long_functions.py [ROOT] [--limit N] [--check]
-With --check it exits 1 when any function in lib/ is over the limit."""
+With --check it exits 1 when any function there is over the limit."""
 import argparse
 import pathlib
 import re
@@ -73,4 +73,4 @@ for sub in ("lib", "daemon", "cli"):
                 rows.append((length, f"{f.relative_to(root)}:{start}", name))
 for length, where, name in sorted(rows, reverse=True):
     print(f"{length:5d}  {where}  {name}")
-raise SystemExit(1 if a.check and any(w.startswith("lib/") for _, w, _ in rows) else 0)
+raise SystemExit(1 if a.check and rows else 0)
