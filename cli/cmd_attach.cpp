@@ -209,11 +209,14 @@ Fd open_dir(const std::string& dir) {
   return d;
 }
 
-// Creates `name` in `dir`, or name-1, name-2... when it exists: never
-// replacing anything, never through a symbolic link. Returns the name used.
-std::string write_new(int dir, const std::string& shown_dir, const std::string& name, std::string_view bytes) {
-  for (int n = 0; n <= kMaxNumbered; ++n) {
-    std::string candidate = numbered_name(name, n);
+// Creates `name` in `dir`, or name-N from `next` on when it exists: never
+// replacing anything, never through a symbolic link. `next` is where the
+// next try starts (so that many attachments of one name cost one try each).
+// Returns the name used, or nothing when kMaxNumbered numbers are taken.
+std::optional<std::string> write_new(int dir, const std::string& shown_dir, const std::string& name,
+                                     std::string_view bytes, int& next) {
+  for (; next <= kMaxNumbered; ++next) {
+    std::string candidate = numbered_name(name, next);
     int fd = ::openat(dir, candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno == EEXIST) continue;
     std::string path = display_safe(shown_dir + "/" + candidate);
@@ -225,10 +228,10 @@ std::string write_new(int dir, const std::string& shown_dir, const std::string& 
       ::unlinkat(dir, candidate.c_str(), 0);
       fail(ExitCode::failure, fmt::format("cannot write {}: {}", path, std::strerror(error ? error : errno)));
     }
+    ++next;
     return candidate;
   }
-  fail(ExitCode::failure, fmt::format("{}/{}: it and {} numbered names exist already", display_safe(shown_dir),
-                                      display_safe(name), kMaxNumbered));
+  return std::nullopt;
 }
 
 struct Saved {
@@ -241,9 +244,16 @@ std::vector<Saved> write_files(const Context& ctx, const std::string& dir, const
   auto rights = writer_rights(ctx, dir);
   Fd d = open_dir(dir);
   std::vector<Saved> out;
+  std::map<std::string, int> next;  // per name, the number to try next
   for (const auto& a : chosen) {
-    std::string name = write_new(d.fd, dir, safe_name(a), bytes.at(a.handle()));
-    out.push_back({a.handle(), dir + "/" + name, &a});
+    // A sender may give a thousand attachments one name: past kMaxNumbered
+    // the handle names the file, so that no name stops the others.
+    auto name = write_new(d.fd, dir, safe_name(a), bytes.at(a.handle()), next[safe_name(a)]);
+    if (!name) name = write_new(d.fd, dir, fallback_name(a), bytes.at(a.handle()), next[fallback_name(a)]);
+    if (!name)
+      fail(ExitCode::failure, fmt::format("{}/{}: it and {} numbered names exist already", display_safe(dir),
+                                          display_safe(fallback_name(a)), kMaxNumbered));
+    out.push_back({a.handle(), dir + "/" + *name, &a});
   }
   return out;
 }

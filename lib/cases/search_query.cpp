@@ -48,9 +48,13 @@ std::string to_upper(std::string s) {
 Result<SearchQuery> parse_search_query(std::string_view query) {
   SearchQuery out;
   std::size_t pos = 0;
-  for (;;) {
+  for (std::size_t terms = 0;; ++terms) {
     std::string_view token = next_token(query, pos);
     if (token.empty()) break;
+    // Each term is a condition of one statement (SQLite and FTS5 refuse
+    // expressions deeper than 1000 and 256): a clear refusal instead.
+    if (terms == kMaxSearchTerms)
+      return Error{Errc::invalid, fmt::format("search: at most {} words and fields in one query", kMaxSearchTerms)};
     auto colon = token.find(':');
     std::string name = colon == std::string_view::npos ? std::string() : to_lower(token.substr(0, colon));
     std::array<std::pair<const char*, std::vector<std::string>*>, 5> fields = {{{"tag", &out.tags},

@@ -26,10 +26,14 @@ struct SearchQuery {
   }
 };
 
+// The most words and field terms one query may hold.
+inline constexpr std::size_t kMaxSearchTerms = 100;
+
 // Splits `query` at white space. A token NAME:VALUE with a known NAME (any
 // case) is a field term; VALUE may be in double quotes ("" for one quote),
 // which may hold spaces. An empty VALUE is an error (Errc::invalid, naming
-// the field); so is a query with neither words nor fields.
+// the field); so is a query with neither words nor fields, and one of more
+// than kMaxSearchTerms terms.
 Result<SearchQuery> parse_search_query(std::string_view query);
 
 // The FTS5 form of free text: each word quoted (a trailing * kept as a

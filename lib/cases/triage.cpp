@@ -31,8 +31,13 @@ std::optional<std::string> tag_problem(std::string_view tag) {
 }
 
 bool reopens_closed_case(const PreparedMessage& msg, const RoutingDecision& decision, std::string_view alias) {
-  // Our own mail coming back (a copy to the alias, cased's mark) is no news either.
-  return !decision.bounce && !automatic_message(msg) && !match_alias(decision.sender, alias).ours;
+  // Our own mail coming back (a copy to the alias, cased's mark) is no news
+  // either. Nor is mail from someone the case does not know: a case tag is
+  // a guessable number, so a stranger (or a forged From) could otherwise
+  // keep any closed case open, or reopen every one of them by mailing
+  // [CASE#1]...[CASE#N]. Their mail is stored and noted; an analyst decides.
+  return !decision.bounce && !decision.unverified && !decision.forged && !automatic_message(msg) &&
+         !match_alias(decision.sender, alias).ours;
 }
 
 }  // namespace cased

@@ -27,9 +27,11 @@ inline constexpr std::size_t kMaxTagLength = 64;
 std::optional<std::string> tag_problem(std::string_view tag);
 
 // Whether an inbound message that `decision` routed into a closed case
-// reopens it: mail from a person does; a bounce, an automatic message
-// (RFC 3834: an empty envelope sender, Auto-Submitted, list or bulk mail)
-// and mail from the alias itself do not.
+// reopens it: mail from a verified participant does; a bounce, an
+// automatic message (RFC 3834: an empty envelope sender, Auto-Submitted,
+// list or bulk mail), mail from the alias itself and mail from a sender who
+// is not a verified participant of the case (or whose From failed DMARC) do
+// not.
 bool reopens_closed_case(const PreparedMessage& msg, const RoutingDecision& decision, std::string_view alias);
 
 }  // namespace cased

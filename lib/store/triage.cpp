@@ -93,12 +93,21 @@ Status Store::change_status(std::int64_t id, const StatusChange& change, const s
 void Store::reopen_if_closed(const PreparedMessage& msg, const RoutingDecision& route, std::int64_t case_id,
                              std::int64_t now) {
   CaseState old = case_state(db_, case_id);
-  if (!closed_state(old.status) || !reopens_closed_case(msg, route, options_.alias)) return;
+  if (!closed_state(old.status)) return;
+  if (!reopens_closed_case(msg, route, options_.alias)) {
+    // A person the case does not know wrote to it: kept, said, not reopened.
+    if (route.unverified && !route.bounce)
+      add_event(case_id, "message", "cased",
+                fmt::format("the case stays {}: the sender is not a verified participant (casectl status {} open "
+                            "reopens it)",
+                            state_with_reason(old.status, old.resolution), case_id),
+                now);
+    return;
+  }
   db_.cached("UPDATE cases SET status = 'open', resolution = NULL, closed = NULL WHERE id = ?").bind(1, case_id).run();
   add_event(case_id, "reopen", "cased",
-            fmt::format("{} -> open: new mail from {}{}", state_with_reason(old.status, old.resolution),
-                        route.sender.empty() ? std::string("an unknown sender") : route.sender,
-                        route.unverified ? " (not a verified participant)" : ""),
+            fmt::format("{} -> open: new mail from {}", state_with_reason(old.status, old.resolution),
+                        route.sender.empty() ? std::string("an unknown sender") : route.sender),
             now);
 }
 

@@ -305,5 +305,56 @@ def test_save_leaves_the_keyring_alone():
         w.close()
 
 
+def test_a_thousand_attachments_of_one_name_all_save():
+    """Numbered names run out after 1000: the rest are named after their handles, none is lost."""
+    w = World()
+    try:
+        for m in (1, 2):
+            parts = [attachment_entity('filename="same.txt"', "text/plain", f"{m}.{i}\n".encode()) for i in range(600)]
+            subject = "many" if m == 1 else "Re: [CASE#1] many"
+            w.env.json("ingest", input=headers(RITA, subject, f"many{m}@example.org") + multipart(parts))
+        listed = w.json("attachments", "1")
+        assert len(listed) == 1200, len(listed)
+        saved = w.json("save", "1", "--dir", "out")
+        assert len(saved) == 1200, len(saved)
+        names = [os.path.basename(f["path"]) for f in saved]
+        assert len(set(names)) == 1200
+        assert names[0] == "same.txt" and names[1000] == "same-1000.txt"
+        assert names[1001] == "attachment-" + saved[1001]["handle"], names[1001]
+        assert files_under(w.work) == {os.path.join("out", n) for n in names}
+        for f in saved:
+            with open(os.path.join(w.work, f["path"]), "rb") as fh:
+                assert hashlib.sha256(fh.read()).hexdigest() == f["sha256"], f
+        events = [e for e in w.json("show", "1")["events"] if e["kind"] == "attachment-saved"]
+        assert len(events) == 1, events
+    finally:
+        w.close()
+
+
+def test_save_does_not_decrypt_ciphertext_intake_kept():
+    """A captured report sent back inside other mail (nested, or as a forwarded message) is
+    ciphertext to intake, and save gives it out as ciphertext, never decrypted."""
+    w = World()
+    try:
+        captured = encrypted_report(w, msgid="captured@example.org")
+        nested = multipart([captured, crlf("Content-Type: message/rfc822\r\n"
+                                           'Content-Disposition: attachment; filename="fwd.eml"\r\n\r\n') + captured],
+                           text="please have a look\n")
+        w.env.json("ingest", input=headers("Mallory <mallory@example.net>", "look", "mallory@example.net") + nested)
+        listed = w.json("attachments", "1")
+        assert listed, listed
+        for a in listed:
+            data = w.run("save", "1", a["handle"], "--stdout").stdout
+            assert b"poc-marker-7f3e" not in data and b"#include" not in data, a
+        assert any(b"BEGIN PGP MESSAGE" in w.run("save", "1", a["handle"], "--stdout").stdout for a in listed)
+        saved = w.json("save", "1", "--dir", "out")
+        for f in saved:
+            with open(os.path.join(w.work, f["path"]), "rb") as fh:
+                assert b"poc-marker-7f3e" not in fh.read(), f
+        assert "poc-marker-7f3e" not in json.dumps(w.json("show", "1"))
+    finally:
+        w.close()
+
+
 if __name__ == "__main__":
     run_tests(globals())

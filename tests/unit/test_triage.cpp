@@ -136,14 +136,21 @@ TEST_CASE("triage: new mail from a person reopens a closed case; stats count res
   closed.bind(1, id);
   REQUIRE(closed.step());
   CHECK(closed.is_null(0));
-  // Anyone's mail reopens it; the event says when the sender is not verified.
+  // A stranger's mail (the tag is a guessable number) is stored and noted
+  // but does not reopen it: nobody outside the case keeps it open.
   REQUIRE(s->change_status(id, {"rejected", std::string("out-of-scope"), std::nullopt}, "alice").ok());
-  test::ingest(*s, message("k@x", "stranger@example.net", "Re: [CASE#" + std::to_string(id) + "] crash"));
+  auto stranger = test::ingest(*s, message("k@x", "stranger@example.net", "Re: [CASE#" + std::to_string(id) + "] crash"));
+  CHECK(stranger.case_id == id);
   d = s->get_case(id);
-  CHECK(d->summary.status == "open");
-  CHECK(d->events.back().kind == "reopen");
-  CHECK(d->events.back().detail ==
-        "rejected (out-of-scope) -> open: new mail from stranger@example.net (not a verified participant)");
+  CHECK(d->summary.status == "rejected");
+  REQUIRE(d->summary.resolution);
+  CHECK(*d->summary.resolution == "out-of-scope");
+  CHECK(d->events.back().kind == "message");
+  CHECK(d->events.back().detail.find("stays rejected (out-of-scope)") != std::string::npos);
+  for (const auto& e : d->events) CHECK_FALSE((e.kind == "reopen" && e.detail.find("stranger") != std::string::npos));
+  // The reporter's next mail does reopen it.
+  test::ingest(*s, message("l@x", "reporter@example.org", "Re: [CASE#" + std::to_string(id) + "] crash"));
+  CHECK(summary(*s, id).status == "open");
 }
 
 TEST_CASE("triage: bounces, automatic mail and our own do not reopen", "[triage]") {
@@ -163,6 +170,15 @@ TEST_CASE("triage: bounces, automatic mail and our own do not reopen", "[triage]
   RoutingDecision self = d;
   self.sender = "security@example.com";
   CHECK_FALSE(reopens_closed_case(msg, self, "security@example.com"));
+  RoutingDecision stranger = d;
+  stranger.unverified = true;
+  CHECK_FALSE(reopens_closed_case(msg, stranger, "security@example.com"));
+  RoutingDecision forged = d;
+  forged.forged = true;
+  CHECK_FALSE(reopens_closed_case(msg, forged, "security@example.com"));
+  auto list = msg;
+  list.parsed.list_id = "<sec.lists.example.org>";
+  CHECK_FALSE(reopens_closed_case(list, d, "security@example.com"));
 }
 
 TEST_CASE("triage: tag rules", "[triage]") {
@@ -286,6 +302,19 @@ TEST_CASE("triage: search fields narrow the cases; fields alone order by activit
     INFO(q);
     CHECK(s->search(q).ok());
   }
+  // Thousands of terms: a clear refusal, never an SQL or FTS5 error.
+  for (const char* term : {"tag:web ", "heap ", "subject:heap ", "attachment:p ", "from:a@b.c "}) {
+    std::string many;
+    for (int i = 0; i < 2000; ++i) many += term;
+    INFO(term);
+    auto r = s->search(many);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::invalid);
+    CHECK(r.error().message.find("at most 100") != std::string::npos);
+  }
+  std::string hundred;
+  for (int i = 0; i < 100; ++i) hundred += "tag:web ";
+  CHECK(hit_ids(s->search(hundred)) == Ids{a, b});
 }
 
 TEST_CASE("triage: tags go with a thread that joins another case", "[triage]") {
