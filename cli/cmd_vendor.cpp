@@ -66,6 +66,9 @@ void apply_securitytxt(Vendor& v, const SecurityTxtImport& st) {
                      *v.key, v.name));
   if (!v.key) v.key = st.key;
   v.securitytxt = st.record;
+  const auto& signer = st.record.signer;
+  if (st.record.signature == "good" && v.key && signer && *signer != *v.key)
+    warn(fmt::format("security.txt is signed by {}, not by the vendor's key {}", *signer, *v.key));
 }
 
 std::unique_ptr<Crypto> keyring(Context& ctx) {

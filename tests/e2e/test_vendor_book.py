@@ -177,6 +177,13 @@ def test_a_signed_securitytxt_fills_the_entry_and_its_signature_is_reported():
 
         # Signed by a key gpg.home does not hold: kept, and reported as unchecked.
         w.env.casectl("vendor", "add", "beta", "--contact", "sec@beta.example")
+        # Signed well, but by another vendor's key than this one's: said so.
+        gpg(w.alias.home, "--import", input=w.beta.public())
+        w.env.casectl("vendor", "edit", "beta", "--key", w.beta.fpr)
+        p = w.env.casectl("vendor", "import-securitytxt", "beta", w.file("more2.txt", more))
+        assert f"signed by {w.acme.fpr}, not by the vendor's key {w.beta.fpr}" in p.stderr.decode(), p.stderr
+        gpg(w.alias.home, "--delete-keys", w.beta.fpr)
+        w.env.casectl("vendor", "edit", "beta", "--key", "none")
         by_beta = w.file("beta.txt", w.beta.clearsign(securitytxt(["mailto:sec@beta.example"]).encode()))
         p = w.env.casectl("vendor", "import-securitytxt", "beta", by_beta)
         assert "NOT checked" in p.stderr.decode() and w.beta.fpr[-16:] in p.stderr.decode(), p.stderr
