@@ -40,11 +40,17 @@ void warn_unnamed(const KeyInfo& key, const std::vector<std::string>& contacts) 
                      key.fingerprint, display_safe(key.uid)));
 }
 
+void refuse_own(const Crypto& crypto, const std::string& fpr) {
+  const auto& own = crypto.own_fingerprints();
+  if (std::find(own.begin(), own.end(), fpr) != own.end())
+    fail(ExitCode::refused, fmt::format("key {} is one of our own (the alias's) keys, not a vendor's", fpr));
+}
+
 KeyInfo key_in_keyring(Crypto& crypto, const std::string& fpr) {
   auto key = crypto.find_key(fpr);
   if (!key || key->fingerprint != fpr)
     fail(ExitCode::not_found, fmt::format("no key {} in gpg.home: give the vendor's key file with --key FILE", fpr));
-  if (key->secret) fail(ExitCode::refused, fmt::format("key {} is one of our own secret keys, not a vendor's", fpr));
+  refuse_own(crypto, fpr);
   return *key;
 }
 
@@ -61,6 +67,7 @@ KeyInfo key_from_file(Context& ctx, Crypto& crypto, const std::string& path) {
   if (keys.size() > 1)
     fail(ExitCode::refused, fmt::format("{} holds {} keys ({}, {}...): give a file with the vendor's one key",
                                         display_safe(path), keys.size(), keys[0].fingerprint, keys[1].fingerprint));
+  refuse_own(crypto, keys[0].fingerprint);
   if (!keys[0].can_encrypt)
     fail(ExitCode::refused, fmt::format("key {} in {} cannot encrypt (expired, revoked or no encryption subkey)",
                                         keys[0].fingerprint, display_safe(path)));

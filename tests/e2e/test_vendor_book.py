@@ -133,6 +133,8 @@ def test_bad_input_is_refused_and_changes_nothing():
 
         # Keys: not in gpg.home, a secret key, several keys, a key that cannot encrypt.
         assert "no key" in w.fail(3, "vendor", "edit", "acme", "--key", w.beta.fpr)
+        assert "our own" in w.fail(4, "vendor", "edit", "acme", "--key", w.alias.fpr)
+        assert "our own" in w.fail(4, "vendor", "edit", "acme", "--key", w.file("alias.asc", w.alias.public()))
         secret = w.file("secret.asc", gpg(w.acme.home, "--armor", "--export-secret-keys", w.acme.fpr).stdout)
         assert "secret key" in w.fail(4, "vendor", "edit", "acme", "--key", secret)
         both = w.file("both.asc", w.acme.public() + w.beta.public())
