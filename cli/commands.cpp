@@ -26,6 +26,11 @@ Access keys_access(const Args& a) {
   return a.action == "export" ? Access::none : Access::read;
 }
 
+// `vendor` and `vendor list|show` read; the other actions write.
+Access vendor_access(const Args& a) {
+  return a.action.empty() || a.action == "list" || a.action == "show" ? Access::read : Access::write;
+}
+
 constexpr long kMaxCount = 100000;
 
 void no_options(CLI::App&, Args&) {}
@@ -232,6 +237,10 @@ const std::vector<Command>& commands() {
        save_options, cmd_save},
       {"raw", "a stored message byte for byte to stdout (a file or a pipe, not a terminal)", reads, raw_options,
        cmd_raw},
+      // The vendor contact book (cmd_vendor.cpp).
+      {"vendor", "the vendor contact book: 'vendor add|edit NAME --contact ADDR [--key FILE|FPR]', list, show, remove, "
+                 "import-securitytxt NAME FILE",
+       vendor_access, vendor_options, cmd_vendor},
   };
   return table;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cases/disclosure.hpp"
+#include "cmd_vendor.hpp"
 #include "context.hpp"
 
 namespace cased::cli {
@@ -51,6 +52,8 @@ struct Args {
   std::vector<std::string> list_tags;
   // merge ID INTO (INTO in arg2); split ID MSG...
   std::vector<std::int64_t> split_messages;
+  // vendor ACTION NAME [SOURCE] (cmd_vendor.cpp; ACTION in `action`).
+  VendorArgs vendor;
 };
 
 struct Command {

@@ -50,6 +50,14 @@ class CryptoTimeout : public std::runtime_error {
 // signer's key names the From address.
 inline constexpr std::string_view kSignerNotFrom = "signer does not match From";
 
+// What a cleartext-signed text's signature says (Crypto::verify_clearsigned).
+struct ClearsignedCheck {
+  SignatureState status = SignatureState::bad;  // good, bad or unknown_key
+  std::optional<std::string> signer;            // the primary key, when in the keyring
+  std::optional<std::string> signing_key;       // the key the signature names
+  std::string problem;                          // why gpg could not verify it at all
+};
+
 class Crypto {
  public:
   static constexpr std::uint64_t kDefaultMaxPlaintext = 50ull << 20;
@@ -96,6 +104,13 @@ class Crypto {
   // Imports the keys in `armored` (or binary) data, never touching keys we
   // hold a secret for. Returns what was imported.
   std::vector<KeyInfo> import_keys(std::string_view data);
+
+  // The keys in a key file, without importing them (`secret` when the file
+  // carries secret key material); and a cleartext-signed text verified
+  // against the keyring (key_files.cpp). Errc::unavailable when gpg-agent
+  // does not answer.
+  std::vector<KeyInfo> keys_in(std::string_view data);
+  Result<ClearsignedCheck> verify_clearsigned(std::string_view text);
 
   // Looks a key up by fingerprint.
   std::optional<KeyInfo> find_key(std::string_view fingerprint);

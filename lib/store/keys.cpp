@@ -115,25 +115,29 @@ void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::s
                           sender, *pm.signer, *pin), now);
 }
 
+void Store::pin_in_transaction(const std::string& address, const std::string& fingerprint, const std::string& actor,
+                               std::int64_t now) {
+  db_.cached("UPDATE keys SET pinned = 0 WHERE address = ?").bind(1, address).run();
+  db_.cached(
+         "INSERT INTO keys(address, fingerprint, source, pinned, added) VALUES (?1, ?2, 'analyst', 1, ?3) "
+         "ON CONFLICT(address, fingerprint) DO UPDATE SET pinned = 1")
+      .bind(1, address)
+      .bind(2, fingerprint)
+      .bind(3, now)
+      .run();
+  auto& st = db_.cached("SELECT DISTINCT case_id FROM participants WHERE address = ?");
+  st.bind(1, address);
+  std::vector<std::int64_t> cases;
+  while (st.step()) cases.push_back(st.int64(0));
+  st.reset();
+  for (auto c : cases)
+    add_event(c, "key", actor, fmt::format("key {} pinned to {} by an analyst", fingerprint, address), now);
+}
+
 Status Store::pin_key(const std::string& address, const std::string& fingerprint, const std::string& actor) {
   return guarded([&]() -> Status {
     sql::Transaction tx(db_);
-    std::int64_t now = now_unix();
-    db_.cached("UPDATE keys SET pinned = 0 WHERE address = ?").bind(1, address).run();
-    db_.cached(
-           "INSERT INTO keys(address, fingerprint, source, pinned, added) VALUES (?1, ?2, 'analyst', 1, ?3) "
-           "ON CONFLICT(address, fingerprint) DO UPDATE SET pinned = 1")
-        .bind(1, address)
-        .bind(2, fingerprint)
-        .bind(3, now)
-        .run();
-    auto& st = db_.cached("SELECT DISTINCT case_id FROM participants WHERE address = ?");
-    st.bind(1, address);
-    std::vector<std::int64_t> cases;
-    while (st.step()) cases.push_back(st.int64(0));
-    st.reset();
-    for (auto c : cases)
-      add_event(c, "key", actor, fmt::format("key {} pinned to {} by an analyst", fingerprint, address), now);
+    pin_in_transaction(address, fingerprint, actor, now_unix());
     tx.commit();
     return ok_status();
   });

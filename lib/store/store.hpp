@@ -20,6 +20,7 @@
 #include "mail/message.hpp"
 #include "store/outbox_queue.hpp"
 #include "store/sqlite.hpp"
+#include "store/vendors.hpp"
 
 namespace cased {
 
@@ -343,6 +344,18 @@ class Store {
   // Every key recorded, by address and then age.
   Result<std::vector<KeyRecord>> list_keys();
 
+  // The vendor contact book (vendors.cpp; schema 16). Every vendor by
+  // name; one vendor (not_found naming it); save_vendor writes `v` whole
+  // (its contacts replace the old ones), pins its key to each contact that
+  // does not have it pinned (as pin_key) and logs `detail`; remove_vendor
+  // drops a vendor and its contacts, keeping pins and the log.
+  Result<std::vector<Vendor>> list_vendors();
+  Result<Vendor> get_vendor(const std::string& name);
+  Status save_vendor(const Vendor& v, VendorWrite how, const std::string& detail, const std::string& actor);
+  Status remove_vendor(const std::string& name, const std::string& actor);
+  // The vendor's log, oldest first (also after it was removed).
+  Result<std::vector<VendorLogEntry>> vendor_log(const std::string& name);
+
   // Rate limits compare rate_key()s, so quoted and +detail variants of one
   // mailbox count together: how many sent mails went to `address` since `since`.
   Result<std::int64_t> sent_to_since(const std::string& address, std::int64_t since);
@@ -381,6 +394,10 @@ class Store {
   std::vector<std::int64_t> split_origins(std::int64_t id);
   void merge_links(CaseDetail& detail);
   std::optional<std::string> pinned_fingerprint(const std::string& address);
+  // pin_key's work inside the caller's transaction (keys.cpp).
+  void pin_in_transaction(const std::string& address, const std::string& fingerprint, const std::string& actor,
+                          std::int64_t now);
+  std::optional<Vendor> read_vendor(const std::string& name);
   // How many acknowledgements were queued for `address` (by rate_key) since `since`.
   std::int64_t acknowledgements_since(const std::string& address, std::int64_t since);
   // SQL functions the queries use: cased_rate_key(address).
