@@ -380,7 +380,7 @@ TEST_CASE("sqlite vfs: a write error fails the commit (synchronous=NORMAL)", "[s
 }
 
 // SQLite ignores the result of SQLITE_FCNTL_CKPT_DONE, where a checkpoint's
-// pages are flushed; the failed run must stay to fail the checkpoint's next
+// pages are flushed; the failed flush's error must fail the checkpoint's next
 // step instead of letting it record pages that never reached the file.
 TEST_CASE("sqlite vfs: a write error in a checkpoint leaves it undone", "[sqlite][vfs]") {
   TempDir dir;
