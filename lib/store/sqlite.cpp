@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "store/sqlite_vfs.hpp"
@@ -149,6 +150,15 @@ std::string immutable_uri(const std::string& path) {
   return out + "?immutable=1";
 }
 
+// The write-coalescing VFS, or in a test build with CASED_TEST_PLAIN_VFS=1
+// SQLite's default one: tells a fault of the shim from one of SQLite's.
+const char* vfs_name() {
+#ifdef CASED_TEST_HOOKS
+  if (const char* p = std::getenv("CASED_TEST_PLAIN_VFS"); p && std::strcmp(p, "1") == 0) return nullptr;
+#endif
+  return coalescing_vfs();
+}
+
 }  // namespace
 
 Db Db::open(const std::string& path, bool create, bool readonly, bool immutable) {
@@ -163,7 +173,7 @@ Db Db::open(const std::string& path, bool create, bool readonly, bool immutable)
   if (immutable) flags |= SQLITE_OPEN_URI;
   // Through the write-coalescing VFS (sqlite_vfs.hpp): one pwrite per run
   // of WAL frames or checkpointed pages instead of one or two per page.
-  int rc = sqlite3_open_v2(immutable ? immutable_uri(path).c_str() : path.c_str(), &raw, flags, coalescing_vfs());
+  int rc = sqlite3_open_v2(immutable ? immutable_uri(path).c_str() : path.c_str(), &raw, flags, vfs_name());
   db.db_.reset(raw);
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);

@@ -28,11 +28,18 @@
 // checksums discard a torn or missing tail, and a checkpoint's progress is
 // only recorded after its pages were flushed.
 //
-// A failed flush keeps the run and returns the error. Several callers ignore
-// errors (xShmBarrier returns nothing, unlocks and some file controls are not
-// checked), so dropping the run would lose writes silently and let a later
-// xSync succeed; kept, the run is retried at every later flush point and the
-// error reaches SQLite at the latest at xSync.
+// A failed flush drops the run and returns the error. Kept and retried
+// later, it would land over bytes written since: SQLite rolls back the
+// transaction (or abandons the checkpoint) whose bytes they were and reuses
+// those offsets, from this connection or from another with its own handle
+// on the same file (in cased, the outbox worker), so a late retry wrote
+// stale frames over committed ones. Where the error cannot reach SQLite
+// (xShmBarrier returns nothing; xClose, unlocks and file-control hints such
+// as SQLITE_FCNTL_CKPT_DONE are not checked), it is kept as the file's
+// `lost` error and returned by its next xWrite, xSync or xTruncate, so
+// nothing written after the lost bytes is acknowledged: a commit frame's
+// write fails its transaction, and a checkpoint fails at the database's
+// xSync or xTruncate before it records its progress.
 //
 // Reads are joined too, in one place: a checkpoint copies every WAL frame
 // it backfills with a read of its own (about 1,000 reads of 4 KiB for
@@ -107,6 +114,7 @@ struct File {
   bool commit_frame = false;  // the last write was a commit frame's header
   std::vector<unsigned char> run;  // bytes not yet written, for offset `start`
   sqlite3_int64 start = 0;
+  int lost = SQLITE_OK;  // a failed flush's error that SQLite has not been given
   bool checkpointing = false;  // a WAL whose database is being checkpointed
   std::array<ReadWindow, kWindows> windows;
   std::uint64_t reads = 0;
@@ -121,11 +129,21 @@ constexpr std::size_t kRealOffset = (sizeof(File) + 7) & ~std::size_t{7};
 File* self(sqlite3_file* f) { return reinterpret_cast<File*>(f); }
 const sqlite3_io_methods* real_methods(File* f) { return f->real->pMethods; }
 
-int flush(File* f) {
+// `reported`: the caller returns the error to SQLite, which then fails
+// what it was doing; otherwise the next checked write path returns it.
+int flush(File* f, bool reported = true) {
   if (!f || f->run.empty()) return SQLITE_OK;
   crash::before_write(crash::Kind::flush, f->real, f->name, f->run.data(), static_cast<int>(f->run.size()), f->start);
   int rc = real_methods(f)->xWrite(f->real, f->run.data(), static_cast<int>(f->run.size()), f->start);
-  if (rc == SQLITE_OK) f->run.clear();  // keeps the capacity for the next run
+  f->run.clear();  // keeps the capacity for the next run; never written late
+  if (rc != SQLITE_OK && !reported) f->lost = rc;
+  return rc;
+}
+
+// The error of a flush that SQLite was not given, once.
+int take_lost(File* f) {
+  int rc = f->lost;
+  f->lost = SQLITE_OK;
   return rc;
 }
 
@@ -135,9 +153,9 @@ void drop_windows(File* f) {
 
 // This file's run and its peer's: what must be in the files before the
 // wal-index changes.
-int flush_linked(File* f) {
-  int rc = flush(f->peer);
-  int rc2 = flush(f);
+int flush_linked(File* f, bool reported) {
+  int rc = flush(f->peer, false);  // the peer's own calls never see this error
+  int rc2 = flush(f, reported);
   return rc != SQLITE_OK ? rc : rc2;
 }
 
@@ -145,7 +163,7 @@ int flush_linked(File* f) {
 // returned, though SQLite has no use for it at that point.
 int x_close(sqlite3_file* pf) {
   File* f = self(pf);
-  int rc = flush(f);
+  int rc = flush(f, false);
   if (f->peer) {
     f->peer->peer = nullptr;
     f->peer->checkpointing = false;
@@ -201,6 +219,7 @@ int x_read(sqlite3_file* pf, void* out, int n, sqlite3_int64 off) {
 
 int x_write(sqlite3_file* pf, const void* data, int n, sqlite3_int64 off) {
   File* f = self(pf);
+  if (int rc = take_lost(f); rc != SQLITE_OK) return rc;
   if (f->checkpointing) {
     f->checkpointing = false;
     drop_windows(f);
@@ -243,6 +262,7 @@ int x_truncate(sqlite3_file* pf, sqlite3_int64 size) {
     f->checkpointing = false;
     drop_windows(f);
   }
+  if (int rc = take_lost(f); rc != SQLITE_OK) return rc;
   if (int rc = flush(f); rc != SQLITE_OK) return rc;
   crash::before_truncate(f->real, f->name, size);
   return real_methods(f)->xTruncate(f->real, size);
@@ -250,6 +270,7 @@ int x_truncate(sqlite3_file* pf, sqlite3_int64 size) {
 
 int x_sync(sqlite3_file* pf, int flags) {
   File* f = self(pf);
+  if (int rc = take_lost(f); rc != SQLITE_OK) return rc;
   if (int rc = flush(f); rc != SQLITE_OK) return rc;
   crash::point(crash::Kind::sync, f->name);
   int rc = real_methods(f)->xSync(f->real, flags);
@@ -273,7 +294,7 @@ int x_lock(sqlite3_file* pf, int level) {
 // lock as released whatever we return.
 int x_unlock(sqlite3_file* pf, int level) {
   File* f = self(pf);
-  int rc = flush(f);
+  int rc = flush(f, false);
   int rc2 = real_methods(f)->xUnlock(f->real, level);
   return rc != SQLITE_OK ? rc : rc2;
 }
@@ -286,7 +307,9 @@ int x_check_reserved_lock(sqlite3_file* pf, int* out) {
 
 int x_file_control(sqlite3_file* pf, int op, void* arg) {
   File* f = self(pf);
-  if (int rc = flush(f); rc != SQLITE_OK) return rc;
+  // Hints (SQLITE_FCNTL_CKPT_DONE among them) are sent without a look at
+  // the result.
+  if (int rc = flush(f, false); rc != SQLITE_OK) return rc;
   if (f->peer && !f->wal && (op == SQLITE_FCNTL_CKPT_START || op == SQLITE_FCNTL_CKPT_DONE)) {
     f->peer->checkpointing = op == SQLITE_FCNTL_CKPT_START;
     if (!f->peer->checkpointing) drop_windows(f->peer);
@@ -315,7 +338,7 @@ int x_shm_map(sqlite3_file* pf, int page, int page_size, int extend, void volati
 int x_shm_lock(sqlite3_file* pf, int offset, int n, int flags) {
   File* f = self(pf);
   if (real_methods(f)->iVersion < 2) return SQLITE_IOERR_SHMLOCK;
-  int rc = flush_linked(f);
+  int rc = flush_linked(f, !(flags & SQLITE_SHM_UNLOCK));
   if (rc != SQLITE_OK && !(flags & SQLITE_SHM_UNLOCK)) return rc;
   int rc2 = real_methods(f)->xShmLock(f->real, offset, n, flags);
   return rc != SQLITE_OK ? rc : rc2;
@@ -323,9 +346,9 @@ int x_shm_lock(sqlite3_file* pf, int offset, int n, int flags) {
 
 void x_shm_barrier(sqlite3_file* pf) {
   File* f = self(pf);
-  // Nothing can be returned from here; a failed flush keeps its run, which
-  // is retried (and reported) at the next flush point.
-  flush_linked(f);
+  // Nothing can be returned from here: a failed flush is the files' `lost`
+  // error.
+  flush_linked(f, false);
   if (real_methods(f)->iVersion >= 2) real_methods(f)->xShmBarrier(f->real);
 }
 
@@ -345,7 +368,7 @@ int x_fetch(sqlite3_file* pf, sqlite3_int64 off, int n, void** out) {
 
 int x_unfetch(sqlite3_file* pf, sqlite3_int64 off, void* page) {
   File* f = self(pf);
-  int rc = flush(f);
+  int rc = flush(f, false);
   int rc2 = real_methods(f)->iVersion < 3 ? SQLITE_OK : real_methods(f)->xUnfetch(f->real, off, page);
   return rc != SQLITE_OK ? rc : rc2;
 }
