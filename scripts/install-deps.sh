@@ -7,13 +7,14 @@ pkgs=(
   build-essential cmake pkg-config ccache
   libetpan-dev libgpgme-dev libgnutls28-dev libsqlite3-dev sqlite3
   libfmt-dev libspdlog-dev catch2 libtomlplusplus-dev libcli11-dev
-  nlohmann-json3-dev libasio-dev libsystemd-dev
-  gnupg gpg-agent swaks postfix python3 python3-aiosmtpd openssl
+  nlohmann-json3-dev libasio-dev libsystemd-dev libcpp-httplib-dev
+  gnupg gpg-agent gpgsm swaks postfix python3 python3-aiosmtpd openssl
   dovecot-imapd dovecot-lmtpd
   scdoc man-db groff-base systemd
   neomutt
   zsh bash-completion
   clang libclang-rt-14-dev
+  python3-jsonschema chromium curl
 )
 missing=()
 for p in "${pkgs[@]}"; do
