@@ -61,10 +61,15 @@ void apply_securitytxt(Vendor& v, const SecurityTxtImport& st) {
   for (const auto& m : st.mail) add_contact(v, m);
   if (!v.url && st.url) v.url = st.url;
   if (!v.phone && st.phone) v.phone = st.phone;
-  if (st.key && v.key && *v.key != *st.key)
-    warn(fmt::format("security.txt names key {}, the book keeps {} (change it with vendor edit {} --key FPR)", *st.key,
+  std::optional<std::string> key = st.key ? std::optional(st.key->info.fingerprint) : std::nullopt;
+  if (key && v.key && *v.key != *key)
+    warn(fmt::format("security.txt names key {}, the book keeps {} (change it with vendor edit {} --key FPR)", *key,
                      *v.key, v.name));
-  if (!v.key) v.key = st.key;
+  if (!v.key) v.key = key;
+}
+
+// After the signature is checked: its record, and whose it is.
+void record_securitytxt(Vendor& v, const SecurityTxtImport& st) {
   v.securitytxt = st.record;
   const auto& signer = st.record.signer;
   if (st.record.signature == "good" && v.key && signer && *signer != *v.key)
@@ -103,18 +108,21 @@ int vendor_write(Context& ctx, const VendorArgs& va, bool add) {
     v = check(s.get_vendor(name));
   }
   apply_fields(v, va);
-  std::optional<SecurityTxtImport> st;
-  if (va.securitytxt) st = read_securitytxt(ctx, *va.securitytxt);
+  // Everything is checked first; the keyring and the book change after.
   std::unique_ptr<Crypto> crypto;
-  if (va.key || st) crypto = keyring(ctx);
-  if (va.key) v.key = *va.key == "none" ? std::nullopt : std::optional(vendor_key(ctx, *crypto, *va.key, v.contacts));
-  if (st) {
-    verify_securitytxt(*crypto, *st);
-    apply_securitytxt(v, *st);
-  }
+  bool new_key = va.key && *va.key != "none";
+  if (new_key || va.securitytxt) crypto = keyring(ctx);
+  std::optional<PendingKey> key;
+  if (new_key) key = check_vendor_key(ctx, *crypto, *va.key);
+  if (va.key) v.key = key ? std::optional(key->info.fingerprint) : std::nullopt;
+  std::optional<SecurityTxtImport> st;
+  if (va.securitytxt) st = read_securitytxt(ctx, *crypto, *va.securitytxt, key);
+  if (st) apply_securitytxt(v, *st);
   if (v.contacts.empty() && !v.url && !v.phone && !v.postal)
     fail(ExitCode::usage, fmt::format("vendor {} needs a way to reach it: --contact ADDR (or --url, --phone, --postal)",
                                       name));
+  if (crypto) commit_keys(*crypto, key, st ? &*st : nullptr, v.key, v.contacts);
+  if (st) record_securitytxt(v, *st);
   check(s.save_vendor(v, add ? VendorWrite::add : VendorWrite::edit, describe(v), ctx.actor));
   report(v, add ? "added" : "changed", st ? st->warnings : std::vector<std::string>{});
   return 0;
@@ -122,13 +130,14 @@ int vendor_write(Context& ctx, const VendorArgs& va, bool add) {
 
 int vendor_import(Context& ctx, const VendorArgs& va) {
   std::string name = checked_name(va.name);
-  if (va.source.empty()) fail(ExitCode::usage, "usage: casectl vendor import-securitytxt NAME FILE");
+  if (va.source.empty()) fail(ExitCode::usage, "usage: casectl vendor import-securitytxt NAME FILE|URL");
   Store s = ctx.store();
   Vendor v = check(s.get_vendor(name));
-  SecurityTxtImport st = read_securitytxt(ctx, va.source);
   auto crypto = keyring(ctx);
-  verify_securitytxt(*crypto, st);
+  SecurityTxtImport st = read_securitytxt(ctx, *crypto, va.source);
   apply_securitytxt(v, st);
+  commit_keys(*crypto, std::nullopt, &st, v.key, v.contacts);
+  record_securitytxt(v, st);
   check(s.save_vendor(v, VendorWrite::import_securitytxt, describe(v), ctx.actor));
   report(v, "updated from its security.txt", st.warnings);
   return 0;
@@ -213,10 +222,10 @@ void vendor_options(CLI::App& c, Args& a) {
   VendorArgs& v = a.vendor;
   c.add_option("ACTION", a.action, "add | list | show | edit | remove | import-securitytxt");
   c.add_option("NAME", v.name, "the vendor: a short lower-case word");
-  c.add_option("SOURCE", v.source, "import-securitytxt: the security.txt FILE");
+  c.add_option("SOURCE", v.source, "import-securitytxt: the security.txt FILE or https URL");
   auto* contact = c.add_option("--contact", v.contacts, "a mail contact (repeatable; edit: replaces them all)");
-  auto* key = c.add_option("--key", a.vendor.raw[0], "the vendor's public key FILE, or the FPR of a key in gpg.home");
-  auto* st = c.add_option("--securitytxt", a.vendor.raw[1], "read contacts and key from this RFC 9116 FILE");
+  auto* key = c.add_option("--key", a.vendor.raw[0], "the vendor's public key FILE or https URL, or the FPR of a key in gpg.home");
+  auto* st = c.add_option("--securitytxt", a.vendor.raw[1], "read contacts and key from this RFC 9116 FILE or https URL");
   auto* phone = c.add_option("--phone", a.vendor.raw[2], "a phone number ('none' clears)");
   auto* postal = c.add_option("--postal", a.vendor.raw[3], "a postal address ('none' clears)");
   auto* url = c.add_option("--url", a.vendor.raw[4], "a security page or form ('none' clears)");

@@ -10,12 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "crypto/crypto.hpp"
 #include "cvd/vendor_securitytxt.hpp"
 #include "store/vendors.hpp"
-
-namespace cased {
-class Crypto;
-}
 
 namespace cased::cli {
 
@@ -35,26 +32,41 @@ struct VendorArgs {
 void vendor_options(CLI::App& c, Args& a);
 int cmd_vendor(Context& ctx, const Args& a);
 
+// A vendor key brought by the analyst or a security.txt, checked (one
+// public key that can encrypt, not ours) but not yet imported. `data` is
+// empty for a key already in gpg.home.
+struct PendingKey {
+  KeyInfo info;
+  std::string data;
+  std::string origin;  // the file or URL, for messages
+};
+
 // What a security.txt gave, checked (vendor_sources.cpp).
 struct SecurityTxtImport {
   std::vector<std::string> mail;   // normalised addr-specs
   std::optional<std::string> url, phone;
-  std::optional<std::string> key;  // an openpgp4fpr: Encryption key found in gpg.home
+  std::optional<PendingKey> key;   // its first usable Encryption key (openpgp4fpr: in gpg.home, or fetched)
   VendorSecurityTxt record;
   std::vector<std::string> warnings;
   std::string text;  // as read
   VendorSecurityTxtFile file;
 };
 
-// Reads and parses the security.txt at `source` (a file; a URL is refused
-// for now), refusing a malformed or oversized one; then (after any --key
-// is imported) checks its Encryption key and verifies its signature,
-// refusing a bad one. Neither changes anything but the keyring's trust db.
-SecurityTxtImport read_securitytxt(Context& ctx, const std::string& source);
-void verify_securitytxt(Crypto& crypto, SecurityTxtImport& st);
-// Checks the key `spec` (a fingerprint in gpg.home or a key file, imported
-// when it holds exactly one public key that can encrypt); returns its
-// fingerprint. Warns when no user id names one of `contacts`.
-std::string vendor_key(Context& ctx, Crypto& crypto, const std::string& spec, const std::vector<std::string>& contacts);
+// The checks, which change nothing: the key `spec` (a fingerprint in
+// gpg.home, a key FILE or an https URL); the security.txt at `source` (a
+// FILE or an https URL), refusing a malformed or oversized one, with its
+// Encryption key checked (fetched when an https URL; an openpgp4fpr: key
+// must be in gpg.home or be `given`, the key of --key).
+PendingKey check_vendor_key(Context& ctx, Crypto& crypto, const std::string& spec);
+SecurityTxtImport read_securitytxt(Context& ctx, Crypto& crypto, const std::string& source,
+                                   const std::optional<PendingKey>& given = std::nullopt);
+
+// Then the changes to the keyring: verifies the security.txt's signature
+// (with the keys brought along, so that a file signed by the vendor's new
+// key verifies) and refuses a bad one, taking back any key imported for
+// that check; then imports the pending keys that the entry uses (its
+// final `key`). Warns when no user id of that key names one of `contacts`.
+void commit_keys(Crypto& crypto, const std::optional<PendingKey>& key, SecurityTxtImport* st,
+                 const std::optional<std::string>& final_key, const std::vector<std::string>& contacts);
 
 }  // namespace cased::cli

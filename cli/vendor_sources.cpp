@@ -1,11 +1,14 @@
-// Where the vendor book's keys and contacts come from: a key file or a
-// fingerprint, and a vendor's RFC 9116 security.txt. Everything is checked
-// before anything is imported or stored.
+// Where the vendor book's keys and contacts come from: a key file, a
+// fingerprint or an https URL, and a vendor's RFC 9116 security.txt (a
+// file or an https URL). Everything is checked before anything is
+// imported or stored; a key imported only to check a signature that then
+// proves bad is taken back.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 #include <iostream>
+#include <utility>
 
 #include "cmd_vendor.hpp"
 #include "context.hpp"
@@ -13,11 +16,24 @@
 #include "core/util.hpp"
 #include "cvd/vendor_securitytxt.hpp"
 #include "mail/address.hpp"
+#include "net/https_get.hpp"
 
 namespace cased::cli {
 namespace {
 
+// The largest key file fetched by URL.
+constexpr std::size_t kMaxKeyFetch = 1 << 20;
+
 void warn(const std::string& text) { std::cerr << "casectl: warning: " << text << "\n"; }
+
+// "scheme://...": a URL (only https is fetched), not a file name.
+bool is_url(const std::string& source) {
+  std::size_t sep = source.find("://");
+  if (sep == std::string::npos || sep == 0 || !std::isalpha(static_cast<unsigned char>(source[0]))) return false;
+  return std::all_of(source.begin(), source.begin() + static_cast<std::ptrdiff_t>(sep), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  });
+}
 
 // A fingerprint as typed (spaces allowed), upper-case; nullopt if `spec` is not one.
 std::optional<std::string> typed_fingerprint(const std::string& spec) {
@@ -31,13 +47,17 @@ std::optional<std::string> typed_fingerprint(const std::string& spec) {
   return fpr;
 }
 
-void warn_unnamed(const KeyInfo& key, const std::vector<std::string>& contacts) {
-  bool named = std::any_of(contacts.begin(), contacts.end(), [&](const std::string& c) {
-    return std::find(key.addresses.begin(), key.addresses.end(), c) != key.addresses.end();
-  });
-  if (!named && !contacts.empty())
-    warn(fmt::format("no user id of key {} names a contact of the vendor ({}); pinned to them all the same",
-                     key.fingerprint, display_safe(key.uid)));
+// What vendors.* says about outbound HTTPS, for a body of at most `max` bytes.
+std::string fetch(Context& ctx, const std::string& url, std::size_t max) {
+  net::HttpsGetOptions o;
+  o.ca_file = ctx.config.vendors.ca_file;
+  o.max_bytes = max;
+  o.connect_timeout = o.read_timeout = std::chrono::seconds(ctx.config.vendors.fetch_timeout_seconds);
+  o.deadline = 3 * o.read_timeout;
+  if (auto u = net::parse_https_url(url); !u) fail(ExitCode::usage, u.error().message + "; nothing changed");
+  auto got = net::https_get(url, o);
+  if (!got) fail(exit_for(got.error().code), got.error().message + "; nothing changed");
+  return std::move(got->body);
 }
 
 void refuse_own(const Crypto& crypto, const std::string& fpr) {
@@ -46,40 +66,65 @@ void refuse_own(const Crypto& crypto, const std::string& fpr) {
     fail(ExitCode::refused, fmt::format("key {} is one of our own (the alias's) keys, not a vendor's", fpr));
 }
 
-KeyInfo key_in_keyring(Crypto& crypto, const std::string& fpr) {
+PendingKey key_in_keyring(Crypto& crypto, const std::string& fpr, const char* hint) {
   auto key = crypto.find_key(fpr);
-  if (!key || key->fingerprint != fpr)
-    fail(ExitCode::not_found, fmt::format("no key {} in gpg.home: give the vendor's key file with --key FILE", fpr));
+  if (!key || key->fingerprint != fpr) fail(ExitCode::not_found, fmt::format("no key {} in gpg.home: {}", fpr, hint));
   refuse_own(crypto, fpr);
-  return *key;
+  if (!key->can_encrypt)
+    fail(ExitCode::refused, fmt::format("key {} cannot encrypt (expired, revoked or no encryption subkey)", fpr));
+  return PendingKey{*key, "", fpr};
 }
 
-KeyInfo key_from_file(Context& ctx, Crypto& crypto, const std::string& path) {
-  std::string data = ctx.read_file(path);
-  if (data.find("PRIVATE KEY BLOCK") != std::string::npos)
-    fail(ExitCode::refused, fmt::format("{} holds a secret key: give the vendor's public key only (gpg --export)",
-                                        display_safe(path)));
+// The one public key in `data` (from `origin`), checked, not imported.
+PendingKey key_in_data(Crypto& crypto, std::string data, const std::string& origin) {
+  std::string where = display_safe(clip(origin, 200));
+  auto secret = [&] {
+    fail(ExitCode::refused, fmt::format("{} holds a secret key: give the vendor's public key only (gpg --export)", where));
+  };
+  if (data.find("PRIVATE KEY BLOCK") != std::string::npos) secret();
   auto keys = crypto.keys_in(data);
-  if (keys.empty()) fail(ExitCode::usage, fmt::format("no OpenPGP key in {}", display_safe(path)));
-  if (std::any_of(keys.begin(), keys.end(), [](const KeyInfo& k) { return k.secret; }))
-    fail(ExitCode::refused, fmt::format("{} holds a secret key: give the vendor's public key only (gpg --export)",
-                                        display_safe(path)));
+  if (keys.empty()) fail(ExitCode::usage, fmt::format("no OpenPGP key in {}; nothing changed", where));
+  if (std::any_of(keys.begin(), keys.end(), [](const KeyInfo& k) { return k.secret; })) secret();
   if (keys.size() > 1)
-    fail(ExitCode::refused, fmt::format("{} holds {} keys ({}, {}...): give a file with the vendor's one key",
-                                        display_safe(path), keys.size(), keys[0].fingerprint, keys[1].fingerprint));
+    fail(ExitCode::refused, fmt::format("{} holds {} keys ({}, {}...): give a file with the vendor's one key", where,
+                                        keys.size(), keys[0].fingerprint, keys[1].fingerprint));
   refuse_own(crypto, keys[0].fingerprint);
   if (!keys[0].can_encrypt)
     fail(ExitCode::refused, fmt::format("key {} in {} cannot encrypt (expired, revoked or no encryption subkey)",
-                                        keys[0].fingerprint, display_safe(path)));
-  auto imported = crypto.import_keys(data);
-  if (imported.size() != 1 || imported[0].fingerprint != keys[0].fingerprint)
-    fail(ExitCode::failure, fmt::format("gpg did not import key {} from {}", keys[0].fingerprint, display_safe(path)));
-  return imported[0];
+                                        keys[0].fingerprint, where));
+  return PendingKey{keys[0], std::move(data), origin};
+}
+
+// The first usable Encryption key: openpgp4fpr: (in gpg.home, or the key
+// given with it) or an https URL (fetched).
+void encryption_key(Context& ctx, Crypto& crypto, SecurityTxtImport& out, const std::optional<PendingKey>& given) {
+  for (const auto& e : out.file.encryption) {
+    auto fpr = openpgp4fpr(e);
+    if (fpr && given && given->info.fingerprint == *fpr) {
+      if (!out.key) out.key = given;
+    } else if (fpr) {
+      auto key = crypto.find_key(*fpr);
+      if (!key || key->fingerprint != *fpr)
+        fail(ExitCode::refused,
+             fmt::format("security.txt names the key {} (Encryption: openpgp4fpr:), which is not in gpg.home: get "
+                         "the vendor's key and give it with --key FILE (vendor add or edit), then import again",
+                         *fpr));
+      if (!key->can_encrypt) fail(ExitCode::refused, fmt::format("the security.txt key {} cannot encrypt", *fpr));
+      refuse_own(crypto, *fpr);
+      if (!out.key) out.key = PendingKey{*key, "", *fpr};
+    } else if (is_url(e)) {
+      if (out.key) continue;
+      std::cerr << fmt::format("security.txt: fetching its Encryption key {}\n", display_safe(clip(e, 200)));
+      out.key = key_in_data(crypto, fetch(ctx, e, kMaxKeyFetch), e);
+    } else {
+      out.warnings.push_back(fmt::format("Encryption {} not used (only openpgp4fpr: and https: are read)",
+                                         display_safe(clip(e, 100))));
+    }
+  }
 }
 
 // The signature of a clearsigned security.txt, reported; a bad one refuses the file.
-void check_signature(Crypto& crypto, std::string_view text, SecurityTxtImport& out) {
-  ClearsignedCheck c = check(crypto.verify_clearsigned(text));
+void check_signature(SecurityTxtImport& out, const ClearsignedCheck& c) {
   out.record.signed_ = true;
   if (c.status == SignatureState::good) {
     out.record.signature = "good";
@@ -97,50 +142,38 @@ void check_signature(Crypto& crypto, std::string_view text, SecurityTxtImport& o
   }
 }
 
-// The first Encryption: openpgp4fpr: key, which must be in gpg.home.
-void encryption_key(Crypto& crypto, const VendorSecurityTxtFile& f, SecurityTxtImport& out) {
-  for (const auto& e : f.encryption) {
-    if (auto fpr = openpgp4fpr(e)) {
-      auto key = crypto.find_key(*fpr);
-      if (!key || key->fingerprint != *fpr)
-        fail(ExitCode::refused,
-             fmt::format("security.txt names the key {} (Encryption: openpgp4fpr:), which is not in gpg.home: get "
-                         "the vendor's key and give it with --key FILE (vendor add or edit), then import again",
-                         *fpr));
-      if (!key->can_encrypt) fail(ExitCode::refused, fmt::format("the security.txt key {} cannot encrypt", *fpr));
-      if (!out.key) out.key = *fpr;
-    } else if (iequals(e.substr(0, 8), "https://")) {
-      out.warnings.push_back(fmt::format("Encryption {} not fetched: fetching keys by URL is not supported yet; get "
-                                         "the key and give it with --key FILE",
-                                         display_safe(clip(e, 100))));
-    } else {
-      out.warnings.push_back(fmt::format("Encryption {} not used (only openpgp4fpr: is read)", display_safe(clip(e, 100))));
-    }
-  }
+// Imports a pending key unless gpg.home holds it; true if it was new.
+bool import_key(Crypto& crypto, const PendingKey& k) {
+  if (k.data.empty() || crypto.find_key(k.info.fingerprint)) return false;
+  auto imported = crypto.import_keys(k.data);
+  if (imported.size() != 1 || imported[0].fingerprint != k.info.fingerprint)
+    fail(ExitCode::failure, fmt::format("gpg did not import key {} from {}", k.info.fingerprint,
+                                        display_safe(clip(k.origin, 200))));
+  return true;
+}
+
+void warn_unnamed(const KeyInfo& key, const std::vector<std::string>& contacts) {
+  bool named = std::any_of(contacts.begin(), contacts.end(), [&](const std::string& c) {
+    return std::find(key.addresses.begin(), key.addresses.end(), c) != key.addresses.end();
+  });
+  if (!named && !contacts.empty())
+    warn(fmt::format("no user id of key {} names a contact of the vendor ({}); pinned to them all the same",
+                     key.fingerprint, display_safe(key.uid)));
 }
 
 }  // namespace
 
-std::string vendor_key(Context& ctx, Crypto& crypto, const std::string& spec, const std::vector<std::string>& contacts) {
-  KeyInfo key;
-  if (auto fpr = typed_fingerprint(spec)) {
-    key = key_in_keyring(crypto, *fpr);
-    if (!key.can_encrypt)
-      fail(ExitCode::refused, fmt::format("key {} cannot encrypt (expired, revoked or no encryption subkey)", *fpr));
-  } else {
-    key = key_from_file(ctx, crypto, spec);
-  }
-  warn_unnamed(key, contacts);
-  return key.fingerprint;
+PendingKey check_vendor_key(Context& ctx, Crypto& crypto, const std::string& spec) {
+  if (auto fpr = typed_fingerprint(spec))
+    return key_in_keyring(crypto, *fpr, "give the vendor's key file with --key FILE");
+  if (is_url(spec)) return key_in_data(crypto, fetch(ctx, spec, kMaxKeyFetch), spec);
+  return key_in_data(crypto, ctx.read_file(spec), spec);
 }
 
-SecurityTxtImport read_securitytxt(Context& ctx, const std::string& source) {
-  std::string lower = to_lower(source.substr(0, 8));
-  if (lower.starts_with("https://") || lower.starts_with("http://"))
-    fail(ExitCode::usage, "fetching a security.txt by URL is not supported yet: download it (curl -sSf --max-filesize "
-                          "65536 URL > FILE), read it, and give the FILE");
+SecurityTxtImport read_securitytxt(Context& ctx, Crypto& crypto, const std::string& source,
+                                   const std::optional<PendingKey>& given) {
   SecurityTxtImport out;
-  out.text = ctx.read_file(source);
+  out.text = is_url(source) ? fetch(ctx, source, kMaxSecurityTxt) : ctx.read_file(source);
   auto parsed = parse_vendor_securitytxt(out.text);
   if (!parsed)
     fail(parsed.error().code == Errc::invalid ? ExitCode::usage : exit_for(parsed.error().code),
@@ -163,13 +196,39 @@ SecurityTxtImport read_securitytxt(Context& ctx, const std::string& source) {
   if (f.expires && *f.expires <= now)
     out.warnings.push_back(fmt::format("security.txt expired on {}: its contacts may be out of date",
                                        format_rfc3339(*f.expires)));
+  encryption_key(ctx, crypto, out, given);
+  if (!f.clearsigned) out.warnings.push_back("security.txt is not signed: its contacts are not authenticated");
   return out;
 }
 
-void verify_securitytxt(Crypto& crypto, SecurityTxtImport& st) {
-  encryption_key(crypto, st.file, st);
-  if (st.file.clearsigned) check_signature(crypto, st.text, st);
-  else st.warnings.push_back("security.txt is not signed: its contacts are not authenticated");
+void commit_keys(Crypto& crypto, const std::optional<PendingKey>& key, SecurityTxtImport* st,
+                 const std::optional<std::string>& final_key, const std::vector<std::string>& contacts) {
+  std::vector<const PendingKey*> pending;
+  if (key) pending.push_back(&*key);
+  if (st && st->key && !(key && key->info.fingerprint == st->key->info.fingerprint)) pending.push_back(&*st->key);
+  std::vector<std::string> added;  // imported here, to be taken back if the signature is bad
+  if (st && st->file.clearsigned) {
+    ClearsignedCheck c = check(crypto.verify_clearsigned(st->text));
+    if (c.status == SignatureState::unknown_key &&
+        std::any_of(pending.begin(), pending.end(), [](const PendingKey* k) { return !k->data.empty(); })) {
+      for (const PendingKey* k : pending)
+        if (import_key(crypto, *k)) added.push_back(k->info.fingerprint);
+      c = check(crypto.verify_clearsigned(st->text));
+    }
+    if (c.status != SignatureState::good && c.status != SignatureState::unknown_key) crypto.remove_public_keys(added);
+    check_signature(*st, c);
+  }
+  std::vector<std::string> unused;
+  bool warned = false;
+  for (const PendingKey* k : pending) {
+    if (final_key && *final_key == k->info.fingerprint) {
+      import_key(crypto, *k);
+      if (!std::exchange(warned, true)) warn_unnamed(k->info, contacts);
+    } else if (std::find(added.begin(), added.end(), k->info.fingerprint) != added.end()) {
+      unused.push_back(k->info.fingerprint);
+    }
+  }
+  crypto.remove_public_keys(unused);
 }
 
 }  // namespace cased::cli

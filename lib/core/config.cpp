@@ -283,6 +283,14 @@ void read_securitytxt(Reader& r, const toml::table& root, Config& cfg) {
   }
 }
 
+void read_vendors(Reader& r, const toml::table& root, Config& cfg) {
+  if (const toml::table* t = r.section(root, "vendors")) {
+    r.only_keys(*t, "vendors", {"ca_file", "fetch_timeout"});
+    r.get(*t, "vendors", "ca_file", cfg.vendors.ca_file);
+    r.get_int(*t, "vendors", "fetch_timeout", cfg.vendors.fetch_timeout_seconds, 1, 120);
+  }
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
@@ -296,7 +304,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
                  fmt::format("{}:{}: {}", source_name, e.source().begin.line, std::string(e.description()))};
   }
   Reader r(source_name);
-  r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt"});
+  r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt", "vendors"});
 
   read_case_section(r, root, cfg);
   read_lmtp(r, root, cfg);
@@ -306,6 +314,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   read_ack(r, root, cfg);
   read_digest(r, root, cfg);
   read_securitytxt(r, root, cfg);
+  read_vendors(r, root, cfg);
   if (r.error) return *r.error;
   return cfg;
 }

@@ -103,6 +103,13 @@ struct SecurityTxtConfig {
   std::vector<std::string> canonical;
 };
 
+// Outbound HTTPS for the vendor book (casectl vendor: a security.txt or a
+// key by URL). "" = the system's trust store.
+struct VendorsConfig {
+  std::string ca_file;            // PEM file of the CAs trusted instead of the system store
+  int fetch_timeout_seconds = 10;  // connect, and each read; the whole fetch gets three times this
+};
+
 struct Config {
   std::string source;                // the file it came from, for messages
   CaseConfig case_;
@@ -113,6 +120,7 @@ struct Config {
   AckConfig ack;
   std::optional<DigestConfig> digest;
   SecurityTxtConfig securitytxt;
+  VendorsConfig vendors;
 };
 
 // Parses and validates. Errors name the key, the file and the line:

@@ -111,6 +111,9 @@ class Crypto {
   // does not answer.
   std::vector<KeyInfo> keys_in(std::string_view data);
   Result<ClearsignedCheck> verify_clearsigned(std::string_view text);
+  // Takes back public keys just imported (a vendor key whose security.txt
+  // then failed its check). Never deletes a key we hold a secret for.
+  void remove_public_keys(const std::vector<std::string>& fingerprints);
 
   // Looks a key up by fingerprint.
   std::optional<KeyInfo> find_key(std::string_view fingerprint);

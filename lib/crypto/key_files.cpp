@@ -1,6 +1,9 @@
 // Keys and signed text an analyst brings (the vendor book): what a key file
-// holds, looked at without importing it, and a cleartext-signed text verified.
+// holds, looked at without importing it, a cleartext-signed text verified,
+// and keys just imported taken back.
 #include <gpgme.h>
+
+#include <algorithm>
 
 #include "crypto/crypto.hpp"
 #include "crypto/pgp_gpgme.hpp"
@@ -47,6 +50,18 @@ Result<ClearsignedCheck> Crypto::verify_clearsigned(std::string_view text) {
   if (gpgme_verify_result_t vr = gpgme_op_verify_result(op.get()); vr && vr->signatures && vr->signatures->fpr)
     check.signing_key = pgp::upper(vr->signatures->fpr);
   return check;
+}
+
+void Crypto::remove_public_keys(const std::vector<std::string>& fingerprints) {
+  const auto& own = own_fingerprints();
+  for (const auto& fpr : fingerprints) {
+    if (std::find(own.begin(), own.end(), fpr) != own.end()) continue;
+    gpgme_key_t k = nullptr;
+    if (gpgme_get_key(impl_->ctx.get(), fpr.c_str(), &k, 0) != 0 || !k) continue;
+    pgp::Key owner(k);
+    if (k->secret) continue;
+    gpgme_op_delete_ext(impl_->ctx.get(), k, GPGME_DELETE_FORCE);
+  }
 }
 
 }  // namespace cased

@@ -230,8 +230,15 @@ def test_a_bad_securitytxt_is_refused_and_changes_nothing():
         err = w.fail(2, "vendor", "add", "beta", "--key", w.file("beta.asc", w.beta.public()),
                      "--securitytxt", w.file("bad2.txt", "Contact mailto:x@beta.example\n"))
         assert "malformed" in err and not w.in_keyring(w.beta.fpr), err
-        err = w.fail(2, "vendor", "import-securitytxt", "acme", "https://acme.example/.well-known/security.txt")
-        assert "by URL is not supported yet" in err, err
+        # add --key F --securitytxt F2, F2 signed by F's key and then changed: the
+        # key was needed to check the signature, and is taken back with the refusal.
+        beta_signed = w.beta.clearsign(securitytxt(["mailto:sec@beta.example"]).encode())
+        err = w.fail(4, "vendor", "add", "beta", "--key", w.file("beta.asc", w.beta.public()), "--securitytxt",
+                     w.file("beta-bad.txt", beta_signed.replace(b"mailto:sec@", b"mailto:evil@")))
+        assert "BAD signature" in err and not w.in_keyring(w.beta.fpr), err
+        # A URL must be https (the fetch itself: test_vendor_fetch.py).
+        err = w.fail(2, "vendor", "import-securitytxt", "acme", "http://acme.example/.well-known/security.txt")
+        assert "http:// is not encrypted" in err and "nothing changed" in err, err
         assert w.vendors() == before
         assert [e for e in w.vendors()["acme"]["contacts"]] == ["psirt@acme.example"]
     finally:
