@@ -47,7 +47,8 @@ std::optional<std::string> typed_fingerprint(const std::string& spec) {
   return fpr;
 }
 
-// What vendors.* says about outbound HTTPS, for a body of at most `max` bytes.
+// The body at `url`, at most `max` bytes, fetched with the [vendors] settings;
+// a failure ends the command, saying what failed.
 std::string fetch(Context& ctx, const std::string& url, std::size_t max) {
   net::HttpsGetOptions o;
   o.ca_file = ctx.config.vendors.ca_file;

@@ -261,6 +261,8 @@ def test_every_failed_fetch_says_why_and_changes_nothing():
         s.routes["/lying-length"] = stream(100 * 1024, [("Content-Length", "1000"),
                                                          ("Transfer-Encoding", "chunked")], chunked=True)
         s.routes["/huge-length"] = stream(4 * 1024, [("Content-Length", str(50 << 20))])
+        # Declares 1000 bytes and sends 100 KiB: only the 1000 declared are the body (here no Contact).
+        s.routes["/short-length"] = stream(100 * 1024, [("Content-Length", "1000")])
         s.routes["/to-http"] = redirect(f"http://127.0.0.1:{s.port}/ok.txt")
         for i in range(5):
             s.routes[f"/hop{i}"] = redirect(f"/hop{i + 1}")
@@ -295,6 +297,7 @@ def test_every_failed_fetch_says_why_and_changes_nothing():
             (s.url("/no-length"), 4, "too large: more than 65536 bytes"),
             (s.url("/lying-length"), 4, "too large: more than 65536 bytes"),
             (s.url("/huge-length"), 4, f"it declares {50 << 20} bytes"),
+            (s.url("/short-length"), 2, "no usable Contact"),
             (s.url("/to-http"), 4, "only https:// is followed"),
             (s.url("/hop0"), 4, "more than 3 redirects"),
             (f"https://127.0.0.1:{silent.port}/security.txt", 75, "timeout: no TLS handshake"),
