@@ -115,10 +115,12 @@ class Silent:
             c.close()
 
 
-def body(data, ctype="text/plain", length=True):
+def body(data, ctype="text/plain", length=True, headers=()):
     def route(r):
         r.send_response(200)
         r.send_header("Content-Type", ctype)
+        for k, v in headers:
+            r.send_header(k, v)
         if length:
             r.send_header("Content-Length", str(len(data)))
         else:
@@ -201,7 +203,8 @@ def test_a_signed_securitytxt_and_its_key_are_fetched_and_imported():
         s = w.site
         text = securitytxt(["mailto:PSIRT@acme.example", "https://acme.example/report"],
                            extra=f"Encryption: {s.url('/pgp/acme.asc')}\n")
-        s.routes["/.well-known/security.txt"] = body(w.acme.clearsign(text.encode()))
+        s.routes["/.well-known/security.txt"] = body(w.acme.clearsign(text.encode()),
+                                                     headers=[("Set-Cookie", "session=abc; Path=/")])
         s.routes["/pgp/acme.asc"] = body(w.acme.public(), "application/pgp-keys")
         assert w.acme.fpr not in w.keyring()
         p = w.env.casectl("vendor", "add", "acme", "--securitytxt", s.url("/.well-known/security.txt"))
@@ -218,7 +221,7 @@ def test_a_signed_securitytxt_and_its_key_are_fetched_and_imported():
         assert paths == ["/.well-known/security.txt", "/pgp/acme.asc"], paths
         agent = s.requests[0][1].get("User-Agent", "")
         assert agent.startswith("cased/"), s.requests[0][1]
-        assert "Cookie" not in s.requests[0][1], s.requests[0][1]
+        assert "Cookie" not in s.requests[1][1], s.requests[1][1]  # the cookie set by the first is not sent
 
         # import-securitytxt by URL, through a redirect on the same server:
         # a contact added, the signature good again.
