@@ -96,8 +96,11 @@ def test_report_two_vendors_one_answers_one_bounces_and_the_digest_flags_the_sil
             name = "acme" if vendor is acme else "beta"
             outer = email.message_from_bytes(raw)
             assert outer["Reply-To"] == f"security+1.{name}@example.com", outer["Reply-To"]
-            # Encrypted to this vendor's key only: not the other's, not the reporter's.
-            assert encrypted_to(raw) == subkey_ids(vendor), (name, encrypted_to(raw))
+            # Encrypted to this vendor's key (and the alias's own, for the team's
+            # copy) only: not the other vendor's, not the reporter's.
+            to_keys = encrypted_to(raw)
+            assert subkey_ids(vendor) <= to_keys <= subkey_ids(vendor) | subkey_ids(w.alias), (name, to_keys)
+            assert not to_keys & (subkey_ids(other) | subkey_ids(w.rita)), (name, to_keys)
             assert gpg(other.home, "--decrypt", input=email.message_from_bytes(raw, policy=email.policy.compat32)
                        .get_payload()[1].get_payload(decode=True), check=False).returncode != 0
             plain = decrypt(vendor, raw)
