@@ -152,11 +152,13 @@ class Crypto::SmimeIncoming {
     gpgme_error_t err =
         impl_.run_on_content(op, [&](gpgme_ctx_t oc) { return gpgme_op_decrypt_start(oc, in.get(), out.get()); });
     if (out.overflowed()) {
+      impl_.cms_op.reset();
       failed(fmt::format("decrypted content is larger than {} bytes; decryption stopped", impl_.max_plaintext));
       return false;
     }
     if (gpgme_err_code(err) == GPG_ERR_NO_AGENT) throw CryptoTimeout("gpg-agent could not be reached");
     if (err != 0) {
+      impl_.cms_op.reset();  // gpgsm's server session is not used again after an error (IPC errors follow)
       failed(cms_error_text(err));
       return false;
     }
@@ -176,6 +178,7 @@ class Crypto::SmimeIncoming {
         impl_.run_on_content(op, [&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), nullptr, out.get()); });
     if (gpgme_err_code(err) == GPG_ERR_NO_AGENT) throw CryptoTimeout("gpg-agent could not be reached");
     if (err != 0 || out.overflowed()) {
+      impl_.cms_op.reset();
       note({SignatureState::bad, std::nullopt});
       msg_.problems.push_back("S/MIME signed data could not be read: " +
                               (out.overflowed() ? std::string("content too large") : cms_error_text(err)));
@@ -201,8 +204,12 @@ class Crypto::SmimeIncoming {
       gpgme_error_t err = impl_.run_on_content(
           op, [&](gpgme_ctx_t oc) { return gpgme_op_verify_start(oc, sig.get(), signed_text.get(), nullptr); });
       if (gpgme_err_code(err) == GPG_ERR_NO_AGENT) throw CryptoTimeout("gpg-agent could not be reached");
-      if (err == 0) o = outcome(gpgme_op_verify_result(op.get()));
-      else msg_.problems.push_back("S/MIME signature could not be read: " + cms_error_text(err));
+      if (err == 0) {
+        o = outcome(gpgme_op_verify_result(op.get()));
+      } else {
+        impl_.cms_op.reset();
+        msg_.problems.push_back("S/MIME signature could not be read: " + cms_error_text(err));
+      }
     }
     note(o);
     if (p.children.empty()) return;

@@ -113,7 +113,7 @@ struct Sealing {
   std::vector<std::string> recipient_keys; // fingerprints; the signing key is added
   // S/MIME instead of PGP when not empty (and encrypting): the recipients'
   // certificates; the alias's certificate signs and is added.
-  std::vector<std::string> certificates;
+  std::vector<std::string> certificates = {};
 };
 
 struct Composed {
