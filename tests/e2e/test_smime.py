@@ -229,6 +229,9 @@ def test_reply_is_smime_and_opens_with_openssl():
 def test_a_key_others_may_read_is_refused():
     w = World(key_mode=0o644)
     try:
+        check = subprocess.run([os.environ.get("CASED_BIN", "cased"), "--config", w.env.config, "--check"],
+                               capture_output=True, timeout=60)
+        assert check.returncode == 1 and b"smime.key" in check.stdout + check.stderr, check
         w.env.start(wait_port=False)
         wait_for(lambda: w.env.daemon.poll() is not None, 30, "cased to refuse the key")
         assert w.env.daemon.returncode == 1
