@@ -74,7 +74,7 @@ struct World {
   // `args` of openssl cms over `in`: what it writes.
   std::string cms(const std::string& args, std::string_view in) const {
     spill(dir / "in.eml", in);
-    sh("openssl cms " + args + " -in in.eml -out out.eml");
+    sh("openssl cms -in in.eml -out out.eml " + args);
     return slurp(dir / "out.eml");
   }
 };
