@@ -76,7 +76,14 @@ int keys_list(Context& ctx) {
   auto crypto = ctx.required_crypto();
   std::vector<KeyView> keys;
   for (auto& r : check(s.list_keys())) {
-    auto info = crypto->find_key(r.fingerprint);
+    // Certificates (S/MIME) are gpgsm's, shown as keys are.
+    std::optional<KeyInfo> info;
+    if (r.protocol == "smime") {
+      if (auto c = crypto->find_certificate(r.fingerprint))
+        info = KeyInfo{c->fingerprint, c->addresses, c->subject, c->expires, c->can_encrypt, c->secret};
+    } else {
+      info = crypto->find_key(r.fingerprint);
+    }
     keys.push_back(KeyView{std::move(r), std::move(info)});
   }
   if (ctx.json) print_json(json_array(keys));

@@ -29,8 +29,18 @@ bool has_problem(const std::optional<std::string>& problems, std::string_view en
 // Whether a user id of the signer's key names the From address; null
 // without a good (or partial) signature by a known key.
 nlohmann::json signer_matches_from(const MessageView& m) {
-  if ((m.signature != SignatureState::good && m.signature != SignatureState::partial) || !m.signer) return nullptr;
+  // An S/MIME signer's certificate is known whatever its chain is worth.
+  if ((m.signature != SignatureState::good && m.signature != SignatureState::partial && !m.smime) || !m.signer)
+    return nullptr;
   return !has_problem(m.problems, kSignerNotFrom);
+}
+
+// The S/MIME signer's certificate and how far it is trusted: null when none.
+nlohmann::json smime_json(const std::optional<SmimeSigner>& c) {
+  if (!c) return nullptr;
+  return {{"fingerprint", c->fingerprint}, {"subject", c->subject}, {"issuer", c->issuer},
+          {"addresses", c->addresses},     {"chain", c->chain},     {"revocation", c->revocation},
+          {"reason", c->reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(c->reason)}};
 }
 
 // The receiving MTA's verdict: null when none was recorded.
@@ -171,6 +181,8 @@ nlohmann::json to_json(const CaseDetail& d) {
                     {"signer", opt(m.signer)},
                     {"signer_uid", opt(m.signer_uid)},
                     {"signer_matches_from", signer_matches_from(m)},
+                    {"crypto", opt(m.crypto)},
+                    {"smime", smime_json(m.smime)},
                     {"unverified", m.unverified},
                     {"malformed", m.malformed},
                     {"problems", opt(m.problems)},
@@ -342,10 +354,22 @@ std::string message_security(const MessageView& m, const TextStyle& style) {
   if (m.signer) sig += " by " + clip(*m.signer, 64) + (m.signer_uid ? " " + clip(*m.signer_uid, 120) : "");
   std::string out = fmt::format("Security:   {}, {}\n", crypto, sig);
   if (m.auth) out += fmt::format("Auth:       {}\n", auth_line(*m.auth));
+  if (m.smime) {
+    const SmimeSigner& c = *m.smime;
+    out += fmt::format("S/MIME:     {}\nIssuer:     {}\nCertificate: {}, chain {}, revocation {}\n", clip(c.subject, 200),
+                       clip(c.issuer, 200), clip(c.fingerprint, 64), clip(c.chain, 20), clip(c.revocation, 20));
+    if (c.chain != "good")
+      out += colored(style, "\033[1;31m",
+                     "Warning:    the signer's certificate is " +
+                         (c.chain == "untrusted" ? std::string("not from a trusted CA") : clip(c.chain, 20)) +
+                         (c.reason.empty() ? std::string() : " (" + clip(c.reason, 120) + ")")) +
+             "\n";
+  }
   if (m.signature == SignatureState::partial)
     out += colored(style, "\033[1;31m", "Warning:    the signature covers only the parts marked [signed part]") + "\n";
   if (signer_matches_from(m) == false)
-    out += colored(style, "\033[1;31m", "Warning:    the signer's key does not name the From address") + "\n";
+    out += colored(style, "\033[1;31m", m.smime ? "Warning:    the signer's certificate does not name the From address"
+                                  : "Warning:    the signer's key does not name the From address") + "\n";
   if (m.unverified) out += colored(style, "\033[1;31m", "Warning:    sender is not a verified participant of this case") + "\n";
   if (m.malformed) out += fmt::format("Warning:    malformed message ({})\n", clip(m.problems.value_or("stored raw"), 400));
   return out;

@@ -64,7 +64,8 @@ nlohmann::json to_json(const KeyView& k) {
           {"expires", info ? or_null(info->expires, [](std::int64_t t) { return format_rfc3339(t); })
                            : nlohmann::json(nullptr)},
           {"usable", info ? info->can_encrypt : false},
-          {"offered_by", or_null(r.offered_by, utf8)}};
+          {"offered_by", or_null(r.offered_by, utf8)},
+          {"kind", r.protocol}};
 }
 
 nlohmann::json to_json(const SchemaView& s) { return {{"database", s.database}, {"schema_version", s.version}}; }
@@ -98,8 +99,8 @@ std::string render_keys(const std::vector<KeyView>& keys) {
     bool usable = k.info && k.info->can_encrypt;
     std::string sent_by =
         r.offered_by && *r.offered_by != r.address ? ", sent by " + clip(*r.offered_by, 200) : std::string();
-    out += fmt::format("{:<32} {} {:<10} {}{}{}\n", clip(r.address, 200), clip(r.fingerprint, 64), clip(r.source, 20),
-                       r.pinned ? "pinned" : "NOT pinned", usable ? "" : ", unusable", sent_by);
+    out += fmt::format("{:<32} {} {:<10} {}{}{}{}\n", clip(r.address, 200), clip(r.fingerprint, 64),
+                       clip(r.source, 20), r.protocol == "smime" ? "S/MIME certificate, " : "", r.pinned ? "pinned" : "NOT pinned", usable ? "" : ", unusable", sent_by);
   }
   return out;
 }

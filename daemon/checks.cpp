@@ -130,6 +130,18 @@ std::vector<Problem> check_config(const Config& config, bool ask_gpg) {
     check_readable(out, "smtp.ca_file", config.smtp->ca_file, false);
   }
   check_gpg(out, config, ask_gpg);
+  if (config.smime.configured) {  // S/MIME files; the key must be the operator's alone
+    const auto& sm = config.smime;
+    for (const auto& f : sm.ca_files) check_readable(out, "smime.ca_files", f, true);
+    for (const auto& f : sm.crl_files) check_readable(out, "smime.crl_files", f, true);
+    check_readable(out, "smime.certificate", sm.certificate, true);
+    check_readable(out, "smime.key", sm.key, true);
+    std::error_code ec;
+    auto perms = std::filesystem::status(sm.key, ec).permissions();
+    if (!sm.key.empty() && !ec && (perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) !=
+                                      std::filesystem::perms::none)
+      out.push_back({true, fmt::format("smime.key: {}: others may read the key: make it mode 0600", sm.key)});
+  }
   return out;
 }
 

@@ -11,6 +11,7 @@
 
 #include "checks.hpp"
 #include "core/config.hpp"
+#include "crypto/smime.hpp"
 #include "daemon.hpp"
 #include "parse_worker.hpp"
 #include "store/store.hpp"
@@ -106,6 +107,15 @@ int main(int argc, char** argv) {
   if (auto store = Store::open(config->case_.database, store_options(*config, false)); !store) {
     spdlog::critical("{}", store.error().message);
     return 1;
+  }
+  // S/MIME: the configured anchors, CRLs and the alias's certificate and
+  // key go into gpg.home before any message is read.
+  spdlog::debug("smime: {}", config->smime.configured ? "configured" : "not configured");
+  if (config->smime.configured) {
+    if (auto s = cased::smime::setup(config->smime, config->gpg.home); !s) {
+      spdlog::critical("smime: {}", s.error().message);
+      return 1;
+    }
   }
   try {
     return run_daemon(*config, [config_path] { return load_config(config_path); });

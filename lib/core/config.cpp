@@ -291,6 +291,22 @@ void read_vendors(Reader& r, const toml::table& root, Config& cfg) {
   }
 }
 
+void read_smime(Reader& r, const toml::table& root, Config& cfg) {
+  if (const toml::table* t = r.section(root, "smime")) {
+    auto& sm = cfg.smime;
+    sm.configured = true;
+    r.only_keys(*t, "smime", {"ca_files", "certificate", "key", "system_store", "crl_files"});
+    r.get_strings(*t, "smime", "ca_files", sm.ca_files);
+    r.get(*t, "smime", "certificate", sm.certificate);
+    r.get(*t, "smime", "key", sm.key);
+    r.get_bool(*t, "smime", "system_store", sm.system_store);
+    r.get_strings(*t, "smime", "crl_files", sm.crl_files);
+    if (!r.error && sm.certificate.empty() != sm.key.empty())
+      r.fail(t->get(sm.key.empty() ? "certificate" : "key"), sm.key.empty() ? "smime.key" : "smime.certificate",
+             "smime.certificate and smime.key go together");
+  }
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
@@ -304,7 +320,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
                  fmt::format("{}:{}: {}", source_name, e.source().begin.line, std::string(e.description()))};
   }
   Reader r(source_name);
-  r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt", "vendors"});
+  r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt", "vendors", "smime"});
 
   read_case_section(r, root, cfg);
   read_lmtp(r, root, cfg);
@@ -315,6 +331,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   read_digest(r, root, cfg);
   read_securitytxt(r, root, cfg);
   read_vendors(r, root, cfg);
+  read_smime(r, root, cfg);
   if (r.error) return *r.error;
   return cfg;
 }

@@ -110,6 +110,17 @@ struct VendorsConfig {
   int fetch_timeout_seconds = 10;  // connect, and each read; the whole fetch gets three times this
 };
 
+// S/MIME (X.509) through gpgsm in gpg.home. Absent section: no alias
+// certificate, no configured anchors; incoming S/MIME is still read.
+struct SmimeConfig {
+  bool configured = false;             // the section is present
+  std::vector<std::string> ca_files;   // PEM files of trusted root certificates
+  std::string certificate;             // the alias's certificate, PEM
+  std::string key;                     // its private key, PEM, no passphrase, mode 0600
+  bool system_store = true;            // also trust /etc/ssl/certs/ca-certificates.crt
+  std::vector<std::string> crl_files;  // CRLs (PEM or DER) checked against a signer's certificate
+};
+
 struct Config {
   std::string source;                // the file it came from, for messages
   CaseConfig case_;
@@ -121,6 +132,7 @@ struct Config {
   std::optional<DigestConfig> digest;
   SecurityTxtConfig securitytxt;
   VendorsConfig vendors;
+  SmimeConfig smime;
 };
 
 // Parses and validates. Errors name the key, the file and the line:

@@ -97,12 +97,28 @@ std::string gpg_error_text(gpgme_error_t err) {
   }
 }
 
-Ctx make_context(const std::string& home) {
+void mark_subtree(MimePart& p, bool encrypted, bool is_signed) {
+  if (encrypted) p.encrypted = true;
+  if (is_signed) p.is_signed = true;
+  for (auto& c : p.children) mark_subtree(c, encrypted, is_signed);
+}
+
+std::string to_crlf(std::string_view in) {
+  std::string out;
+  out.reserve(in.size() + in.size() / 32);
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) out.push_back('\r');
+    out.push_back(in[i]);
+  }
+  return out;
+}
+
+Ctx make_context(const std::string& home, gpgme_protocol_t protocol) {
   gpgme_ctx_t c = nullptr;
   if (gpgme_new(&c) != 0) throw std::runtime_error("cannot create a GPGME context");
   Ctx ctx(c);
-  gpgme_set_protocol(c, GPGME_PROTOCOL_OpenPGP);
-  if (gpgme_ctx_set_engine_info(c, GPGME_PROTOCOL_OpenPGP, nullptr, home.c_str()) != 0)
+  gpgme_set_protocol(c, protocol);
+  if (gpgme_ctx_set_engine_info(c, protocol, nullptr, home.c_str()) != 0)
     throw std::runtime_error("cannot use GNUPGHOME " + home);
   gpgme_set_armor(c, 1);
   // Never wait for a pinentry: a passphrase-protected key fails fast instead of hanging delivery.

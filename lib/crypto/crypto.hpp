@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "crypto/smime.hpp"
 #include "mail/message.hpp"
 
 namespace cased {
@@ -143,7 +144,21 @@ class Crypto {
   // The public key, armored or (for WKD) binary.
   Result<std::string> export_key(const std::string& fingerprint, bool armor = true);
 
+  // S/MIME through gpgsm (smime.cpp). A certificate in gpgsm's keybox;
+  // the alias's own (one we hold the key of, naming `alias`); and `entity`
+  // (a MIME entity, CRLF) signed by `signer` as multipart/signed, then
+  // encrypted to `recipients` and the signer (certificate fingerprints):
+  // a whole application/pkcs7-mime entity, its header fields included.
+  std::optional<CertInfo> find_certificate(std::string_view fingerprint);
+  Result<CertInfo> smime_signer(const std::string& alias);
+  Result<std::string> smime_seal(std::string_view entity, const std::string& signer,
+                                 const std::vector<std::string>& recipients);
+
  private:
+  // Incoming S/MIME (smime_incoming.cpp): false when the message's root is
+  // not S/MIME (PGP's rules then apply).
+  bool process_smime(ParsedMessage& msg);
+  class SmimeIncoming;
   struct Impl;
   class Incoming;  // one message's way through process() (pgp_shapes.cpp)
   std::unique_ptr<Impl> impl_;

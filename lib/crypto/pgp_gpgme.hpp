@@ -71,8 +71,12 @@ std::string upper(std::string s);
 KeyInfo key_info(gpgme_key_t k);
 // A short text for a GPGME error, without any of a message's content.
 std::string gpg_error_text(gpgme_error_t err);
-// A context on `home`: OpenPGP, armored, no pinentry, offline.
-Ctx make_context(const std::string& home);
+// Marks a part and everything inside it encrypted and/or signed.
+void mark_subtree(MimePart& p, bool encrypted, bool is_signed);
+// Every bare LF as CRLF: signed MIME entities are verified in canonical form.
+std::string to_crlf(std::string_view in);
+// A context on `home`: OpenPGP (or `protocol`), armored, no pinentry, offline.
+Ctx make_context(const std::string& home, gpgme_protocol_t protocol = GPGME_PROTOCOL_OpenPGP);
 
 // One GPGME operation on a context of its own, driven by our own event loop
 // (gpgme_set_io_cbs) so that it can be abandoned: GPGME's blocking calls have
@@ -80,7 +84,8 @@ Ctx make_context(const std::string& home);
 // gpg waiting on a hung gpg-agent would hold a worker thread for ever.
 class TimedOp {
  public:
-  explicit TimedOp(const std::string& home) : ctx_(make_context(home)) {
+  explicit TimedOp(const std::string& home, gpgme_protocol_t protocol = GPGME_PROTOCOL_OpenPGP)
+      : ctx_(make_context(home, protocol)) {
     gpgme_io_cbs cbs{&TimedOp::add, this, &TimedOp::remove, &TimedOp::event, this};
     gpgme_set_io_cbs(ctx_.get(), &cbs);
   }
@@ -244,6 +249,19 @@ struct Crypto::Impl {
   bool agent_answers();
 
   Result<pgp::Key> secret_key(const std::string& fpr);
+
+  // S/MIME (smime.cpp): gpgsm's contexts, made on first use, and the CRLs
+  // smime::setup gathered in `home`.
+  pgp::Ctx cms;
+  std::unique_ptr<pgp::TimedOp> cms_op;
+  std::optional<std::string> crls;
+  gpgme_ctx_t cms_ctx();
+  pgp::TimedOp& timed_cms(gpgme_key_t signer = nullptr) {
+    if (!cms_op || cms_op->spoiled()) cms_op = std::make_unique<pgp::TimedOp>(home, GPGME_PROTOCOL_CMS);
+    cms_op->prepare(signer);
+    gpgme_set_armor(cms_op->get(), 0);
+    return *cms_op;
+  }
 
   bool is_own(const std::string& fpr) const {
     return std::find(own_fingerprints.begin(), own_fingerprints.end(), fpr) != own_fingerprints.end();

@@ -28,29 +28,15 @@ namespace cased {
 
 using pgp::ArmorSplit;
 using pgp::SignatureOutcome;
+using pgp::mark_subtree;
+using pgp::to_crlf;
 
 namespace {
 
 constexpr std::string_view kNotAtRoot = "ciphertext not at the root; not decrypted";
 
-void mark_subtree(MimePart& p, bool encrypted, bool is_signed) {
-  if (encrypted) p.encrypted = true;
-  if (is_signed) p.is_signed = true;
-  for (auto& c : p.children) mark_subtree(c, encrypted, is_signed);
-}
-
 bool has_armor(std::string_view body, std::string_view what) {
   return body.find("-----BEGIN PGP " + std::string(what) + "-----") != std::string_view::npos;
-}
-
-std::string to_crlf(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() + in.size() / 32);
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) out.push_back('\r');
-    out.push_back(in[i]);
-  }
-  return out;
 }
 
 MimePart text_part(std::string body, const std::string& charset, bool encrypted, bool is_signed) {
@@ -382,7 +368,9 @@ class Crypto::Incoming {
   std::optional<std::string> protected_subject_;
 };
 
-bool Crypto::has_openpgp(const ParsedMessage& msg) { return !msg.autocrypt.empty() || looks_like_openpgp(msg.root); }
+bool Crypto::has_openpgp(const ParsedMessage& msg) {
+  return !msg.autocrypt.empty() || looks_like_openpgp(msg.root) || smime::looks_like_smime(msg.root);
+}
 
 void Crypto::process(ParsedMessage& msg) {
   imported_.clear();
@@ -398,6 +386,7 @@ void Crypto::process(ParsedMessage& msg) {
       impl.content_timed_out = false;
     }
   } budget(*impl_);
+  if (process_smime(msg)) return;  // S/MIME at the root (smime_incoming.cpp)
   Incoming incoming(*this, msg);
   incoming.import_autocrypt();
   if (!looks_like_openpgp(msg.root)) return;

@@ -46,6 +46,9 @@ PreparedMessage prepare_message(std::string raw, Envelope envelope, Crypto* cryp
   if (crypto) {
     crypto->process(p.parsed);
     p.keys = crypto->imported();
+    const auto& m = p.parsed;
+    if (m.crypto.empty() && (m.decryption != DecryptionState::none || m.signature != SignatureState::none))
+      p.parsed.crypto = "pgp";
   }
   forget_sources(p.parsed.root);
   if (source.use_count() == 1) p.raw = std::move(*source);

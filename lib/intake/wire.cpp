@@ -104,6 +104,17 @@ class Writer {
     put(m.signer);
     put(m.signer_uid);
     put(m.keys_offered);
+    put(m.crypto);
+    put(m.smime);
+  }
+  void put(const SmimeSigner& c) {
+    put(c.fingerprint);
+    put(c.subject);
+    put(c.issuer);
+    put(c.addresses);
+    put(c.chain);
+    put(c.revocation);
+    put(c.reason);
   }
   void put(const KeyInfo& k) {
     put(k.fingerprint);
@@ -249,6 +260,17 @@ class Reader {
     get(m.signer);
     get(m.signer_uid);
     get(m.keys_offered);
+    get(m.crypto);
+    get(m.smime);
+  }
+  void get(SmimeSigner& c) {
+    get(c.fingerprint);
+    get(c.subject);
+    get(c.issuer);
+    get(c.addresses);
+    get(c.chain);
+    get(c.revocation);
+    get(c.reason);
   }
   void get(KeyInfo& k) {
     get(k.fingerprint);

@@ -93,6 +93,19 @@ struct MimePart {
   bool operator==(const MimePart&) const = default;
 };
 
+// The certificate of an S/MIME signature's signer, as gpgsm judged it.
+struct SmimeSigner {
+  std::string fingerprint;             // SHA-1 of the certificate, upper-case hex
+  std::string subject;                 // distinguished name, as gpgsm writes it
+  std::string issuer;
+  std::vector<std::string> addresses;  // subject email and subjectAltName rfc822Name, normalised
+  std::string chain;                   // good | expired | revoked | untrusted | bad
+  std::string revocation;              // checked | revoked | unavailable | not checked
+  std::string reason;                  // why the chain is not good, when gpgsm said
+
+  bool operator==(const SmimeSigner&) const = default;
+};
+
 struct ParsedMessage {
   // Header data (from the top-level header, or from protected headers).
   std::string message_id;                  // without angle brackets; empty if absent
@@ -132,6 +145,8 @@ struct ParsedMessage {
   std::optional<std::string> signer;       // primary key fingerprint, upper case
   std::string signer_uid;
   std::vector<std::string> keys_offered;   // armored key blocks found in the mail
+  std::string crypto;                      // "pgp" | "smime" | "" (neither)
+  std::optional<SmimeSigner> smime;        // the S/MIME signer's certificate, when a signature named one
 
   bool operator==(const ParsedMessage&) const = default;
 };

@@ -278,8 +278,21 @@ std::string multipart_signed(std::string_view inner, std::string_view signature,
   return out + "\r\n--" + b + "--\r\n";
 }
 
+namespace {
+
+Result<Composed> compose_smime(const Draft& draft, const Sealing& sealing, Crypto& crypto) {
+  auto signer = crypto.smime_signer(draft.from);
+  if (!signer) return signer.error();
+  auto sealed = crypto.smime_seal(inner_entity(draft), signer->fingerprint, sealing.certificates);
+  if (!sealed) return sealed.error();
+  return Composed{outer_headers(draft) + *sealed, signer->fingerprint};
+}
+
+}  // namespace
+
 Result<Composed> compose(const Draft& draft, const Sealing& sealing, Crypto& crypto) {
   if (auto ok = check_draft(draft); !ok) return ok.error();
+  if (sealing.encrypt && !sealing.certificates.empty()) return compose_smime(draft, sealing, crypto);
   auto signer = crypto.signing_key(sealing.signing_key, draft.from);
   if (!signer) return signer.error();
   std::string inner = inner_entity(draft);

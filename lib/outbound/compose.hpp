@@ -111,6 +111,9 @@ struct Sealing {
   std::string signing_key;                 // gpg.signing_key; "" = the alias's own key
   bool encrypt = false;
   std::vector<std::string> recipient_keys; // fingerprints; the signing key is added
+  // S/MIME instead of PGP when not empty (and encrypting): the recipients'
+  // certificates; the alias's certificate signs and is added.
+  std::vector<std::string> certificates = {};
 };
 
 struct Composed {
@@ -119,7 +122,9 @@ struct Composed {
 };
 
 // The whole message: signed with the alias's key, and encrypted to the
-// recipients and the alias when `sealing.encrypt`.
+// recipients and the alias when `sealing.encrypt`; with certificates, as
+// S/MIME (application/pkcs7-mime enveloped-data around a multipart/signed
+// entity: signed, then encrypted).
 Result<Composed> compose(const Draft& draft, const Sealing& sealing, Crypto& crypto);
 
 }  // namespace cased::compose

@@ -96,7 +96,16 @@ Result<Outbox::Keys> Outbox::keys_for(const std::vector<std::string>& to) {
     if (*k) keys.found.push_back(**k);
     else keys.missing.push_back(t);
   }
-  return keys;
+  if (keys.missing.empty()) return keys;
+  std::vector<std::string> certificates;
+  for (const auto& t : to) {
+    auto pinned = queue_.pinned_certificate(normalize_address(t));
+    if (!pinned) return pinned.error();
+    auto cert = *pinned ? crypto_.find_certificate(**pinned) : std::nullopt;
+    if (!cert || !cert->can_encrypt) return keys;
+    certificates.push_back(cert->fingerprint);
+  }
+  return Keys{{}, {}, std::move(certificates)};
 }
 
 Result<Outbox::Addressed> Outbox::address_reply(const ReplyRequest& request, const ReplyExtras& extras) {
@@ -156,7 +165,8 @@ Result<Queued> Outbox::queue_reply(const ReplyRequest& request, const ReplyExtra
   compose::Draft draft{options_.alias, to, compose::make_message_id(case_id, now, options_.alias),
                        compose::reply_subjects(options_.tag, case_id, addressed->subject, encrypt), request.text,
                        place->in_reply_to, place->references, false, now, cc, extras.attachments};
-  auto composed = compose::compose(draft, {options_.signing_key, encrypt, addressed->keys.found}, crypto_);
+  auto composed = compose::compose(
+      draft, {options_.signing_key, encrypt, addressed->keys.found, addressed->keys.certificates}, crypto_);
   if (!composed) return composed.error();
   CaseEvent event{"reply", request.actor,
                   fmt::format("reply {} queued to {}{}{}{}", draft.message_id, names(to),
@@ -178,7 +188,7 @@ Result<Queued> Outbox::queue_digest(const std::string& to_addr, const std::strin
   // Without the recipient's key the digest names cases by tag, status and age only.
   compose::Draft draft{options_.alias, {to}, compose::make_message_id(0, now, options_.alias), {subject, subject},
                        encrypt ? text : bare_text, "", {}, true, now, {}, {}};
-  compose::Sealing sealing{options_.signing_key, encrypt, encrypt ? std::vector{**key} : std::vector<std::string>{}};
+  compose::Sealing sealing{options_.signing_key, encrypt, encrypt ? std::vector{**key} : std::vector<std::string>{}, {}};
   auto composed = compose::compose(draft, sealing, crypto_);
   if (!composed) return composed.error();
   auto id = queue_.enqueue_digest(to, subject, draft.message_id, composed->raw, now);
@@ -201,7 +211,7 @@ Result<std::string> Outbox::compose_ack(const OutboxItem& item) {
   compose::Draft draft{options_.alias, item.to, item.message_id, {subject, subject},
                        compose::ack_text(options_.ack_template, tag, options_.alias, options_.policy_url),
                        place->in_reply_to, place->references, true, now, {}, {}};
-  auto composed = compose::compose(draft, {options_.signing_key, encrypt, keys->found}, crypto_);
+  auto composed = compose::compose(draft, {options_.signing_key, encrypt, keys->found, keys->certificates}, crypto_);
   if (!composed) return composed.error();
   if (auto s = queue_.attach_ack(item.id, record_of(case_id, draft, *composed, encrypt), now); !s) return s.error();
   return composed->raw;

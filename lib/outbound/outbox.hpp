@@ -89,6 +89,10 @@ class Outbox {
   struct Keys {
     std::vector<std::string> found;    // fingerprints, for the recipients that have one
     std::vector<std::string> missing;  // recipients without a usable key
+    // S/MIME instead: when some recipient has no PGP key and every one has
+    // a pinned, usable certificate, their fingerprints (found and missing
+    // are then empty).
+    std::vector<std::string> certificates;
   };
   Result<Keys> keys_for(const std::vector<std::string>& to);
   // A reply's case, subject, recipients and their keys; refused (with an

@@ -125,7 +125,7 @@ namespace {
 constexpr const char* kMessageColumns =
     "SELECT m.id, message_id, direction, from_addr, from_name, to_json, cc_json, date, received, m.subject, t.body, "
     "encrypted, mixed, decryption, decryption_error, signature, signer, signer_uid, unverified, malformed, "
-    "problems, auth_results, auth_dkim, auth_spf, auth_dmarc "
+    "problems, auth_results, auth_dkim, auth_spf, auth_dmarc, crypto, smime "
     "FROM messages m JOIN message_text t ON t.id = m.id WHERE case_id = ? ORDER BY received, m.id";
 
 std::vector<Attachment> attachments_of(sql::Db& db, std::int64_t message) {
@@ -183,6 +183,8 @@ MessageView message_view(sql::Db& db, sql::Stmt& m) {
   v.unverified = m.int64(18) != 0;
   v.malformed = m.int64(19) != 0;
   v.problems = m.opt_text(20);
+  v.crypto = m.opt_text(25);
+  v.smime = detail::parse_smime_json(m.opt_text(26));
   if (auto header = m.opt_text(21)) {
     v.auth = parse_auth_results(*header);
     v.auth->dkim = m.opt_text(22).value_or("");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <array>
 #include <nlohmann/json.hpp>
 
 #include "cases/bounce.hpp"
@@ -240,16 +241,25 @@ std::int64_t Store::insert_message(PreparedMessage& msg, std::int64_t case_id, c
   const ParsedMessage& pm = msg.parsed;
   // Without Authentication-Results the columns stay NULL (and a store
   // opened at an older version for its tests has none).
-  auto& ins = db_.cached(
-      auth ? "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, envelope_from, from_addr, "
-             "from_name, to_json, cc_json, date, received, subject, body, encrypted, mixed, decryption, "
-             "decryption_error, signature, signer, signer_uid, unverified, malformed, problems, raw, auth_results, "
-             "auth_dkim, auth_spf, auth_dmarc) "
-             "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-           : "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, envelope_from, from_addr, "
-             "from_name, to_json, cc_json, date, received, subject, body, encrypted, mixed, decryption, "
-             "decryption_error, signature, signer, signer_uid, unverified, malformed, problems, raw) "
-             "VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  static const std::array<std::string, 4> kInserts = [] {
+    std::array<std::string, 4> out;
+    for (int v = 0; v < 4; ++v) {
+      const bool with_auth = v & 1, with_crypto = v & 2;
+      out[v] = std::string(
+                   "INSERT INTO messages(case_id, message_id, content_sha256, direction, source, envelope_from, "
+                   "from_addr, from_name, to_json, cc_json, date, received, subject, body, encrypted, mixed, "
+                   "decryption, decryption_error, signature, signer, signer_uid, unverified, malformed, problems, raw") +
+               (with_auth ? ", auth_results, auth_dkim, auth_spf, auth_dmarc" : "") +
+               (with_crypto ? ", crypto, smime" : "") +
+               ") VALUES (?, ?, ?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" +
+               (with_auth ? ", ?, ?, ?, ?" : "") + (with_crypto ? ", ?, ?" : "") + ")";
+    }
+    return out;
+  }();
+  // Without Authentication-Results (or crypto) those columns stay NULL (and
+  // a store opened at an older version for its tests has none).
+  const bool with_crypto = !pm.crypto.empty();
+  auto& ins = db_.cached(kInserts[(auth ? 1 : 0) | (with_crypto ? 2 : 0)].c_str());
   auto body_offset = body_offset_in_raw(msg.raw, pm.body);
   const std::size_t body_size = pm.body.size();
   std::string problems;
@@ -280,6 +290,10 @@ std::int64_t Store::insert_message(PreparedMessage& msg, std::int64_t case_id, c
       .bind(23, problems.empty() ? std::nullopt : std::optional<std::string>(problems))
       .bind_blob_view(24, msg.raw);  // msg outlives run(): SQLite copies neither
   if (auth) ins.bind(25, auth->header).bind(26, auth->dkim).bind(27, auth->spf).bind(28, auth->dmarc);
+  if (with_crypto) {
+    const int at = auth ? 29 : 25;
+    ins.bind(at, pm.crypto).bind(at + 1, detail::smime_json(pm.smime));
+  }
   ins.run();
   set_aside.restore();
   std::int64_t id = db_.last_insert_rowid();

@@ -22,9 +22,15 @@ void Store::note_mail_keys(const PreparedMessage& msg, std::optional<std::int64_
         .run();
 }
 
-std::optional<std::string> Store::pinned_fingerprint(const std::string& address) {
-  auto& st = db_.cached("SELECT fingerprint FROM keys WHERE address = ? AND pinned = 1");
+// A key's kind (schema 20): an X.509 certificate from an S/MIME signature, or a PGP key.
+namespace {
+const char* protocol_of(std::string_view source) { return source == "smime" ? "smime" : "pgp"; }
+}  // namespace
+
+std::optional<std::string> Store::pinned_fingerprint(const std::string& address, std::string_view protocol) {
+  auto& st = db_.cached("SELECT fingerprint FROM keys WHERE address = ? AND pinned = 1 AND protocol = ?");
   st.bind(1, normalize_address(address));
+  st.bind(2, protocol);
   std::optional<std::string> f;
   if (st.step()) f = st.text(0);
   st.reset();
@@ -33,6 +39,10 @@ std::optional<std::string> Store::pinned_fingerprint(const std::string& address)
 
 Result<std::optional<std::string>> Store::pinned_key(const std::string& address) {
   return guarded([&]() -> Result<std::optional<std::string>> { return pinned_fingerprint(address); });
+}
+
+Result<std::optional<std::string>> Store::pinned_certificate(const std::string& address) {
+  return guarded([&]() -> Result<std::optional<std::string>> { return pinned_fingerprint(address, "smime"); });
 }
 
 Result<bool> Store::key_from_mail(const std::string& fingerprint) {
@@ -53,8 +63,8 @@ void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::s
   const std::string sender = normalize_address(msg.parsed.from);
   auto record = [&](const std::string& address, const std::string& fpr, const std::string& source, bool pin) {
     db_.cached(
-           "INSERT INTO keys(address, fingerprint, source, case_id, pinned, added, offered_by) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(address, fingerprint) DO UPDATE SET pinned = 1 "
+           "INSERT INTO keys(address, fingerprint, source, case_id, pinned, added, offered_by, protocol) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(address, fingerprint) DO UPDATE SET pinned = 1 "
            "WHERE excluded.pinned = 1 AND pinned = 0")
         .bind(1, address)
         .bind(2, fpr)
@@ -63,11 +73,12 @@ void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::s
         .bind(5, pin)
         .bind(6, now)
         .bind(7, sender)
+        .bind(8, protocol_of(source))
         .run();
     return db_.changes() > 0;
   };
   auto offer = [&](const std::string& fpr, const std::string& source) {
-    auto pin = pinned_fingerprint(sender);
+    auto pin = pinned_fingerprint(sender, protocol_of(source));
     bool inserted = record(sender, fpr, source, !pin);
     if (!pin)
       add_event(case_id, "key", "cased", fmt::format("key {} pinned to {} ({})", fpr, sender, source), now);
@@ -103,6 +114,8 @@ void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::s
     add_event(case_id, "key", "cased", fmt::format("{} more addresses of keys from {} recorded, not pinned", untold,
                                                    sender.empty() ? "?" : sender), now);
   const auto& pm = msg.parsed;
+  // An S/MIME signer's certificate came in msg.keys above (source "smime").
+  if (pm.crypto == "smime") return;
   if (sender.empty() || !no_pin.empty() || pm.signature != SignatureState::good || !pm.signer) return;
   auto pin = pinned_fingerprint(sender);
   // A good signature by a key whose user id names the sender is a key
@@ -117,7 +130,7 @@ void Store::record_keys(const PreparedMessage& msg, std::int64_t case_id, std::s
 
 void Store::pin_in_transaction(const std::string& address, const std::string& fingerprint, const std::string& actor,
                                std::int64_t now) {
-  db_.cached("UPDATE keys SET pinned = 0 WHERE address = ?").bind(1, address).run();
+  db_.cached("UPDATE keys SET pinned = 0 WHERE address = ? AND protocol = 'pgp'").bind(1, address).run();
   db_.cached(
          "INSERT INTO keys(address, fingerprint, source, pinned, added) VALUES (?1, ?2, 'analyst', 1, ?3) "
          "ON CONFLICT(address, fingerprint) DO UPDATE SET pinned = 1")
@@ -146,11 +159,12 @@ Status Store::pin_key(const std::string& address, const std::string& fingerprint
 Result<std::vector<KeyRecord>> Store::list_keys() {
   return guarded([&]() -> Result<std::vector<KeyRecord>> {
     auto& st = db_.cached(
-        "SELECT address, fingerprint, source, case_id, pinned, added, offered_by FROM keys ORDER BY address, added");
+        "SELECT address, fingerprint, source, case_id, pinned, added, offered_by, protocol FROM keys "
+        "ORDER BY address, added");
     std::vector<KeyRecord> out;
     while (st.step())
       out.push_back(KeyRecord{st.text(0), st.text(1), st.text(2), st.opt_int64(3), st.int64(4) != 0, st.int64(5),
-                              st.opt_text(6)});
+                              st.opt_text(6), st.text(7)});
     st.reset();
     return out;
   });

@@ -107,6 +107,10 @@ Result<std::optional<std::string>> OutboxQueue::pinned_key(const std::string& ad
   return store_.pinned_key(address);
 }
 
+Result<std::optional<std::string>> OutboxQueue::pinned_certificate(const std::string& address) {
+  return store_.pinned_certificate(address);
+}
+
 Result<bool> OutboxQueue::key_from_mail(const std::string& fingerprint) {
   return store_.key_from_mail(fingerprint);
 }

@@ -108,6 +108,7 @@ class OutboxQueue {
   // The store's key records, for choosing the key to encrypt to: the key
   // pinned to `address`, and whether a key ever came by mail.
   Result<std::optional<std::string>> pinned_key(const std::string& address);
+  Result<std::optional<std::string>> pinned_certificate(const std::string& address);  // S/MIME
   Result<bool> key_from_mail(const std::string& fingerprint);
 
   // In one transaction: the reply in the case's history, its outbox row,

@@ -112,6 +112,8 @@ struct MessageView {
   SignatureState signature = SignatureState::none;
   std::optional<std::string> signer;
   std::optional<std::string> signer_uid;
+  std::optional<std::string> crypto;    // "pgp" | "smime"; nullopt: neither
+  std::optional<SmimeSigner> smime;     // the S/MIME signer's certificate
   bool unverified = false;
   bool malformed = false;
   std::optional<std::string> problems;
@@ -161,6 +163,7 @@ struct KeyRecord {
   bool pinned = false;
   std::int64_t added = 0;
   std::optional<std::string> offered_by;  // the sender whose mail carried it
+  std::string protocol = "pgp";           // pgp (an OpenPGP key) | smime (an X.509 certificate)
 };
 
 // An attachment as stored, with its handle MSG.PART (attachments.cpp).
@@ -338,6 +341,8 @@ class Store {
   // as the operator's).
   Result<std::optional<std::string>> pinned_key(const std::string& address);
   Result<bool> key_from_mail(const std::string& fingerprint);
+  // The S/MIME certificate pinned to `address` (schema 20), if any.
+  Result<std::optional<std::string>> pinned_certificate(const std::string& address);
   // An analyst pins `fingerprint` to `address` (any other pin of the address
   // is dropped); every case the address takes part in gets a "key" event.
   Status pin_key(const std::string& address, const std::string& fingerprint, const std::string& actor);
@@ -393,7 +398,7 @@ class Store {
   std::int64_t case_to_change(std::int64_t id);
   std::vector<std::int64_t> split_origins(std::int64_t id);
   void merge_links(CaseDetail& detail);
-  std::optional<std::string> pinned_fingerprint(const std::string& address);
+  std::optional<std::string> pinned_fingerprint(const std::string& address, std::string_view protocol = "pgp");
   // pin_key's work inside the caller's transaction (keys.cpp).
   void pin_in_transaction(const std::string& address, const std::string& fingerprint, const std::string& actor,
                           std::int64_t now);

@@ -4,7 +4,10 @@
 #include <nlohmann/json.hpp>
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <vector>
+
+#include "mail/message.hpp"
 
 namespace cased::sql {
 class Db;
@@ -29,6 +32,28 @@ inline std::vector<std::string> parse_json_list(const std::string& s) {
     for (auto& e : j)
       if (e.is_string()) out.push_back(e.get<std::string>());
   return out;
+}
+
+// The messages.smime column: the S/MIME signer as a JSON object, or NULL.
+inline std::optional<std::string> smime_json(const std::optional<SmimeSigner>& c) {
+  if (!c) return std::nullopt;
+  nlohmann::json j = {{"fingerprint", c->fingerprint}, {"subject", c->subject}, {"issuer", c->issuer},
+                      {"addresses", c->addresses},     {"chain", c->chain},     {"revocation", c->revocation},
+                      {"reason", c->reason}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+inline std::optional<SmimeSigner> parse_smime_json(const std::optional<std::string>& s) {
+  if (!s) return std::nullopt;
+  auto j = nlohmann::json::parse(*s, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  auto text = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  SmimeSigner c{text("fingerprint"), text("subject"), text("issuer"), {}, text("chain"), text("revocation"),
+                text("reason")};
+  if (j.contains("addresses") && j["addresses"].is_array())
+    for (auto& e : j["addresses"])
+      if (e.is_string()) c.addresses.push_back(e.get<std::string>());
+  return c;
 }
 
 }  // namespace cased::detail
