@@ -12,6 +12,8 @@
 namespace cased {
 namespace {
 
+constexpr std::size_t kThreads = 16;  // per web.listen address
+
 // The alias's own key: the signing key (gpg.signing_key, or the secret key
 // naming the alias).
 Result<KeyInfo> alias_key(const Config& config, Crypto& crypto) {
@@ -66,8 +68,14 @@ void routes(WebServer::Impl& s, httplib::Server& svr) {
     return h;
   }());
   svr.set_payload_max_length(s.web.max_upload);
-  svr.set_read_timeout(std::chrono::seconds(60));
-  svr.set_write_timeout(std::chrono::seconds(60));
+  // One thread per connection being served, kept-alive ones included: more
+  // than httplib's default, so that a few idle or slow clients do not hold
+  // every thread; few enough that as many max_upload bodies (each held a few
+  // times over while it becomes a message) fit the unit's memory ceiling.
+  svr.new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
+  svr.set_read_timeout(std::chrono::seconds(20));  // between two reads, not for the whole body
+  svr.set_write_timeout(std::chrono::seconds(20));
+  svr.set_keep_alive_timeout(5);
   svr.set_keep_alive_max_count(100);
   svr.Get("/", [&s](const httplib::Request& req, httplib::Response& res) { serve_form(s, req, res); });
   svr.Get("/form.css", [](const httplib::Request&, httplib::Response& res) {

@@ -234,7 +234,7 @@ def test_security_txt_signed_and_wkd_serves_the_alias_key():
         assert r.status == 200, (r.status, w.env.log())
         check_security_headers(r)
         assert r.body.startswith(b"-----BEGIN PGP SIGNED MESSAGE-----"), r.text[:200]
-        assert b"Contact: mailto:security@example.com" in r.body
+        assert b"Contact: mailto:security@example.com\nContact: " + w.url.encode() + b"/\n" in r.body
         v = gpg(w.alias.home, "--status-fd", "1", "--verify", input=r.body, check=False)
         assert b"GOODSIG" in v.stdout, v.stdout
         out = gpg(w.alias.home, "--with-wkd-hash", "-k", "security@example.com").stdout.decode()
