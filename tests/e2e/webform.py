@@ -4,10 +4,11 @@ and curl as the HTTP client (a real one, with a cookie jar)."""
 import json
 import os
 import re
+import socket
 import subprocess
 import tempfile
 
-from harness import Env, free_port
+from harness import Env, free_port, wait_for
 from pgp import Keyring
 
 ALIAS = "security@example.com"
@@ -63,7 +64,16 @@ class WebWorld:
         self.jar = os.path.join(self.tmp, "cookies")
 
     def start(self):
-        self.env.start()
+        self.env.start()  # waits for the LMTP port; the web listener opens just after it
+
+        def web_up():
+            try:
+                socket.create_connection(("127.0.0.1", self.web_port), timeout=0.5).close()
+                return True
+            except OSError:
+                assert self.env.daemon.poll() is None, self.env.log()
+                return False
+        wait_for(web_up, 30, "the web listener")
 
     def curl(self, path, *args, jar=True):
         head = os.path.join(self.tmp, "head")
