@@ -219,6 +219,10 @@ RoutingDecision route_message(const RoutingInput& in, const RoutingOptions& opti
   }
   // A person joins as a participant: never the alias itself, never a bounce.
   d.participant = !d.bounce && !d.sender.empty() && !match_alias(d.sender, options.alias).ours;
+  // An anonymous web report's From is a placeholder, the same for all of
+  // them: whoever writes from it is nobody's participant.
+  const Envelope& env = in.msg.envelope;
+  if (env.source == MessageSource::web && env.mail_from && env.mail_from->empty()) d.participant = false;
   d.ack = acknowledgement(in, options, d, lookup);
   return d;
 }

@@ -69,6 +69,7 @@ def test_good_report_becomes_a_case_with_its_attachment():
         assert "security@example.com" in r.text and f"[CASE#{case_id}]" in r.text
         cases = w.cases()
         assert [c["id"] for c in cases] == [case_id]
+        assert cases[0]["participants"] == []  # the anonymous placeholder is nobody
         s = w.show(case_id)
         assert s["subject"] == "Heap overflow in the widget parser"
         m = s["messages"][0]
