@@ -250,6 +250,22 @@ def test_security_txt_signed_and_wkd_serves_the_alias_key():
         w.close()
 
 
+def test_one_address_gets_at_most_per_sender_per_day_acknowledgements():
+    w = WebWorld(extra_config="[ack]\nper_sender_per_day = 2\n")
+    try:
+        w.start()
+        for i in range(4):
+            r = w.post(good_fields(email="victim@example.org", title=f"report {i}"))
+            assert r.status == 200, r.status
+        acks = [o for o in w.env.json("outbox") if o["kind"] == "ack"]
+        assert len(acks) == 2 and all(o["to"] == ["victim@example.org"] for o in acks), acks
+        # An anonymous report is acknowledged to nobody.
+        assert w.post(good_fields(title="anonymous")).status == 200
+        assert len([o for o in w.env.json("outbox") if o["kind"] == "ack"]) == 2
+    finally:
+        w.close()
+
+
 def test_ack_encrypted_to_the_pasted_key_which_is_pinned_for_that_case_only():
     from certs import CA
     from test_outbound import SmtpServer
@@ -281,6 +297,27 @@ def test_ack_encrypted_to_the_pasted_key_which_is_pinned_for_that_case_only():
         assert keys and all(not k["pinned"] for k in keys), keys
         events = " ".join(e.get("detail", "") for e in w.show(case_id)["events"])
         assert "pasted into the web form" in events, events
+
+        # An analyst pins Rita's key; then someone types her address with a
+        # key of their own. It never replaces her pin: the acknowledgement
+        # is encrypted to her pinned key, and theirs stays unpinned.
+        w.env.casectl("keys", "pin", "rita@example.org", rita.fpr)
+        mallory = Keyring("Rita Reporter <rita@example.org>")
+        try:
+            r = w.post(good_fields(email="rita@example.org", key=mallory.public().decode(), title="second"))
+            assert r.status == 200, (r.status, r.text)
+            second, _ = receipt_of(r)
+            wait_for(lambda: len(smtp.messages()) >= 2, 60, "the second acknowledgement")
+            raw, env = smtp.messages()[1]
+            msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+            assert msg.get_content_type() == "multipart/encrypted" and f"[CASE#{second}]" in msg["Subject"]
+            cipher = msg.get_payload()[1].get_payload(decode=True)
+            assert f"[CASE#{second}]".encode() in gpg(rita.home, "--decrypt", input=cipher).stdout
+            assert gpg(mallory.home, "--decrypt", input=cipher, check=False).returncode != 0
+            pins = {k["fingerprint"]: k["pinned"] for k in w.env.json("keys") if k["address"] == "rita@example.org"}
+            assert pins.get(rita.fpr) is True and pins.get(mallory.fpr) is False, pins
+        finally:
+            mallory.close()
     finally:
         w.close()
         rita.close()
