@@ -250,6 +250,32 @@ def test_security_txt_signed_and_wkd_serves_the_alias_key():
         w.close()
 
 
+def test_https_when_tls_cert_and_key_are_set():
+    from certs import CA
+
+    scratch = WebWorld(alias_key=False)
+    ca = CA(os.path.join(scratch.tmp, "ca"))
+    cert, key = ca.server("web")
+    w = WebWorld(tls=(cert, key, ca.cert))
+    try:
+        w.start()
+        r = w.curl("/")
+        assert r.status == 200, r.status
+        check_security_headers(r)
+        assert "Secure" in r.header("set-cookie"), r.header("set-cookie")
+        r = w.post(good_fields())
+        assert r.status == 200, r.status
+        case_id, _ = receipt_of(r)
+        assert w.show(case_id)["messages"][0]["source"] == "web"
+        # Plain HTTP on the HTTPS port is not served.
+        p = subprocess.run(["curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                            f"http://127.0.0.1:{w.web_port}/"], capture_output=True, timeout=30)
+        assert p.stdout.strip() in (b"000", b"400"), p.stdout
+    finally:
+        w.close()
+        scratch.close()
+
+
 def test_one_address_gets_at_most_per_sender_per_day_acknowledgements():
     w = WebWorld(extra_config="[ack]\nper_sender_per_day = 2\n")
     try:

@@ -52,13 +52,16 @@ def check_security_headers(r):
 class WebWorld:
     """An Env with [gpg] (the alias's key) and [web] on a free port."""
 
-    def __init__(self, rate_per_hour=100, max_upload=262144, extra_config="", alias_key=True):
+    def __init__(self, rate_per_hour=100, max_upload=262144, extra_config="", alias_key=True, tls=None):
+        """`tls`: (cert, key, ca) for HTTPS, or None for plain HTTP."""
         self.alias = Keyring(ALIAS) if alias_key else None
         self.web_port = free_port()
-        self.url = f"http://127.0.0.1:{self.web_port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.web_port}"
+        self.ca = tls[2] if tls else None
         gpg = f'[gpg]\nhome = "{self.alias.home}"\n\n' if self.alias else ""
+        tls_keys = f'tls_cert = "{tls[0]}"\ntls_key = "{tls[1]}"\n' if tls else ""
         self.env = Env(extra_config=(
-            f"{gpg}[web]\nlisten = [\"127.0.0.1:{self.web_port}\"]\npublic_url = \"{self.url}\"\n"
+            f"{gpg}[web]\nlisten = [\"127.0.0.1:{self.web_port}\"]\npublic_url = \"{self.url}\"\n{tls_keys}"
             f"max_upload = {max_upload}\nrate_per_hour = {rate_per_hour}\n\n{extra_config}"))
         self.tmp = tempfile.mkdtemp(prefix="cased-web-")
         self.jar = os.path.join(self.tmp, "cookies")
@@ -81,6 +84,8 @@ class WebWorld:
         cmd = ["curl", "-sS", "--max-time", "60", "-D", head, "-o", body, "-w", "%{http_code}"]
         if jar:
             cmd += ["-b", self.jar, "-c", self.jar]
+        if self.ca:
+            cmd += ["--cacert", self.ca]
         p = subprocess.run(cmd + list(args) + [self.url + path], capture_output=True, timeout=90)
         # A refusal before the whole body was sent (413) may end curl's
         # upload with an error after the answer arrived: the answer counts.
