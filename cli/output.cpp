@@ -166,6 +166,7 @@ nlohmann::json to_json(const CaseDetail& d) {
     msgs.push_back({{"id", m.id},
                     {"message_id", m.message_id},
                     {"direction", m.direction},
+                    {"source", m.source},
                     {"from", m.from},
                     {"from_name", m.from_name},
                     {"to", m.to},

@@ -25,8 +25,8 @@ Result<Config> load_config(const std::string& path) {
   std::string text(std::istreambuf_iterator<char>(in), {});
   auto config = parse_config(text, path);
   if (!config) return config.error();
-  if (config->lmtp.listen.empty() && !config->imap)
-    return Error{Errc::invalid, fmt::format("{}: nothing to do: set lmtp.listen or an [imap] section", path)};
+  if (config->lmtp.listen.empty() && !config->imap && !config->web)
+    return Error{Errc::invalid, fmt::format("{}: nothing to do: set lmtp.listen, an [imap] or a [web] section", path)};
   return config;
 }
 
@@ -129,6 +129,13 @@ std::vector<Problem> check_config(const Config& config, bool ask_gpg) {
     check_readable(out, "smtp.password_file", config.smtp->password_file, false);
     check_readable(out, "smtp.ca_file", config.smtp->ca_file, false);
   }
+  if (config.web) {
+    for (const auto& spec : config.web->listen)
+      if (auto a = parse_listen(spec); !a || a->unix_socket)
+        out.push_back({true, fmt::format("web.listen: '{}': expected host:port", spec)});
+    check_readable(out, "web.tls_cert", config.web->tls_cert, true);
+    check_readable(out, "web.tls_key", config.web->tls_key, true);
+  }
   check_gpg(out, config, ask_gpg);
   if (config.smime.configured) {  // S/MIME files; the key must be the operator's alone
     const auto& sm = config.smime;
@@ -203,6 +210,11 @@ std::string print_config(const Config& c) {
                           {"policy", st.policy}, {"canonical", strings(st.canonical)}};
   if (st.expires) securitytxt.insert("expires", format_rfc3339(*st.expires));
   root.insert("securitytxt", std::move(securitytxt));
+  if (c.web)
+    root.insert("web", toml::table{{"listen", strings(c.web->listen)}, {"tls_cert", c.web->tls_cert},
+                                   {"tls_key", c.web->tls_key}, {"public_url", c.web->public_url},
+                                   {"max_upload", static_cast<std::int64_t>(c.web->max_upload)},
+                                   {"rate_per_hour", c.web->rate_per_hour}});
   std::ostringstream out;
   out << "# effective configuration from " << c.source << "\n" << root << "\n";
   return out.str();

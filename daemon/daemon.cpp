@@ -24,6 +24,7 @@
 #include "imap_poller.hpp"
 #include "outbox_worker.hpp"
 #include "parse_worker.hpp"
+#include "web_server.hpp"
 #include "cases/threading.hpp"
 #include "mail/address.hpp"
 
@@ -535,6 +536,7 @@ int run_daemon(const Config& config, const std::function<Result<Config>()>& load
   std::list<asio::ip::tcp::acceptor> tcp_acceptors;
   std::list<asio::local::stream_protocol::acceptor> unix_acceptors;
   std::unique_ptr<ImapPoller> imap;
+  std::unique_ptr<WebServer> web;  // [web]: the report form, on threads of its own
   // Handled before the first listener opens: a supervisor that sees the
   // port may send SIGTERM at once, and it must not meet the default action.
   asio::signal_set signals(io, SIGTERM, SIGINT);
@@ -551,6 +553,7 @@ int run_daemon(const Config& config, const std::function<Result<Config>()>& load
     for (auto& acc : unix_acceptors) acc.close(ignored);
     for (auto& stop : server.stoppers) stop();
     if (imap) imap->stop();
+    if (web) web->stop();
   });
   ::signal(SIGPIPE, SIG_IGN);
   for (const auto& a : addresses) {
@@ -575,10 +578,15 @@ int run_daemon(const Config& config, const std::function<Result<Config>()>& load
     }
   }
   if (config.imap) imap = std::make_unique<ImapPoller>(config, writer, outbox);
+  if (config.web)
+    web = std::make_unique<WebServer>(config, writer, [&outbox](const IngestResult& r) {
+      if (r.new_case) outbox.wake();  // an acknowledgement may be due
+    });
 
   spdlog::info("cased {} ready: database {}", CASED_VERSION, config.case_.database);
   sd_notify(0, "READY=1");  // Type=notify: systemd starts what waits for cased only now
   io.run();
+  web.reset();  // its requests under way finish on the writer first
   parsers.join();
   writer.stop();
   outbox.stop();

@@ -24,7 +24,7 @@ targets=("$@")
 # LMTP session or a deep MIME tree, small enough for thousands of runs a second.
 max_len() {
   case $1 in
-    lmtp|lmtp_store|mime|wire) echo 65536 ;;
+    lmtp|lmtp_store|mime|wire|webform) echo 65536 ;;
     smtp_reply|imap_reply|html|mbox) echo 32768 ;;
     *) echo 8192 ;;
   esac

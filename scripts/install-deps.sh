@@ -14,7 +14,7 @@ pkgs=(
   neomutt
   zsh bash-completion
   clang libclang-rt-14-dev
-  python3-jsonschema chromium curl
+  python3-jsonschema chromium chromium-driver curl
 )
 missing=()
 for p in "${pkgs[@]}"; do

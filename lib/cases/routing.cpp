@@ -204,7 +204,11 @@ RoutingDecision route_message(const RoutingInput& in, const RoutingOptions& opti
   d.auth = trusted_auth_results(in.msg.raw, options.authserv_id);
   d.forged = d.auth && d.auth->dmarc_failed();
   d.refs = message_refs(pm, in.message_id);
-  if (route_bounce(in.msg, lookup, d)) {
+  if (in.msg.envelope.source == MessageSource::web) {
+    // A web report opens a case of its own: a tag typed into its title
+    // names no case (cased made the message; it has no references).
+    d.refs.clear();
+  } else if (route_bounce(in.msg, lookup, d)) {
     d.unverified = false;  // its sender joins nothing: a report about our mail, not a word in the case
   } else if (route_by_address(in.msg, options, lookup, d)) {
     d.unverified = d.forged || !sender_verified(d, *d.case_id, options, lookup);
@@ -215,6 +219,10 @@ RoutingDecision route_message(const RoutingInput& in, const RoutingOptions& opti
   }
   // A person joins as a participant: never the alias itself, never a bounce.
   d.participant = !d.bounce && !d.sender.empty() && !match_alias(d.sender, options.alias).ours;
+  // An anonymous web report's From is a placeholder, the same for all of
+  // them: whoever writes from it is nobody's participant.
+  const Envelope& env = in.msg.envelope;
+  if (env.source == MessageSource::web && env.mail_from && env.mail_from->empty()) d.participant = false;
   d.ack = acknowledgement(in, options, d, lookup);
   return d;
 }

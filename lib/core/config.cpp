@@ -307,6 +307,24 @@ void read_smime(Reader& r, const toml::table& root, Config& cfg) {
   }
 }
 
+void read_web(Reader& r, const toml::table& root, Config& cfg) {
+  if (const toml::table* t = r.section(root, "web")) {
+    WebConfig w;
+    r.only_keys(*t, "web", {"listen", "tls_cert", "tls_key", "public_url", "max_upload", "rate_per_hour"});
+    r.get_strings(*t, "web", "listen", w.listen);
+    r.get(*t, "web", "tls_cert", w.tls_cert);
+    r.get(*t, "web", "tls_key", w.tls_key);
+    r.get(*t, "web", "public_url", w.public_url);
+    r.get_int(*t, "web", "max_upload", w.max_upload, 4096, std::int64_t{1} << 32);
+    r.get_int(*t, "web", "rate_per_hour", w.rate_per_hour, 1, 1000000);
+    if (!r.error && w.tls_cert.empty() != w.tls_key.empty())
+      r.fail(t->get(w.tls_cert.empty() ? "tls_key" : "tls_cert"), "web.tls_cert",
+             "tls_cert and tls_key are set together or not at all");
+    if (!r.error && w.listen.empty()) r.fail(t, "web.listen", "names no address");
+    cfg.web = w;
+  }
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
@@ -320,7 +338,8 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
                  fmt::format("{}:{}: {}", source_name, e.source().begin.line, std::string(e.description()))};
   }
   Reader r(source_name);
-  r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt", "vendors", "smime"});
+  r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt", "vendors", "smime",
+                         "web"});
 
   read_case_section(r, root, cfg);
   read_lmtp(r, root, cfg);
@@ -332,6 +351,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   read_securitytxt(r, root, cfg);
   read_vendors(r, root, cfg);
   read_smime(r, root, cfg);
+  read_web(r, root, cfg);
   if (r.error) return *r.error;
   return cfg;
 }

@@ -121,6 +121,15 @@ struct SmimeConfig {
   std::vector<std::string> crl_files;  // CRLs (PEM or DER) checked against a signer's certificate
 };
 
+// The web report form ([web]): served when `listen` names an address.
+struct WebConfig {
+  std::vector<std::string> listen;      // "127.0.0.1:8080", "[::1]:8080"
+  std::string tls_cert, tls_key;        // PEM files: both set, cased speaks HTTPS itself
+  std::string public_url;               // where reporters reach it (https://security.example.com)
+  std::uint64_t max_upload = 10485760;  // bytes for the whole submission (413 above)
+  int rate_per_hour = 10;               // accepted submissions per client address and hour
+};
+
 struct Config {
   std::string source;                // the file it came from, for messages
   CaseConfig case_;
@@ -133,6 +142,7 @@ struct Config {
   SecurityTxtConfig securitytxt;
   VendorsConfig vendors;
   SmimeConfig smime;
+  std::optional<WebConfig> web;
 };
 
 // Parses and validates. Errors name the key, the file and the line:

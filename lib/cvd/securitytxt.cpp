@@ -52,6 +52,12 @@ std::string render_securitytxt(const Config& config, std::int64_t now) {
   std::string out;
   if (st.contact.empty()) {
     out += fmt::format("Contact: mailto:{}\n", config.case_.alias);
+    // The web report form, when cased serves one at a public URL.
+    if (config.web && !config.web->public_url.empty()) {
+      std::string_view url = config.web->public_url;
+      while (!url.empty() && url.back() == '/') url.remove_suffix(1);
+      out += fmt::format("Contact: {}/\n", url);
+    }
   } else {
     for (const auto& c : st.contact) out += fmt::format("Contact: {}\n", c);
   }

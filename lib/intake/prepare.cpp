@@ -10,10 +10,11 @@ namespace cased {
 
 namespace {
 
-constexpr EnumWords<MessageSource, 3> kSources = {{
+constexpr EnumWords<MessageSource, 4> kSources = {{
     {MessageSource::lmtp, "lmtp"},
     {MessageSource::ingest, "ingest"},
     {MessageSource::imap, "imap"},
+    {MessageSource::web, "web"},
 }};
 
 }  // namespace

@@ -13,16 +13,28 @@
 
 namespace cased {
 
-// Where a message came in. Stored as "lmtp" | "ingest" | "imap"
+// Where a message came in. Stored as "lmtp" | "ingest" | "imap" | "web"
 // (to_string / parse_message_source are the only place those words are
 // written).
 enum class MessageSource {
   lmtp,    // delivered by the MTA over LMTP
   ingest,  // casectl ingest (a file, stdin or an mbox)
   imap,    // fetched from the IMAP mailbox
+  web,     // made by cased from a web report form
 };
 const char* to_string(MessageSource source);
 std::optional<MessageSource> parse_message_source(std::string_view word);
+
+// What the web form adds to the message it made (the daemon's web
+// listener only; never on the parse workers' wire): the receipt code the
+// reporter was given, and the key they pasted, for this case only.
+struct WebSubmission {
+  std::string receipt;
+  std::string address;      // the typed e-mail, lower case ("" = anonymous)
+  std::string fingerprint;  // the pasted key ("" = none)
+
+  bool operator==(const WebSubmission&) const = default;
+};
 
 // How a message reached us. For LMTP the envelope decides plus-routing;
 // for `ingest` and IMAP the headers do (docs/contract.md "Threading").
@@ -30,6 +42,7 @@ struct Envelope {
   MessageSource source = MessageSource::ingest;
   std::optional<std::string> mail_from;     // "" = null sender; nullopt = unknown
   std::vector<std::string> recipients;      // LMTP RCPT TO addresses
+  std::optional<WebSubmission> web = std::nullopt;  // source web only
 
   bool operator==(const Envelope&) const = default;
 };

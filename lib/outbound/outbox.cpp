@@ -202,6 +202,21 @@ Result<std::string> Outbox::compose_ack(const OutboxItem& item) {
   if (!place) return place.error();
   auto keys = keys_for(item.to);
   if (!keys) return keys.error();
+  // A key pasted into the web form serves its case's acknowledgement, when
+  // the typed address has no key of its own (it never replaces a pin).
+  if (keys->missing.size() == 1 && item.to.size() == 1) {
+    auto pasted = queue_.web_key(case_id, keys->missing.front());
+    if (!pasted) return pasted.error();
+    if (*pasted) {
+      // Imported just after the report's commit: this row is tried again.
+      auto k = crypto_.find_key(**pasted);
+      if (!k) return Error{Errc::temporary, "the key pasted into the web form is not in the keyring yet"};
+      if (k->can_encrypt) {
+        keys->found.push_back(k->fingerprint);
+        keys->missing.clear();
+      }
+    }
+  }
   // Encrypted only when every recipient has a key.
   const bool encrypt = keys->missing.empty();
   std::int64_t now = now_unix();

@@ -94,6 +94,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   if (!result.new_case) reopen_if_closed(msg, d, result.case_id, now);
   record_acknowledgement(msg, result.case_id, d.ack, now);
   result.ack_capped = d.ack.kind == Acknowledgement::Kind::capped;
+  if (msg.envelope.web) record_web_report(*msg.envelope.web, result, now);
   touch(result.case_id, now);
   return result;
 }
@@ -199,7 +200,8 @@ void Store::record_arrival(const PreparedMessage& msg, const Arrival& a, std::in
   if (pm.malformed) add_event(a.case_id, "message", actor, fmt::format("message {} is malformed; stored raw", a.message_id), now);
   if (pm.decryption == DecryptionState::failed)
     add_event(a.case_id, "message", actor, fmt::format("message {} could not be decrypted: {}", a.message_id, pm.decryption_error), now);
-  record_keys(msg, a.case_id, no_pin_reason(d), now);
+  // A key pasted into the web form is for its case only (web_reports).
+  record_keys(msg, a.case_id, msg.envelope.web ? "it was pasted into the web form" : no_pin_reason(d), now);
 }
 
 namespace {

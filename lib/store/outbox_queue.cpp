@@ -115,6 +115,13 @@ Result<bool> OutboxQueue::key_from_mail(const std::string& fingerprint) {
   return store_.key_from_mail(fingerprint);
 }
 
+Result<std::optional<std::string>> OutboxQueue::web_key(std::int64_t case_id, const std::string& address) {
+  auto web = store_.web_report(case_id);
+  if (!web) return web.error();
+  if (!*web || (*web)->fingerprint.empty() || (*web)->address != address) return std::optional<std::string>();
+  return std::optional<std::string>((*web)->fingerprint);
+}
+
 namespace {
 
 std::int64_t record(Store& store, const OutboundRecord& m, std::int64_t now) {

@@ -110,6 +110,8 @@ class OutboxQueue {
   Result<std::optional<std::string>> pinned_key(const std::string& address);
   Result<std::optional<std::string>> pinned_certificate(const std::string& address);  // S/MIME
   Result<bool> key_from_mail(const std::string& fingerprint);
+  // The key pasted into the web form that opened `case_id`, when `address` typed it.
+  Result<std::optional<std::string>> web_key(std::int64_t case_id, const std::string& address);
 
   // In one transaction: the reply in the case's history, its outbox row,
   // and `event`. Returns the row's id.

@@ -99,6 +99,7 @@ struct MessageView {
   std::string direction;
   std::string from;
   std::string from_name;
+  std::string source;  // lmtp | ingest | imap | web | casectl (how it came in)
   std::vector<std::string> to;
   std::vector<std::string> cc;
   std::optional<std::int64_t> date;
@@ -349,6 +350,15 @@ class Store {
   // Every key recorded, by address and then age.
   Result<std::vector<KeyRecord>> list_keys();
 
+  // Reports made on the web form (web_reports.cpp): the receipt, typed
+  // address and pasted key of case `id` (nullopt: not a web report).
+  struct WebReport {
+    std::int64_t case_id = 0;
+    std::string receipt, address, fingerprint;
+    std::int64_t created = 0;
+  };
+  Result<std::optional<WebReport>> web_report(std::int64_t case_id);
+
   // The vendor contact book (vendors.cpp; schema 16). Every vendor by
   // name; one vendor (not_found naming it); save_vendor writes `v` whole
   // (its contacts replace the old ones), pins its key to each contact that
@@ -450,6 +460,8 @@ class Store {
   // Records every key the message carried (all their addresses, unpinned)
   // and pins the sender's own on first use unless `no_pin` says why not.
   void record_keys(const PreparedMessage& msg, std::int64_t case_id, std::string_view no_pin, std::int64_t now);
+  // The web form's receipt and key for the case just opened (web_reports.cpp).
+  void record_web_report(const WebSubmission& web, const IngestResult& result, std::int64_t now);
   // Notes the message's keys as having come by mail (no case needed).
   void note_mail_keys(const PreparedMessage& msg, std::optional<std::int64_t> case_id, std::int64_t now);
 
