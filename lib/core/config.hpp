@@ -103,6 +103,19 @@ struct SecurityTxtConfig {
   std::vector<std::string> canonical;
 };
 
+// [advisory] (casectl advisory): who publishes, where the provider
+// directory is served, and the tracking ids' prefix.
+struct AdvisoryConfig {
+  std::string publisher;           // CSAF document.publisher.name
+  std::string namespace_;          // CSAF document.publisher.namespace
+  std::string base_url;            // where DIR is served (canonical URLs), without a trailing /
+  std::string id_prefix = "SA";    // tracking ids PREFIX-YYYY-NNNN
+  std::string category = "vendor";  // CSAF publisher category
+  std::string contact;             // CSAF publisher contact_details
+  std::string vendor;              // the product's vendor name ("" = publisher)
+  std::string cve_org_id;          // the CNA's UUID in the CVE Program (CVE records)
+};
+
 struct Config {
   std::string source;                // the file it came from, for messages
   CaseConfig case_;
@@ -113,6 +126,7 @@ struct Config {
   AckConfig ack;
   std::optional<DigestConfig> digest;
   SecurityTxtConfig securitytxt;
+  AdvisoryConfig advisory;
 };
 
 // Parses and validates. Errors name the key, the file and the line:
