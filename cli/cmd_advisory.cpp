@@ -209,7 +209,7 @@ AdvisorySource advisory_source(Context& ctx, Store& s, std::int64_t case_id, boo
   in.credit = r.credit, in.fixed = r.fixed, in.references = r.references;
   const Disclosure& d = src.detail.disclosure;
   in.cves = d.cves, in.product = d.product, in.versions = d.versions;
-  if (d.cvss) in.cvss = d.cvss->vector;
+  if (r.case_cvss && !r.case_cvss->empty()) in.cvss = r.case_cvss;
   for (const auto& v : check(s.vendor_statuses(case_id))) in.vendors.push_back({v.vendor, v.cve, v.state, v.statement});
   in.generator = CASED_VERSION;
   return src;

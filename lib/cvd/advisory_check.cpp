@@ -217,7 +217,7 @@ std::string csaf_time(std::int64_t unix_seconds) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
 

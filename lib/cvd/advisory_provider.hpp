@@ -19,7 +19,7 @@ namespace cased::advisory {
 // time of its last change.
 struct ChangeEntry {
   std::string path;   // 2026/example-sa-2026-0001.json
-  std::string time;   // 2026-11-30T17:04:05.000Z
+  std::string time;   // 2026-11-30T17:04:05Z
 };
 
 // Parses changes.csv ("path","time" per line); Errc::invalid naming the

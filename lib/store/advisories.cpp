@@ -40,7 +40,8 @@ int year_of(std::int64_t now) {
 std::optional<AdvisoryRecord> read_advisory(sql::Db& db, std::int64_t id) {
   auto& st = db.cached(
       "SELECT tracking_id, status, version, title, summary, details, remediation, credit, fixed, created, updated, "
-      "initial_release, current_release FROM advisories WHERE case_id = ?");
+      "initial_release, current_release, (SELECT cvss FROM cases WHERE cases.id = advisories.case_id) FROM advisories "
+      "WHERE case_id = ?");
   st.bind(1, id);
   std::optional<AdvisoryRecord> a;
   if (st.step()) {
@@ -59,6 +60,7 @@ std::optional<AdvisoryRecord> read_advisory(sql::Db& db, std::int64_t id) {
     a->updated = st.int64(10);
     a->initial_release = st.opt_int64(11);
     a->current_release = st.opt_int64(12);
+    a->case_cvss = st.opt_text(13);
   }
   st.reset();
   if (!a) return a;

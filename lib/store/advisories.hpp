@@ -27,6 +27,9 @@ struct AdvisoryRecord {
   std::int64_t created = 0, updated = 0;
   std::optional<std::int64_t> initial_release, current_release;
   std::vector<AdvisoryRevision> revisions;  // oldest first
+  // The case's CVSS vector exactly as stored: a document refuses one that
+  // does not parse rather than leave the score out.
+  std::optional<std::string> case_cvss;
 };
 
 // The advisory's text fields as `advisory set` names them.

@@ -178,7 +178,7 @@ def mandatory_failures(doc):
     # 6.1.30 Mixed Integer and Semantic Versioning
     if not (integer or semantic):
         fail.append("6.1.30 integer and semantic versions mixed")
-    keys = [_version_key(n) for n in numbers]
+    keys = [int(n) for n in numbers] if integer else [_version_key(n) for n in numbers]
     # 6.1.14 Sorted Revision History: by date ascending, numbers ascending with them
     by_date = sorted(range(len(history)), key=lambda k: history[k]["date"])
     if [keys[k] for k in by_date] != sorted(keys):

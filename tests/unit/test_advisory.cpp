@@ -89,7 +89,7 @@ TEST_CASE("advisory: versions parse; equal or inverted ranges are refused", "[ad
   refused("1.2 - 1.2", "same version");
   refused(">=2.0 <2.0", "same version");
   refused("1.0,,2.0", "empty version");
-  refused("1.0; rm -rf", "not a version");
+  refused("1.0;rm", "not a version");
   refused("all versions before the fix", "write 1.2");
   CHECK(advisory::compare_versions("1.10", "1.9") > 0);
   CHECK(advisory::compare_versions("1.0.0", "1.0") > 0);
