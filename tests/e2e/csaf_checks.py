@@ -7,8 +7,6 @@ import os
 import re
 
 import jsonschema
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT7
 
 SCHEMAS = os.path.join(os.environ.get("CASED_TEST_DATA", os.path.join(os.path.dirname(__file__), "..", "data")),
                        "schemas")
@@ -19,20 +17,29 @@ def _load(rel):
         return json.load(f)
 
 
-def _registry():
-    reg = Registry()
+def _store():
+    """Every schema a $ref may name, by the URL it is named with: nothing is
+    fetched from the network."""
+    store = {}
     for v in ("2.0", "3.0", "3.1"):
         schema = _load(f"csaf/cvss-v{v}.json")
-        reg = reg.with_resource(f"https://www.first.org/cvss/cvss-v{v}.json",
-                                Resource.from_contents(schema, default_specification=DRAFT7))
-    csaf = _load("csaf/csaf_json_schema.json")
-    reg = reg.with_resource(csaf["$id"], Resource.from_contents(csaf))
-    return reg
+        store[f"https://www.first.org/cvss/cvss-v{v}.json"] = schema
+        store[schema.get("$id", schema.get("id"))] = schema
+    for rel in ("csaf/csaf_json_schema.json", "csaf/provider_json_schema.json", "cve/CVE_JSON_5.1_bundled.json"):
+        schema = _load(rel)
+        store[schema["$id"]] = schema
+    return store
+
+
+class _OfflineResolver(jsonschema.RefResolver):
+    def resolve_remote(self, uri):
+        raise AssertionError(f"a $ref to {uri}, which tests/data/schemas does not hold")
 
 
 def _validator(rel, cls):
     schema = _load(rel)
-    return cls(schema, registry=_registry(), format_checker=cls.FORMAT_CHECKER)
+    resolver = _OfflineResolver.from_schema(schema, store=_store())
+    return cls(schema, resolver=resolver, format_checker=cls.FORMAT_CHECKER)
 
 
 def schema_errors(kind, doc):
@@ -236,6 +243,25 @@ def _check_versions(branches, words, fail):
         _check_versions(b.get("branches", []), words, fail)
 
 
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+_DATE_KEYS = {"date", "initial_release_date", "current_release_date", "release_date", "discovery_date", "last_updated"}
+
+
+def date_failures(node, where=""):
+    """The schema's format date-time, checked here: jsonschema checks it only
+    with an optional package that Debian's python3-jsonschema lacks."""
+    out = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in _DATE_KEYS and not (isinstance(v, str) and _DATE_TIME.fullmatch(v)):
+                out.append(f"{where}/{k}: {v!r} is not an RFC 3339 date-time")
+            out += date_failures(v, f"{where}/{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += date_failures(v, f"{where}/{i}")
+    return out
+
+
 def check_csaf(doc):
-    """Schema errors and mandatory-test failures together."""
-    return schema_errors("csaf", doc) + mandatory_failures(doc)
+    """Schema errors, date-times and mandatory-test failures together."""
+    return schema_errors("csaf", doc) + date_failures(doc) + mandatory_failures(doc)

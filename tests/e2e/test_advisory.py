@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import tempfile
 
-from csaf_checks import check_csaf, schema_errors
+from csaf_checks import check_csaf, date_failures, schema_errors
 from harness import Env, run_tests
 from lmtp_client import deliver
 from pgp import Keyring, gpg
@@ -73,7 +73,7 @@ def check_directory(d, fpr, path, version):
         assert p.returncode == 0 and p.stdout.decode().strip() == f"{name}: OK", (tool, p.stdout, p.stderr)
     with open(os.path.join(d, "provider-metadata.json"), encoding="utf-8") as f:
         meta = json.load(f)
-    assert schema_errors("provider", meta) == []
+    assert schema_errors("provider", meta) == [] and date_failures(meta) == []
     assert meta["public_openpgp_keys"] == [
         {"fingerprint": fpr, "url": f"https://example.com/.well-known/csaf/openpgp/{fpr}.asc"}]
     home = verifier(os.path.join(d, "openpgp", f"{fpr}.asc"))
@@ -242,6 +242,16 @@ def test_bad_input_is_refused_and_nothing_published():
         p = env.casectl("advisory", "1", "publish", "--dir", out)
         assert b"version 1 published" in p.stdout
         assert listing(out) != []
+        # A provider directory whose changes.csv is not CSAF's is left alone.
+        other = os.path.join(out, "other")
+        os.mkdir(other)
+        with open(os.path.join(other, "changes.csv"), "w") as f:
+            f.write("2026/x.json;yesterday\n")
+        before = listing(other)
+        p = env.casectl("advisory", "1", "publish", "--dir", other, check=False)
+        assert p.returncode == 1 and b"changes.csv line 1" in p.stderr, p.stderr
+        assert listing(other) == before
+        assert env.json("advisory", "1", "show")["version"] == 1
     finally:
         subprocess.run(["rm", "-rf", out])
         env.cleanup()
