@@ -8,6 +8,7 @@
 #include <string>
 
 #include "../store_access.hpp"
+#include "core/config.hpp"
 #include "core/util.hpp"
 #include "cvd/advisory.hpp"
 #include "cvd/advisory_provider.hpp"
@@ -267,4 +268,25 @@ TEST_CASE("advisory: vendor status rows are read for the documents", "[advisory]
   REQUIRE(rows->size() == 1);
   CHECK(rows->at(0).state == "fixed");
   CHECK(*rows->at(0).statement == "patched");
+}
+
+TEST_CASE("advisory: [advisory] is read and checked", "[advisory][config]") {
+  const std::string base = "[case]\ndatabase = \"/tmp/x.db\"\nalias = \"security@example.com\"\n";
+  auto c = parse_config(base + "[advisory]\npublisher = \"P\"\nnamespace = \"https://example.com\"\n"
+                               "base_url = \"https://example.com/csaf/\"\nid_prefix = \"EX-SA\"\n",
+                        "t.toml");
+  REQUIRE(c.ok());
+  CHECK(c->advisory.publisher == "P");
+  CHECK(c->advisory.base_url == "https://example.com/csaf");  // without the trailing slash
+  CHECK(c->advisory.id_prefix == "EX-SA");
+  CHECK(c->advisory.category == "vendor");
+  auto refused = [&](const std::string& section, const char* words) {
+    auto r = parse_config(base + "[advisory]\n" + section, "t.toml");
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.error().message, Catch::Contains(words));
+  };
+  refused("id_prefix = \"EX SA/\"\n", "advisory.id_prefix");
+  refused("base_url = \"ftp://example.com\"\n", "advisory.base_url");
+  refused("category = \"reseller\"\n", "advisory.category");
+  refused("colour = \"red\"\n", "advisory.colour");
 }
