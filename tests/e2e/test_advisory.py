@@ -176,6 +176,9 @@ def test_report_to_published_advisory():
         assert b"BEGIN PGP MESSAGE" not in raw
         body = msg.get_payload()[0].get_payload(decode=True)
         assert b"-----BEGIN PGP SIGNED MESSAGE-----" in body and tracking.encode() in body
+        assert b"zebra42" not in raw and b"rita@example.org" not in raw
+        rows = [o for o in w.env.json("outbox") if o["kind"] == "announce"]
+        assert [(o["status"], o["to"]) for o in rows] == [("sent", [LIST])], rows
         home = verifier(os.path.join(out, "openpgp", f"{w.alias.fpr}.asc"))
         try:
             verify(home, input=body)
