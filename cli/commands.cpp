@@ -31,6 +31,11 @@ Access vendor_access(const Args& a) {
   return a.action.empty() || a.action == "list" || a.action == "show" ? Access::read : Access::write;
 }
 
+// `advisory ID show|export` read; init, edit, set and publish write.
+Access advisory_access(const Args& a) {
+  return a.advisory.action == "show" || a.advisory.action == "export" ? Access::read : Access::write;
+}
+
 constexpr long kMaxCount = 100000;
 
 void no_options(CLI::App&, Args&) {}
@@ -241,6 +246,10 @@ const std::vector<Command>& commands() {
       {"vendor", "the vendor contact book: 'vendor add|edit NAME --contact ADDR [--key FILE|FPR]', list, show, remove, "
                  "import-securitytxt NAME FILE",
        vendor_access, vendor_options, cmd_vendor},
+      // Advisories (cmd_advisory.cpp, advisory_publish.cpp).
+      {"advisory", "a case's advisory: 'advisory ID init|show|edit|set FIELD VALUE|export --format csaf|cve|text|"
+                   "publish --dir DIR [--announce ADDR] [--force --reason TEXT]'",
+       advisory_access, advisory_options, cmd_advisory},
   };
   return table;
 }

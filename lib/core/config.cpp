@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -325,6 +326,35 @@ void read_web(Reader& r, const toml::table& root, Config& cfg) {
   }
 }
 
+void read_advisory(Reader& r, const toml::table& root, Config& cfg) {
+  const toml::table* t = r.section(root, "advisory");
+  if (!t) return;
+  auto& a = cfg.advisory;
+  r.only_keys(*t, "advisory",
+              {"publisher", "namespace", "base_url", "id_prefix", "category", "contact", "vendor", "cve_org_id"});
+  r.get(*t, "advisory", "publisher", a.publisher);
+  r.get(*t, "advisory", "namespace", a.namespace_);
+  r.get(*t, "advisory", "base_url", a.base_url);
+  r.get(*t, "advisory", "id_prefix", a.id_prefix);
+  r.get(*t, "advisory", "category", a.category);
+  r.get(*t, "advisory", "contact", a.contact);
+  r.get(*t, "advisory", "vendor", a.vendor);
+  r.get(*t, "advisory", "cve_org_id", a.cve_org_id);
+  while (!a.base_url.empty() && a.base_url.back() == '/') a.base_url.pop_back();
+  auto url = [](const std::string& u) { return u.empty() || u.starts_with("https://") || u.starts_with("http://"); };
+  if (!url(a.namespace_)) r.fail(t->get("namespace"), "advisory.namespace", "expected an http(s) URL");
+  if (!url(a.base_url)) r.fail(t->get("base_url"), "advisory.base_url", "expected an http(s) URL");
+  bool prefix_ok = !a.id_prefix.empty() && a.id_prefix.size() <= 32 &&
+                   std::all_of(a.id_prefix.begin(), a.id_prefix.end(), [](char c) {
+                     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                   });
+  if (!prefix_ok) r.fail(t->get("id_prefix"), "advisory.id_prefix", "expected letters, digits and - (at most 32)");
+  static const std::set<std::string> categories{"coordinator", "discoverer", "other", "translator", "user", "vendor"};
+  if (!categories.count(a.category))
+    r.fail(t->get("category"), "advisory.category",
+           "expected coordinator, discoverer, other, translator, user or vendor");
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view toml_text, std::string_view source_name) {
@@ -339,7 +369,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   }
   Reader r(source_name);
   r.only_keys(root, "", {"case", "lmtp", "imap", "gpg", "smtp", "ack", "digest", "securitytxt", "vendors", "smime",
-                         "web"});
+                         "web", "advisory"});
 
   read_case_section(r, root, cfg);
   read_lmtp(r, root, cfg);
@@ -352,6 +382,7 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source_
   read_vendors(r, root, cfg);
   read_smime(r, root, cfg);
   read_web(r, root, cfg);
+  read_advisory(r, root, cfg);
   if (r.error) return *r.error;
   return cfg;
 }

@@ -130,6 +130,19 @@ struct WebConfig {
   int rate_per_hour = 10;               // accepted submissions per client address and hour
 };
 
+// [advisory] (casectl advisory): who publishes, where the provider
+// directory is served, and the tracking ids' prefix.
+struct AdvisoryConfig {
+  std::string publisher;           // CSAF document.publisher.name
+  std::string namespace_;          // CSAF document.publisher.namespace
+  std::string base_url;            // where DIR is served (canonical URLs), without a trailing /
+  std::string id_prefix = "SA";    // tracking ids PREFIX-YYYY-NNNN
+  std::string category = "vendor";  // CSAF publisher category
+  std::string contact;             // CSAF publisher contact_details
+  std::string vendor;              // the product's vendor name ("" = publisher)
+  std::string cve_org_id;          // the CNA's UUID in the CVE Program (CVE records)
+};
+
 struct Config {
   std::string source;                // the file it came from, for messages
   CaseConfig case_;
@@ -143,6 +156,7 @@ struct Config {
   VendorsConfig vendors;
   SmimeConfig smime;
   std::optional<WebConfig> web;
+  AdvisoryConfig advisory;
 };
 
 // Parses and validates. Errors name the key, the file and the line:

@@ -16,10 +16,11 @@ namespace cased {
 
 namespace {
 
-std::string hex_of(const std::array<unsigned char, 32>& digest) {
+template <std::size_t N>
+std::string hex_of(const std::array<unsigned char, N>& digest) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(64);
+  out.reserve(2 * N);
   for (unsigned char c : digest) {
     out.push_back(hex[c >> 4]);
     out.push_back(hex[c & 0xf]);
@@ -58,6 +59,13 @@ std::string sha256_hex(std::string_view bytes) {
   std::array<unsigned char, 32> digest{};
   if (gnutls_hash_fast(GNUTLS_DIG_SHA256, bytes.data(), bytes.size(), digest.data()) != 0)
     throw std::runtime_error("sha256 failed");
+  return hex_of(digest);
+}
+
+std::string sha512_hex(std::string_view bytes) {
+  std::array<unsigned char, 64> digest{};
+  if (gnutls_hash_fast(GNUTLS_DIG_SHA512, bytes.data(), bytes.size(), digest.data()) != 0)
+    throw std::runtime_error("sha512 failed");
   return hex_of(digest);
 }
 

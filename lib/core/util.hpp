@@ -8,6 +8,7 @@
 namespace cased {
 
 std::string sha256_hex(std::string_view bytes);
+std::string sha512_hex(std::string_view bytes);
 // SHA-256 of the bytes with every bare LF taken as CRLF (docs/contract.md "Mail in").
 std::string crlf_sha256_hex(std::string_view bytes);
 std::string to_lower(std::string_view s);

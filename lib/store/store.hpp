@@ -18,6 +18,7 @@
 #include "core/error.hpp"
 #include "intake/prepare.hpp"
 #include "mail/message.hpp"
+#include "store/advisories.hpp"
 #include "store/outbox_queue.hpp"
 #include "store/sqlite.hpp"
 #include "store/vendors.hpp"
@@ -370,6 +371,24 @@ class Store {
   Status remove_vendor(const std::string& name, const std::string& actor);
   // The vendor's log, oldest first (also after it was removed).
   Result<std::vector<VendorLogEntry>> vendor_log(const std::string& name);
+
+  // Advisories (advisories.cpp; schema 18). advisory_init makes the case's
+  // draft, allocating its tracking id PREFIX-YEAR-NNNN once (Errc::invalid
+  // when the case has one already); get_advisory reads it (not_found
+  // without one); set_advisory_field and add_advisory_reference change it
+  // (an "advisory" event each, naming the field, never its text);
+  // record_publication bumps the version with its revision (and a forced
+  // publication's reason) in one transaction; queue_announce puts a signed
+  // announcement in the case's history and the outbox (kind 'announce').
+  Result<AdvisoryRecord> advisory_init(std::int64_t id, const std::string& prefix, const std::string& actor);
+  Result<AdvisoryRecord> get_advisory(std::int64_t id);
+  Status set_advisory_field(std::int64_t id, AdvisoryField field, const std::optional<std::string>& value,
+                            const std::string& actor);
+  Status add_advisory_reference(std::int64_t id, const std::string& url, const std::string& actor);
+  Status record_publication(std::int64_t id, const AdvisoryPublication& publication, const std::string& actor);
+  Result<std::int64_t> queue_announce(std::int64_t id, const AnnounceMail& mail, const std::string& actor);
+  // Every vendor status row of the case (schema 17), by vendor and CVE id.
+  Result<std::vector<VendorStatusRow>> vendor_statuses(std::int64_t id);
 
   // Rate limits compare rate_key()s, so quoted and +detail variants of one
   // mailbox count together: how many sent mails went to `address` since `since`.

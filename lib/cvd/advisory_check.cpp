@@ -1,0 +1,224 @@
+// Versions and the checks every document shares (advisory.hpp).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+#include "cvd/advisory.hpp"
+
+namespace cased::advisory {
+namespace {
+
+bool version_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == '+' || c == '~' || c == '-';
+}
+
+std::string trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::vector<std::string> split(std::string_view text, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t at = text.find(sep, start);
+    out.push_back(trimmed(text.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start)));
+    if (at == std::string_view::npos) break;
+    start = at + 1;
+  }
+  return out;
+}
+
+// One bound: "<=2.0" -> ("<=", "2.0").
+std::pair<std::string, std::string> bound(std::string_view word) {
+  for (std::string_view op : {"<=", ">=", "<", ">"})
+    if (word.starts_with(op)) return {std::string(op), trimmed(word.substr(op.size()))};
+  return {"", std::string(word)};
+}
+
+Result<VersionRange> parse_item(const std::string& item, std::string_view field) {
+  auto bad = [&](const std::string& why) {
+    return Error{Errc::invalid, fmt::format("{}: '{}' cannot be expressed as a version range: {}", field, item, why)};
+  };
+  VersionRange r;
+  std::vector<std::string> words;
+  if (auto dash = item.find(" - "); dash != std::string::npos) {
+    r.low = trimmed(std::string_view(item).substr(0, dash));
+    r.high = trimmed(std::string_view(item).substr(dash + 3));
+  } else {
+    for (const auto& w : split(item, ' '))
+      if (!w.empty()) words.push_back(w);
+    if (words.empty() || words.size() > 2) return bad("write 1.2, 1.0 - 1.4, >=1.0 <1.4, <2.0 or <=2.0");
+    for (const auto& w : words) {
+      auto [op, v] = bound(w);
+      if (op.empty() && words.size() == 1) r.exact = v;
+      else if ((op == ">=" || op == ">") && !r.low) r.low = v, r.low_inclusive = op == ">=";
+      else if ((op == "<=" || op == "<") && !r.high) r.high = v, r.high_inclusive = op == "<=";
+      else return bad("write 1.2, 1.0 - 1.4, >=1.0 <1.4, <2.0 or <=2.0");
+    }
+  }
+  for (const auto* v : {&r.exact, r.low ? &*r.low : nullptr, r.high ? &*r.high : nullptr}) {
+    if (!v || (v == &r.exact && r.is_range())) continue;
+    if (v->empty()) return bad("a version is empty");
+    if (!std::all_of(v->begin(), v->end(), version_char) || !std::isalnum(static_cast<unsigned char>((*v)[0])))
+      return bad(fmt::format("'{}' is not a version (letters, digits and . _ + ~ -)", *v));
+  }
+  if (r.low && r.high) {
+    int order = compare_versions(*r.low, *r.high);
+    if (order == 0) return bad("the range starts and ends on the same version (give that one version)");
+    if (order > 0) return bad("the range is inverted (its start is after its end)");
+  }
+  return r;
+}
+
+bool http_url(std::string_view url) {
+  if (!url.starts_with("https://") && !url.starts_with("http://")) return false;
+  return std::none_of(url.begin(), url.end(),
+                      [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == '"' || c == '<' || c == '>'; });
+}
+
+bool valid_cve(std::string_view id) {
+  if (id.size() < 13 || !id.starts_with("CVE-") || id[8] != '-') return false;
+  auto digits = [](std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  return digits(id.substr(4, 4)) && digits(id.substr(9)) && id.size() <= 28;
+}
+
+Status check_publisher(const Publisher& p) {
+  auto missing = [](const char* key) {
+    return Error{Errc::invalid, fmt::format("[advisory] {} is not set in the configuration", key)};
+  };
+  if (p.name.empty()) return missing("publisher");
+  if (p.namespace_.empty()) return missing("namespace");
+  if (p.base_url.empty()) return missing("base_url");
+  return ok_status();
+}
+
+}  // namespace
+
+int compare_versions(std::string_view a, std::string_view b) {
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (i < a.size() && j < b.size() && is_digit(a[i]) && is_digit(b[j])) {
+      std::size_t ei = i, ej = j;
+      while (ei < a.size() && is_digit(a[ei])) ++ei;
+      while (ej < b.size() && is_digit(b[ej])) ++ej;
+      std::string_view na = a.substr(i, ei - i), nb = b.substr(j, ej - j);
+      while (na.size() > 1 && na[0] == '0') na.remove_prefix(1);
+      while (nb.size() > 1 && nb[0] == '0') nb.remove_prefix(1);
+      if (na.size() != nb.size()) return na.size() < nb.size() ? -1 : 1;
+      if (na != nb) return na < nb ? -1 : 1;
+      i = ei, j = ej;
+      continue;
+    }
+    if (i >= a.size()) return -1;
+    if (j >= b.size()) return 1;
+    if (a[i] != b[j]) return a[i] < b[j] ? -1 : 1;
+    ++i, ++j;
+  }
+  return 0;
+}
+
+std::string VersionRange::vers() const {
+  if (!is_range()) return "vers:generic/" + exact;
+  std::string out = "vers:generic/";
+  if (low) out += (low_inclusive ? ">=" : ">") + *low;
+  if (low && high) out += "|";
+  if (high) out += (high_inclusive ? "<=" : "<") + *high;
+  return out;
+}
+
+std::string VersionRange::label() const {
+  if (!is_range()) return exact;
+  if (low && high && low_inclusive && high_inclusive) return *low + " to " + *high;
+  std::string out;
+  if (low) out += (low_inclusive ? ">=" : ">") + *low;
+  if (low && high) out += " ";
+  if (high) out += (high_inclusive ? "<=" : "<") + *high;
+  return out;
+}
+
+Result<std::vector<VersionRange>> parse_versions(std::string_view text, std::string_view field) {
+  std::vector<VersionRange> out;
+  for (const auto& item : split(text, ',')) {
+    if (item.empty()) return Error{Errc::invalid, fmt::format("{}: an empty version in '{}'", field, text)};
+    auto r = parse_item(item, field);
+    if (!r) return r.error();
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+Result<Checked> check(const Input& in) {
+  if (auto p = check_publisher(in.publisher); !p) return p.error();
+  auto bad = [](std::string m) { return Error{Errc::invalid, std::move(m)}; };
+  if (trimmed(in.title).empty())
+    return bad(fmt::format("advisory {} has an empty title (casectl advisory ID set title TEXT)", in.tracking_id));
+  if (!in.product || trimmed(*in.product).empty())
+    return bad("the case names no product (casectl set ID --product NAME)");
+  Checked c;
+  for (const auto& id : in.cves)
+    if (!valid_cve(id)) return bad(fmt::format("'{}' is not a CVE id like CVE-2026-12345", id));
+  if (in.cvss && in.cvss->starts_with("CVSS:4.0/")) {
+    c.cvss_v4 = true;
+  } else if (in.cvss) {
+    auto v = cvss::parse31(*in.cvss);
+    if (!v) return v.error();
+    c.cvss = std::move(*v);
+  }
+  if (in.versions && !trimmed(*in.versions).empty()) {
+    auto v = parse_versions(*in.versions, "versions");
+    if (!v) return v.error();
+    c.affected = std::move(*v);
+  }
+  if (in.fixed && !trimmed(*in.fixed).empty()) {
+    auto v = parse_versions(*in.fixed, "fixed");
+    if (!v) return v.error();
+    for (const auto& r : *v)
+      if (r.is_range()) return bad(fmt::format("fixed: '{}' is a range: name the fixed versions", r.label()));
+    c.fixed = std::move(*v);
+  }
+  for (const auto& url : in.references)
+    if (!http_url(url)) return bad(fmt::format("reference '{}' is not an http(s) URL", url));
+  return c;
+}
+
+std::string file_name(std::string_view tracking_id) {
+  std::string out;
+  for (char ch : tracking_id) {
+    char c = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
+    bool keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-';
+    out.push_back(keep ? c : '_');
+  }
+  return out + ".json";
+}
+
+int year_of(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return tm.tm_year + 1900;
+}
+
+std::string document_path(const Input& in) {
+  return fmt::format("{}/{}", year_of(in.initial_release), file_name(in.tracking_id));
+}
+
+std::string canonical_url(const Input& in) { return in.publisher.base_url + "/" + document_path(in); }
+
+std::string csaf_time(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace cased::advisory
