@@ -248,8 +248,9 @@ bool on_terminal() { return ::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILEN
 
 std::string reply_template(const CaseDetail& d) {
   const MessageView* last = nullptr;
+  // The reporter's last word: never a vendor's mail nor an unverified one.
   for (const auto& m : d.messages)
-    if (m.direction == "in") last = &m;
+    if (m.direction == "in" && message_party(m) == "reporter") last = &m;
   if (!last) return "\n";
   std::string who = last->from_name.empty() ? clip(last->from, 200)
                                             : fmt::format("{} <{}>", clip(last->from_name, 80), clip(last->from, 200));

@@ -125,7 +125,7 @@ namespace {
 constexpr const char* kMessageColumns =
     "SELECT m.id, message_id, direction, from_addr, from_name, to_json, cc_json, date, received, m.subject, t.body, "
     "encrypted, mixed, decryption, decryption_error, signature, signer, signer_uid, unverified, malformed, "
-    "problems, auth_results, auth_dkim, auth_spf, auth_dmarc "
+    "problems, auth_results, auth_dkim, auth_spf, auth_dmarc, party "
     "FROM messages m JOIN message_text t ON t.id = m.id WHERE case_id = ? ORDER BY received, m.id";
 
 std::vector<Attachment> attachments_of(sql::Db& db, std::int64_t message) {
@@ -189,6 +189,7 @@ MessageView message_view(sql::Db& db, sql::Stmt& m) {
     v.auth->spf = m.opt_text(23).value_or("");
     v.auth->dmarc = m.opt_text(24).value_or("");
   }
+  v.party = m.opt_text(25);
   v.attachments = attachments_of(db, v.id);
   if (v.direction == "out") v.outbox = outbox_state_of(db, v.id);
   return v;

@@ -85,11 +85,12 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   result.new_case = !d.case_id;
   result.case_id = d.case_id ? *d.case_id : open_case(msg.parsed, message_id, now);
   join_cases(result.case_id, d, message_id, now);
-  result.message = insert_message(msg, result.case_id, message_id, d.unverified, d.auth, now);
+  result.message = insert_message(msg, result.case_id, message_id, d, now);
   record_refs_and_attachments(result.message, d.refs, msg.parsed.attachments);
   // The search index follows after the commit (index_pending, schema 7).
   if (d.bounce) record_bounce(result.case_id, *d.bounce, now);
   record_arrival(msg, Arrival{result.case_id, message_id, d, result.new_case, same_id_other_bytes}, now);
+  record_party(result.case_id, result.message, message_id, d, now);  // vendor_party.cpp
   if (!result.new_case) reopen_if_closed(msg, d, result.case_id, now);
   record_acknowledgement(msg, result.case_id, d.ack, now);
   result.ack_capped = d.ack.kind == Acknowledgement::Kind::capped;
@@ -156,12 +157,22 @@ void Store::record_refs_and_attachments(std::int64_t message, const std::vector<
 }
 
 void Store::record_bounce(std::int64_t case_id, const Bounce& bounce, std::int64_t now) {
-  for (const auto& r : bounce.recipients) {
+  // Only whom the quoted mail of ours went to: a report naming anyone else
+  // (forged, or a forwarder's address) marks nobody.
+  const auto failed = bounced_recipients(bounce.message_id, bounce.recipients);
+  const auto delivered = bounced_recipients(bounce.message_id, bounce.delivered);
+  for (const auto& r : failed) {
     db_.cached("UPDATE participants SET bouncing = 1 WHERE case_id = ? AND address = ?").bind(1, case_id).bind(2, r).run();
     add_event(case_id, "bounce", "cased", fmt::format("delivery of {} to {} failed", bounce.message_id, r), now);
   }
-  if (bounce.recipients.empty())
-    add_event(case_id, "bounce", "cased", fmt::format("delivery of {} failed", bounce.message_id), now);
+  std::size_t others = bounce.recipients.size() - failed.size();
+  if (failed.empty() && (delivered.empty() || others > 0))
+    add_event(case_id, "bounce", "cased",
+              fmt::format("delivery of {} failed{}", bounce.message_id,
+                          others ? fmt::format(" (the report names {} address(es) it was not sent to: ignored)", others)
+                                 : std::string()),
+              now);
+  record_notification_delivery(case_id, bounce, failed, delivered, now);  // vendor_party.cpp
 }
 
 // After the message is stored: the sender as a participant (verified or
@@ -172,13 +183,14 @@ void Store::record_arrival(const PreparedMessage& msg, const Arrival& a, std::in
   const std::string actor = "cased";
   if (d.participant) {
     db_.cached(
-           "INSERT INTO participants(case_id, address, name, role, verified, added) VALUES (?1, ?2, ?3, 'reporter', ?4, ?5) "
+           "INSERT INTO participants(case_id, address, name, role, verified, added) VALUES (?1, ?2, ?3, ?6, ?4, ?5) "
            "ON CONFLICT(case_id, address) DO UPDATE SET verified = max(verified, excluded.verified)")
         .bind(1, a.case_id)
         .bind(2, d.sender)
         .bind(3, pm.from_name)
-        .bind(4, !d.unverified)
+        .bind(4, d.participant_verified)
         .bind(5, now)
+        .bind(6, d.vendor ? "vendor" : "reporter")
         .run();
     if (db_.changes() > 0 && !a.new_case)
       add_event(a.case_id, "participant", actor, fmt::format("{}{}", d.sender, d.unverified ? " (unverified)" : ""), now);
@@ -236,8 +248,9 @@ class BodyInRawSetAside {
 // The Authentication-Results columns are written with the row: an UPDATE
 // after it would read the whole row back and write it again, raw included.
 std::int64_t Store::insert_message(PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
-                                   bool unverified, const std::optional<AuthResults>& auth, std::int64_t now) {
+                                   const RoutingDecision& d, std::int64_t now) {
   const ParsedMessage& pm = msg.parsed;
+  const std::optional<AuthResults>& auth = d.auth;
   // Without Authentication-Results the columns stay NULL (and a store
   // opened at an older version for its tests has none).
   auto& ins = db_.cached(
@@ -275,7 +288,7 @@ std::int64_t Store::insert_message(PreparedMessage& msg, std::int64_t case_id, c
       .bind(18, to_string(pm.signature))
       .bind(19, pm.signer)
       .bind(20, pm.signer_uid.empty() ? std::nullopt : std::optional<std::string>(pm.signer_uid))
-      .bind(21, unverified)
+      .bind(21, d.unverified)
       .bind(22, pm.malformed)
       .bind(23, problems.empty() ? std::nullopt : std::optional<std::string>(problems))
       .bind_blob_view(24, msg.raw);  // msg outlives run(): SQLite copies neither
@@ -351,6 +364,7 @@ std::int64_t Store::store_outbound(std::int64_t case_id, const std::string& mess
       .bind(12, signer)
       .run();
   std::int64_t id = db_.last_insert_rowid();
+  record_outbound_party(case_id, id, to);  // vendor_party.cpp
   if (body_offset) record_body_in_raw(id, *body_offset, body.size());
   std::vector<std::string> refs = references;
   if (!in_reply_to.empty() && std::find(refs.begin(), refs.end(), in_reply_to) == refs.end()) refs.push_back(in_reply_to);
