@@ -459,4 +459,13 @@ TEST_CASE("vendor party: show groups by party; the reply draft quotes the report
   CHECK(draft.find("rita@example.org wrote:") != std::string::npos);
   CHECK(draft.find("acme says affected") == std::string::npos);
   CHECK(draft.find("mallory") == std::string::npos);
+  // Nor from an address an analyst made a vendor participant by hand.
+  REQUIRE(w.s.add_participant(w.case_id, "vic@vendor.example", "vendor", "ana").ok());
+  w.deliver(lmtp("vic1@vendor.example", "vic@vendor.example", "security@example.com", "Subject: [CASE#1] vic\r\n",
+                 "vic's notes\r\n"));
+  auto after = w.s.get_case(w.case_id);
+  REQUIRE(after.ok());
+  draft = cli::reply_template(*after);
+  CHECK(draft.find("rita@example.org wrote:") != std::string::npos);
+  CHECK(draft.find("vic's notes") == std::string::npos);
 }
