@@ -85,7 +85,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   result.new_case = !d.case_id;
   result.case_id = d.case_id ? *d.case_id : open_case(msg.parsed, message_id, now);
   join_cases(result.case_id, d, message_id, now);
-  result.message = insert_message(msg, result.case_id, message_id, d, now);
+  result.message = insert_message(msg, result.case_id, message_id, d.unverified, d.auth, now);
   record_refs_and_attachments(result.message, d.refs, msg.parsed.attachments);
   // The search index follows after the commit (index_pending, schema 7).
   if (d.bounce) record_bounce(result.case_id, *d.bounce, now);
@@ -193,7 +193,8 @@ void Store::record_arrival(const PreparedMessage& msg, const Arrival& a, std::in
         .bind(6, d.vendor ? "vendor" : "reporter")
         .run();
     if (db_.changes() > 0 && !a.new_case)
-      add_event(a.case_id, "participant", actor, fmt::format("{}{}", d.sender, d.unverified ? " (unverified)" : ""), now);
+      add_event(a.case_id, "participant", actor,
+                fmt::format("{}{}", d.sender, d.participant_verified ? "" : " (unverified)"), now);
   }
   std::string routed_by = a.new_case ? "" : std::string(rule_name(d.rule));
   add_event(a.case_id, "message", actor,
@@ -248,9 +249,8 @@ class BodyInRawSetAside {
 // The Authentication-Results columns are written with the row: an UPDATE
 // after it would read the whole row back and write it again, raw included.
 std::int64_t Store::insert_message(PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
-                                   const RoutingDecision& d, std::int64_t now) {
+                                   bool unverified, const std::optional<AuthResults>& auth, std::int64_t now) {
   const ParsedMessage& pm = msg.parsed;
-  const std::optional<AuthResults>& auth = d.auth;
   // Without Authentication-Results the columns stay NULL (and a store
   // opened at an older version for its tests has none).
   auto& ins = db_.cached(
@@ -288,7 +288,7 @@ std::int64_t Store::insert_message(PreparedMessage& msg, std::int64_t case_id, c
       .bind(18, to_string(pm.signature))
       .bind(19, pm.signer)
       .bind(20, pm.signer_uid.empty() ? std::nullopt : std::optional<std::string>(pm.signer_uid))
-      .bind(21, d.unverified)
+      .bind(21, unverified)
       .bind(22, pm.malformed)
       .bind(23, problems.empty() ? std::nullopt : std::optional<std::string>(problems))
       .bind_blob_view(24, msg.raw);  // msg outlives run(): SQLite copies neither

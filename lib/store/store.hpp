@@ -436,7 +436,7 @@ class Store {
   void record_acknowledgement(const PreparedMessage& msg, std::int64_t case_id, const Acknowledgement& ack,
                               std::int64_t now);
   std::int64_t insert_message(PreparedMessage& msg, std::int64_t case_id, const std::string& message_id,
-                              const RoutingDecision& d, std::int64_t now);
+                              bool unverified, const std::optional<AuthResults>& auth, std::int64_t now);
   std::optional<CaseSummary> summary(std::int64_t id);
   // The message's text is raw's bytes from `offset`: kept once (schema 6).
   void record_body_in_raw(std::int64_t message, std::size_t offset, std::size_t length);
