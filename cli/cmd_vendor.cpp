@@ -47,6 +47,7 @@ void add_contact(Vendor& v, const std::string& addr) {
 void apply_fields(Vendor& v, const VendorArgs& va) {
   if (va.contacts_given) {
     v.contacts.clear();
+    v.bouncing.clear();  // a contact given again is believed to work again
     for (const auto& c : va.contacts) add_contact(v, analyst_address(c));
   }
   if (va.url) v.url = text_field("--url", *va.url);
@@ -155,7 +156,13 @@ nlohmann::json to_json(const Vendor& v) {
           {"signer", optional_json(r.signer)},
           {"imported", format_rfc3339(r.imported)}};
   }
-  return {{"name", v.name},       {"contacts", v.contacts},  {"key", optional_json(v.key)},
+  nlohmann::json details = nlohmann::json::array();
+  for (const auto& c : v.contacts) {
+    auto b = v.bouncing.find(c);
+    details.push_back({{"address", c},
+                       {"bouncing", b == v.bouncing.end() ? nlohmann::json(nullptr) : nlohmann::json(format_rfc3339(b->second))}});
+  }
+  return {{"name", v.name},       {"contacts", v.contacts},  {"contact_details", details}, {"key", optional_json(v.key)},
           {"url", optional_json(v.url)}, {"phone", optional_json(v.phone)}, {"postal", optional_json(v.postal)},
           {"note", optional_json(v.note)}, {"securitytxt", st}, {"created", format_rfc3339(v.created)},
           {"updated", format_rfc3339(v.updated)}};
@@ -179,7 +186,11 @@ int vendor_show(Context& ctx, const VendorArgs& va) {
     return 0;
   }
   std::string out = fmt::format("vendor   {}\n", v.name);
-  for (const auto& c : v.contacts) out += fmt::format("contact  {}\n", c);
+  for (const auto& c : v.contacts) {
+    auto b = v.bouncing.find(c);
+    out += fmt::format("contact  {}{}\n", c,
+                       b == v.bouncing.end() ? "" : fmt::format(" (BOUNCING since {})", format_rfc3339(b->second)));
+  }
   out += fmt::format("key      {}\n", v.key.value_or("none (notifications will be refused)"));
   auto line = [&](const char* label, const std::optional<std::string>& f) {
     if (f) out += fmt::format("{:<9}{}\n", label, display_safe(*f));

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include "context.hpp"
 #include "core/text.hpp"
 #include "core/util.hpp"
+#include "mail/address.hpp"
 
 namespace cased::cli {
 namespace {
@@ -248,8 +250,15 @@ bool on_terminal() { return ::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILEN
 
 std::string reply_template(const CaseDetail& d) {
   const MessageView* last = nullptr;
+  // The reporter's last word: never a vendor's mail nor an unverified one,
+  // nor mail from an address an analyst added with the role vendor.
+  auto vendor_role = [&](const MessageView& m) {
+    std::string from = normalize_address(m.from);
+    return std::any_of(d.participants.begin(), d.participants.end(),
+                       [&](const ParticipantView& p) { return p.role == "vendor" && p.address == from; });
+  };
   for (const auto& m : d.messages)
-    if (m.direction == "in") last = &m;
+    if (m.direction == "in" && message_party(m) == "reporter" && !vendor_role(m)) last = &m;
   if (!last) return "\n";
   std::string who = last->from_name.empty() ? clip(last->from, 200)
                                             : fmt::format("{} <{}>", clip(last->from_name, 80), clip(last->from, 200));

@@ -11,9 +11,10 @@
 
 namespace cased::cli {
 
-// The draft's first text: an attribution line and the last inbound
-// message's body, made inert for the terminal, each line quoted with "> ".
-// Empty when the case has no inbound message.
+// The draft's first text: an attribution line and the body of the last
+// inbound message of the reporter's party (message_party(): never a
+// vendor's or an unverified sender's), made inert for the terminal, each
+// line quoted with "> ". Empty when the case has no such message.
 std::string reply_template(const CaseDetail& d);
 
 // Whether stdin and stdout are both a terminal (an editor can run).

@@ -185,6 +185,7 @@ nlohmann::json to_json(const CaseDetail& d) {
                     {"crypto", opt(m.crypto)},
                     {"smime", smime_json(m.smime)},
                     {"unverified", m.unverified},
+                    {"party", message_party(m)},
                     {"malformed", m.malformed},
                     {"problems", opt(m.problems)},
                     {"auth", auth_json(m.auth)},
@@ -415,9 +416,42 @@ std::string history_lines(const std::vector<EventView>& events, const TextStyle&
 
 }  // namespace
 
+namespace {
+
+// The conversation by party: the reporter's first, then each vendor's (by
+// name), then the unverified mail, each in the order received, under a
+// heading. A case with one party only is shown without one.
+std::string conversation(const std::vector<MessageView>& messages, const TextStyle& style) {
+  auto rank = [](const std::string& party) { return party == "reporter" ? 0 : party == "unverified" ? 2 : 1; };
+  std::vector<std::pair<std::string, std::vector<const MessageView*>>> groups;
+  for (const auto& m : messages) {
+    std::string party = message_party(m);
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == party; });
+    if (it == groups.end()) it = groups.insert(groups.end(), {party, {}});
+    it->second.push_back(&m);
+  }
+  std::stable_sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) {
+    return rank(a.first) != rank(b.first) ? rank(a.first) < rank(b.first) : a.first < b.first;
+  });
+  std::string out;
+  for (const auto& [party, list] : groups) {
+    if (groups.size() > 1) {
+      std::string title = party == "reporter"     ? std::string("Reporter")
+                          : party == "unverified" ? std::string("Unverified senders")
+                                                  : "Vendor " + display_safe(party.substr(party.find(':') + 1));
+      out += "\n" + colored(style, "\033[1m", fmt::format("=== {} ({} message{}) ===", title, list.size(),
+                                                            list.size() == 1 ? "" : "s")) + "\n";
+    }
+    for (const auto* m : list) out += render_message(*m, style);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string render_case(const CaseDetail& d, const TextStyle& style) {
   std::string out = case_header(d, style) + disclosure_lines(d.disclosure) + participant_lines(d.participants);
-  for (const auto& m : d.messages) out += render_message(m, style);
+  out += conversation(d.messages, style);
   return out + comment_lines(d.comments, style) + history_lines(d.events, style);
 }
 

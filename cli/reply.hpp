@@ -20,7 +20,7 @@ inline constexpr std::size_t kMaxAttachBytes = 10 << 20;
 std::vector<compose::Part> read_attachments(const Context& ctx, const std::vector<std::string>& paths);
 
 // The reply's text: -m or -F, or without them on a terminal the editor on
-// a draft quoting the case's last inbound message (draft.hpp).
+// a draft quoting the reporter's last message (draft.hpp; never a vendor's).
 std::string reply_text(const Context& ctx, const Args& a, Store& s, std::int64_t case_id);
 
 // --json after a reply: the case as `show --json` prints it, with "outbox"

@@ -15,7 +15,11 @@ namespace cased {
 
 struct BounceInfo {
   std::vector<std::string> quoted_ids;  // Message-IDs it quotes, at most 16
-  std::vector<std::string> recipients;  // Final-/Original-Recipient addresses, normalised, each once
+  // Final-/Original-Recipient addresses, normalised, each once: those the
+  // report says failed (Action: failed, or no Action), and those it says
+  // were reached (delivered, relayed, expanded). Delayed ones are neither.
+  std::vector<std::string> recipients;
+  std::vector<std::string> delivered;
 };
 
 // Where the body of `raw` starts: after the first empty line (LF or CRLF

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 #include <unordered_set>
 
 #include "cases/acknowledgement.hpp"
 #include "cases/bounce.hpp"
 #include "cases/threading.hpp"
+#include "cases/vendor_address.hpp"
 #include "mail/address.hpp"
 
 namespace cased {
@@ -22,7 +24,7 @@ bool route_bounce(const PreparedMessage& msg, RoutingLookup& lookup, RoutingDeci
     if (!target) continue;
     d.case_id = target;
     d.rule = RouteRule::bounce;
-    d.bounce = Bounce{id, std::move(info->recipients)};
+    d.bounce = Bounce{id, std::move(info->recipients), std::move(info->delivered)};
     return true;
   }
   return false;  // quotes nothing of ours: routed like any message
@@ -38,16 +40,31 @@ bool route_by_address(const PreparedMessage& msg, const RoutingOptions& o, Routi
     return d.case_id.has_value();
   };
   // Rule 1: a plus-address. Over LMTP the envelope decides, else the headers.
-  std::optional<std::int64_t> plus;
+  PlusForm plus;
   if (msg.envelope.source == MessageSource::lmtp) {
-    plus = plus_route(msg.envelope.recipients, o.alias);
+    plus = plus_target(msg.envelope.recipients, o.alias);
   } else {
     std::vector<std::string> addrs;
     for (auto* list : {&pm.delivered_to, &pm.x_original_to, &pm.to, &pm.cc})
       addrs.insert(addrs.end(), list->begin(), list->end());
-    plus = plus_route(addrs, o.alias);
+    plus = plus_target(addrs, o.alias);
   }
-  if (take(plus, RouteRule::plus_address)) return true;
+  if (plus.named && !plus.named->vendor.empty()) {
+    // alias+ID.NAME: case ID as vendor NAME's, when NAME is a vendor of
+    // the case; else the address is ignored (and noted) and the other
+    // rules decide: a made-up NAME creates nothing.
+    auto target = lookup.resolve_case(plus.named->case_id);
+    if (target && lookup.case_has_vendor(*target, plus.named->vendor)) {
+      d.case_id = target;
+      d.rule = RouteRule::plus_address;
+      d.vendor_claim = plus.named->vendor;
+      return true;
+    }
+    d.stray_vendor_address = plus.named;
+  } else if (take(plus.named ? std::optional<std::int64_t>(plus.named->case_id) : std::nullopt,
+                  RouteRule::plus_address)) {
+    return true;
+  }
   // Rule 2: a subject tag, in the (protected) subject or the outer one.
   auto tag = subject_tag(pm.subject, o.tag);
   if (!tag && !pm.outer_subject.empty()) tag = subject_tag(pm.outer_subject, o.tag);
@@ -150,6 +167,58 @@ bool route_by_references(const RoutingInput& in, const RoutingOptions& o, Routin
   return true;
 }
 
+// Whose the message is, once its case is known (coordinating with
+// vendors). It claims vendor NAME when it came to alias+ID.NAME or answers
+// one of our notifications to NAME in this case. Both are known to the
+// vendor and the address is guessable, so a claim grants nothing: the
+// message is NAME's only when its sender proves it, by a From that is one
+// of NAME's contacts in the book (and did not fail DMARC), or by a good
+// signature (over the whole text) by NAME's key. Unproven, the message
+// still joins the case, unverified. Without a claim, mail from a contact
+// (or signed by the key) of a vendor of the case is that vendor's too, so
+// that it is never taken for the reporter's. A delivery report on a
+// notification is the vendor's too.
+void decide_party(const PreparedMessage& msg, RoutingLookup& lookup, RoutingDecision& d) {
+  d.participant_verified = !d.unverified;
+  if (d.bounce) {
+    // A report on a notification is shown with its vendor (never a reply of its own).
+    if (auto n = lookup.notification(d.bounce->message_id)) d.vendor = n->vendor;
+    return;
+  }
+  if (!d.case_id) return;
+  const std::int64_t c = *d.case_id;
+  if (!d.vendor_claim)
+    for (const auto& r : d.refs)
+      if (auto n = lookup.notification(r); n && lookup.resolve_case(n->case_id) == c) {
+        d.vendor_claim = n->vendor;
+        break;
+      }
+  const ParsedMessage& pm = msg.parsed;
+  std::vector<std::string> by_contact, by_key;
+  if (!d.forged && !d.sender.empty()) by_contact = lookup.case_vendors_with_contact(c, d.sender);
+  if (pm.signature == SignatureState::good && pm.signer) by_key = lookup.case_vendors_with_key(c, *pm.signer);
+  auto has = [](const std::vector<std::string>& v, const std::string& n) {
+    return std::find(v.begin(), v.end(), n) != v.end();
+  };
+  if (d.vendor_claim) {
+    if (!has(by_contact, *d.vendor_claim) && !has(by_key, *d.vendor_claim)) {
+      d.unverified = true;
+      d.participant_verified = false;
+      return;
+    }
+    d.vendor = std::exchange(d.vendor_claim, std::nullopt);
+  } else if (!by_contact.empty()) {
+    d.vendor = by_contact.front();
+  } else if (!by_key.empty()) {
+    d.vendor = by_key.front();
+  }
+  if (!d.vendor) return;
+  // A contact joins as the vendor's verified participant; a signer writing
+  // from another address proves this message, not that address.
+  d.participant_verified = d.participant_verified || has(by_contact, *d.vendor);
+  d.unverified = false;
+}
+
 // Every new case from a person gets one acknowledgement, so that a reporter
 // who sends three reports learns three case tags; a message to an existing
 // case gets none. RFC 3834 asks a responder not to send the same response to
@@ -217,6 +286,7 @@ RoutingDecision route_message(const RoutingInput& in, const RoutingOptions& opti
     // participant, unless the From is forged: then it is nobody's.
     d.unverified = d.forged;
   }
+  decide_party(in.msg, lookup, d);
   // A person joins as a participant: never the alias itself, never a bounce.
   d.participant = !d.bounce && !d.sender.empty() && !match_alias(d.sender, options.alias).ours;
   // An anonymous web report's From is a placeholder, the same for all of

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cases/vendor_address.hpp"
 #include "intake/prepare.hpp"
 #include "mail/authres.hpp"
 
@@ -41,6 +42,25 @@ class RoutingLookup {
   // The cases an analyst split this one from (casectl split), nearest
   // first, each followed through merges; none by default.
   virtual std::vector<std::int64_t> split_origins(std::int64_t /*case_id*/) { return {}; }
+
+  // Coordinating with vendors; none by default. A vendor is attached to a
+  // case when it has a case_vendors row there or in a case merged into it.
+  virtual bool case_has_vendor(std::int64_t /*case_id*/, const std::string& /*vendor*/) { return false; }
+  // The vendors attached to the case that list `address` as a contact in
+  // the book; whose key (fingerprint) is `fingerprint`. Sorted by name.
+  virtual std::vector<std::string> case_vendors_with_contact(std::int64_t /*case_id*/, const std::string& /*address*/) {
+    return {};
+  }
+  virtual std::vector<std::string> case_vendors_with_key(std::int64_t /*case_id*/, const std::string& /*fingerprint*/) {
+    return {};
+  }
+  // The case (as stored) and vendor of our notification (an outbox row of
+  // kind notify) with this Message-ID.
+  struct Notification {
+    std::int64_t case_id = 0;
+    std::string vendor;
+  };
+  virtual std::optional<Notification> notification(const std::string& /*message_id*/) { return std::nullopt; }
 };
 
 struct RoutingOptions {
@@ -69,6 +89,7 @@ std::string_view rule_name(RouteRule rule);
 struct Bounce {
   std::string message_id;               // ours, as the bounce quotes it
   std::vector<std::string> recipients;  // whom it failed to reach
+  std::vector<std::string> delivered;   // whom it reached (a success report)
 };
 
 struct Acknowledgement {
@@ -95,6 +116,16 @@ struct RoutingDecision {
   std::optional<Bounce> bounce;
   std::vector<std::string> refs;        // what message_refs() keeps, to be stored
   Acknowledgement ack;
+  // Coordinating with vendors (decide_party() in routing.cpp). `vendor`:
+  // the message is that vendor's (party "vendor:NAME"), proven by the
+  // sender being its contact or by its key's good signature. `vendor_claim`:
+  // it was addressed to alias+ID.NAME or answers a notification to NAME
+  // but proves neither, so it is unverified. `stray_vendor_address`: an
+  // alias+ID.NAME whose NAME is no vendor of case ID, ignored as a route.
+  std::optional<std::string> vendor;
+  std::optional<std::string> vendor_claim;
+  std::optional<PlusTarget> stray_vendor_address;
+  bool participant_verified = false;    // the sender joins the participants verified
 };
 
 // Where `in.msg` goes and what that grants its sender. Asks `lookup` a

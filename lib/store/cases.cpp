@@ -125,7 +125,7 @@ namespace {
 constexpr const char* kMessageColumns =
     "SELECT m.id, message_id, direction, from_addr, from_name, to_json, cc_json, date, received, m.subject, t.body, "
     "encrypted, mixed, decryption, decryption_error, signature, signer, signer_uid, unverified, malformed, "
-    "problems, auth_results, auth_dkim, auth_spf, auth_dmarc, crypto, smime, m.source "
+    "problems, auth_results, auth_dkim, auth_spf, auth_dmarc, crypto, smime, m.source, party "
     "FROM messages m JOIN message_text t ON t.id = m.id WHERE case_id = ? ORDER BY received, m.id";
 
 std::vector<Attachment> attachments_of(sql::Db& db, std::int64_t message) {
@@ -192,6 +192,7 @@ MessageView message_view(sql::Db& db, sql::Stmt& m) {
     v.auth->dmarc = m.opt_text(24).value_or("");
   }
   v.source = m.text(27);
+  v.party = m.opt_text(28);
   v.attachments = attachments_of(db, v.id);
   if (v.direction == "out") v.outbox = outbox_state_of(db, v.id);
   return v;

@@ -91,6 +91,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   // The search index follows after the commit (index_pending, schema 7).
   if (d.bounce) record_bounce(result.case_id, *d.bounce, now);
   record_arrival(msg, Arrival{result.case_id, message_id, d, result.new_case, same_id_other_bytes}, now);
+  record_party(result.case_id, result.message, message_id, d, now);  // vendor_party.cpp
   if (!result.new_case) reopen_if_closed(msg, d, result.case_id, now);
   record_acknowledgement(msg, result.case_id, d.ack, now);
   result.ack_capped = d.ack.kind == Acknowledgement::Kind::capped;
@@ -158,12 +159,22 @@ void Store::record_refs_and_attachments(std::int64_t message, const std::vector<
 }
 
 void Store::record_bounce(std::int64_t case_id, const Bounce& bounce, std::int64_t now) {
-  for (const auto& r : bounce.recipients) {
+  // Only whom the quoted mail of ours went to: a report naming anyone else
+  // (forged, or a forwarder's address) marks nobody.
+  const auto failed = bounced_recipients(bounce.message_id, bounce.recipients);
+  const auto delivered = bounced_recipients(bounce.message_id, bounce.delivered);
+  for (const auto& r : failed) {
     db_.cached("UPDATE participants SET bouncing = 1 WHERE case_id = ? AND address = ?").bind(1, case_id).bind(2, r).run();
     add_event(case_id, "bounce", "cased", fmt::format("delivery of {} to {} failed", bounce.message_id, r), now);
   }
-  if (bounce.recipients.empty())
-    add_event(case_id, "bounce", "cased", fmt::format("delivery of {} failed", bounce.message_id), now);
+  std::size_t others = bounce.recipients.size() - failed.size();
+  if (failed.empty() && (delivered.empty() || others > 0))
+    add_event(case_id, "bounce", "cased",
+              fmt::format("delivery of {} failed{}", bounce.message_id,
+                          others ? fmt::format(" (the report names {} address(es) it was not sent to: ignored)", others)
+                                 : std::string()),
+              now);
+  record_notification_delivery(case_id, bounce, failed, delivered, now);  // vendor_party.cpp
 }
 
 // After the message is stored: the sender as a participant (verified or
@@ -174,16 +185,18 @@ void Store::record_arrival(const PreparedMessage& msg, const Arrival& a, std::in
   const std::string actor = "cased";
   if (d.participant) {
     db_.cached(
-           "INSERT INTO participants(case_id, address, name, role, verified, added) VALUES (?1, ?2, ?3, 'reporter', ?4, ?5) "
+           "INSERT INTO participants(case_id, address, name, role, verified, added) VALUES (?1, ?2, ?3, ?6, ?4, ?5) "
            "ON CONFLICT(case_id, address) DO UPDATE SET verified = max(verified, excluded.verified)")
         .bind(1, a.case_id)
         .bind(2, d.sender)
         .bind(3, pm.from_name)
-        .bind(4, !d.unverified)
+        .bind(4, d.participant_verified)
         .bind(5, now)
+        .bind(6, d.vendor ? "vendor" : "reporter")
         .run();
     if (db_.changes() > 0 && !a.new_case)
-      add_event(a.case_id, "participant", actor, fmt::format("{}{}", d.sender, d.unverified ? " (unverified)" : ""), now);
+      add_event(a.case_id, "participant", actor,
+                fmt::format("{}{}", d.sender, d.participant_verified ? "" : " (unverified)"), now);
   }
   std::string routed_by = a.new_case ? "" : std::string(rule_name(d.rule));
   add_event(a.case_id, "message", actor,
@@ -367,6 +380,7 @@ std::int64_t Store::store_outbound(std::int64_t case_id, const std::string& mess
       .bind(12, signer)
       .run();
   std::int64_t id = db_.last_insert_rowid();
+  record_outbound_party(case_id, id, to);  // vendor_party.cpp
   if (body_offset) record_body_in_raw(id, *body_offset, body.size());
   std::vector<std::string> refs = references;
   if (!in_reply_to.empty() && std::find(refs.begin(), refs.end(), in_reply_to) == refs.end()) refs.push_back(in_reply_to);

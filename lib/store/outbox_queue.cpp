@@ -44,8 +44,10 @@ Result<ReplyCase> OutboxQueue::reply_case(std::int64_t id) {
 Result<std::vector<std::string>> OutboxQueue::verified_reporters(std::int64_t case_id) {
   return guarded([&]() -> Result<std::vector<std::string>> {
     auto& st = store_.db_.cached(
-        "SELECT address FROM participants WHERE case_id = ? AND role = 'reporter' AND verified = 1 "
-        "ORDER BY added, rowid");
+        "SELECT address FROM participants p WHERE case_id = ?1 AND role = 'reporter' AND verified = 1 "
+        // never a contact of a vendor of the case, whatever its role here
+        "AND NOT EXISTS (SELECT 1 FROM vendor_contacts vc JOIN case_vendors cv ON cv.vendor = vc.vendor "
+        "WHERE cv.case_id = ?1 AND vc.address = p.address) ORDER BY added, rowid");
     st.bind(1, case_id);
     std::vector<std::string> out;
     while (st.step()) out.push_back(st.text(0));

@@ -122,7 +122,13 @@ struct MessageView {
   std::optional<AuthResults> auth;   // the receiving MTA's verdict, when recorded
   std::vector<Attachment> attachments;  // in MIME order: the Nth is handle ID.N
   std::optional<OutboxState> outbox;  // an outbound message's outbox row, if it has one
+  std::optional<std::string> party;   // as stored: "vendor:NAME", or none (see message_party)
 };
+
+// Whose a message is (store/vendor_party.cpp): "vendor:NAME" as stored,
+// else "unverified" for a message marked so, else "reporter" (the case's
+// own thread: its reporter, analysts and our mail to them).
+std::string message_party(const MessageView& m);
 
 struct CommentView {
   std::string author;
@@ -483,6 +489,20 @@ class Store {
   void record_web_report(const WebSubmission& web, const IngestResult& result, std::int64_t now);
   // Notes the message's keys as having come by mail (no case needed).
   void note_mail_keys(const PreparedMessage& msg, std::optional<std::int64_t> case_id, std::int64_t now);
+
+  // Coordinating with vendors as mail arrives (vendor_party.cpp): the
+  // routing's questions about vendors of a case (following merges), the
+  // vendor's reply recorded (last_reply, events), the party of our own
+  // mail, the recipients a bounce may name, and a notification's delivery.
+  std::vector<std::int64_t> vendor_case_rows(std::int64_t case_id, const std::string& vendor);
+  std::vector<std::string> case_vendors_with(std::int64_t case_id, bool by_key, const std::string& value);
+  std::optional<RoutingLookup::Notification> notification_of(const std::string& message_id);
+  void record_party(std::int64_t case_id, std::int64_t message, const std::string& message_id, const RoutingDecision& d,
+                    std::int64_t now);
+  void record_outbound_party(std::int64_t case_id, std::int64_t message, const std::vector<std::string>& to);
+  std::vector<std::string> bounced_recipients(const std::string& message_id, const std::vector<std::string>& named);
+  void record_notification_delivery(std::int64_t case_id, const Bounce& bounce, const std::vector<std::string>& failed,
+                                    const std::vector<std::string>& delivered, std::int64_t now);
 
   // Folds the decision's `join` cases into `target`; tells both sides of
   // each `not_merged` case (store_trust.cpp).

@@ -109,6 +109,20 @@ class Store::RoutingQueries final : public RoutingLookup {
 
   std::vector<std::int64_t> split_origins(std::int64_t case_id) override { return store_.split_origins(case_id); }
 
+  // Coordinating with vendors (vendor_party.cpp).
+  bool case_has_vendor(std::int64_t case_id, const std::string& vendor) override {
+    return !store_.vendor_case_rows(case_id, vendor).empty();
+  }
+  std::vector<std::string> case_vendors_with_contact(std::int64_t case_id, const std::string& address) override {
+    return store_.case_vendors_with(case_id, false, address);
+  }
+  std::vector<std::string> case_vendors_with_key(std::int64_t case_id, const std::string& fingerprint) override {
+    return store_.case_vendors_with(case_id, true, fingerprint);
+  }
+  std::optional<Notification> notification(const std::string& message_id) override {
+    return store_.notification_of(message_id);
+  }
+
  private:
   static std::vector<std::int64_t> cases(sql::Stmt& st) {
     std::vector<std::int64_t> out;

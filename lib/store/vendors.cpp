@@ -38,9 +38,12 @@ std::optional<Vendor> Store::read_vendor(const std::string& name) {
   if (st.step()) v = vendor_row(st);
   st.reset();
   if (!v) return v;
-  auto& c = db_.cached("SELECT address FROM vendor_contacts WHERE vendor = ? ORDER BY position");
+  auto& c = db_.cached("SELECT address, bouncing_since FROM vendor_contacts WHERE vendor = ? ORDER BY position");
   c.bind(1, name);
-  while (c.step()) v->contacts.push_back(c.text(0));
+  while (c.step()) {
+    v->contacts.push_back(c.text(0));
+    if (auto since = c.opt_int64(1)) v->bouncing[c.text(0)] = *since;
+  }
   c.reset();
   return v;
 }
@@ -52,12 +55,15 @@ Result<std::vector<Vendor>> Store::list_vendors() {
                           "st_signature, st_signer, created, updated FROM vendors ORDER BY name");
     while (st.step()) out.push_back(vendor_row(st));
     st.reset();
-    auto& c = db_.cached("SELECT vendor, address FROM vendor_contacts ORDER BY vendor, position");
+    auto& c = db_.cached("SELECT vendor, address, bouncing_since FROM vendor_contacts ORDER BY vendor, position");
     std::size_t i = 0;
     while (c.step()) {
       std::string name = c.text(0);
       while (i < out.size() && out[i].name < name) ++i;
-      if (i < out.size() && out[i].name == name) out[i].contacts.push_back(c.text(1));
+      if (i < out.size() && out[i].name == name) {
+        out[i].contacts.push_back(c.text(1));
+        if (auto since = c.opt_int64(2)) out[i].bouncing[c.text(1)] = *since;
+      }
     }
     c.reset();
     return out;
@@ -104,10 +110,12 @@ Status Store::save_vendor(const Vendor& v, VendorWrite how, const std::string& d
     db_.cached("DELETE FROM vendor_contacts WHERE vendor = ?").bind(1, v.name).run();
     int position = 0;
     for (const auto& address : v.contacts) {
-      db_.cached("INSERT OR IGNORE INTO vendor_contacts(vendor, address, position) VALUES (?, ?, ?)")
+      auto bouncing = v.bouncing.find(address);  // kept for a contact kept (a DSN said it fails)
+      db_.cached("INSERT OR IGNORE INTO vendor_contacts(vendor, address, position, bouncing_since) VALUES (?, ?, ?, ?)")
           .bind(1, v.name)
           .bind(2, address)
           .bind(3, position++)
+          .bind(4, bouncing == v.bouncing.end() ? std::nullopt : std::optional<std::int64_t>(bouncing->second))
           .run();
       if (v.key && pinned_fingerprint(address) != v.key) pin_in_transaction(address, *v.key, actor, now);
     }

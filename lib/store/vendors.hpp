@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct Vendor {
   std::optional<std::string> key;     // fingerprint
   std::optional<std::string> url, phone, postal, note;
   std::optional<VendorSecurityTxt> securitytxt;
+  // Contacts a delivery report said fail, and since when (kept by save_vendor
+  // for the contacts it keeps; a contact given again starts without one).
+  std::map<std::string, std::int64_t> bouncing;
   std::int64_t created = 0, updated = 0;  // set by the store
 
   bool operator==(const Vendor&) const = default;

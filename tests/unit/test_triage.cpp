@@ -165,7 +165,7 @@ TEST_CASE("triage: bounces, automatic mail and our own do not reopen", "[triage]
   null_sender.envelope.mail_from = "";
   CHECK_FALSE(reopens_closed_case(null_sender, d, "security@example.com"));
   RoutingDecision bounce = d;
-  bounce.bounce = Bounce{"ours@example.com", {"reporter@example.org"}};
+  bounce.bounce = Bounce{"ours@example.com", {"reporter@example.org"}, {}};
   CHECK_FALSE(reopens_closed_case(msg, bounce, "security@example.com"));
   RoutingDecision self = d;
   self.sender = "security@example.com";
