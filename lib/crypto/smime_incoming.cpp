@@ -1,7 +1,8 @@
 // Incoming S/MIME (Crypto::process_smime), under the rules PGP mail follows:
 // - Only what the sender made the message of is decrypted or verified: the
 //   root, or its only body part, and the layers inside it (sign then
-//   encrypt, encrypt then sign, Outlook's opaque signed-data). An S/MIME
+//   encrypt, Outlook's opaque signed-data). Enveloped-data is decrypted only
+//   at the root: under a signature it may be a captured report. An S/MIME
 //   object anywhere else (an attachment, a part among others, a forwarded
 //   message) may be someone else's, captured and sent back: it is kept as
 //   it is and noted, never decrypted.
@@ -100,6 +101,13 @@ class Crypto::SmimeIncoming {
         std::string der = smime::der_of(at->body);
         switch (smime::cms_kind(der)) {
           case smime::CmsKind::enveloped:
+            // Only the sender's own entity is decrypted: ciphertext under a
+            // signature may be someone else's report, signed over by
+            // whoever captured it to have it read out (and "signed" by them).
+            if (layer > 0) {
+              if (msg_.decryption_error.empty()) msg_.decryption_error = kNotAtRoot;
+              return;
+            }
             if (!decrypt(*at, der)) return;
             break;
           case smime::CmsKind::signed_data:

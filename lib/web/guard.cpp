@@ -119,7 +119,12 @@ CsrfKey::Check CsrfKey::check(std::string_view token, std::string_view nonce, st
 bool RateLimiter::take(const std::string& client, std::int64_t now) {
   std::lock_guard lock(mu_);
   prune(now);
-  Window& w = windows_[client];
+  auto it = windows_.find(client);
+  if (it == windows_.end()) {
+    if (windows_.size() >= kMaxClients) return false;  // pruned at most once a minute (above)
+    it = windows_.emplace(client, Window{}).first;
+  }
+  Window& w = it->second;
   if (w.used == 0 || now - w.start >= 3600) w = {now, 0};
   if (w.used >= per_hour_) return false;
   ++w.used;
@@ -129,7 +134,14 @@ bool RateLimiter::take(const std::string& client, std::int64_t now) {
 void RateLimiter::give_back(const std::string& client) {
   std::lock_guard lock(mu_);
   auto it = windows_.find(client);
-  if (it != windows_.end() && it->second.used > 0) --it->second.used;
+  if (it == windows_.end()) return;
+  if (it->second.used > 0) --it->second.used;
+  if (it->second.used == 0) windows_.erase(it);  // a window with nothing used starts again at the next take
+}
+
+std::size_t RateLimiter::clients() {
+  std::lock_guard lock(mu_);
+  return windows_.size();
 }
 
 // Windows an hour old are dropped, at most once a minute: the map holds the

@@ -54,12 +54,18 @@ std::string random_token(std::size_t bytes);
 std::string receipt_code();
 
 // At most `per_hour` accepted submissions per client in any hour. A slot is
-// taken before the report is stored and given back when it was not.
+// taken before the report is stored and given back when it was not. Only
+// clients holding a slot are remembered (a refused form leaves nothing),
+// and at most kMaxClients of them: beyond, a new client waits for the hour
+// to pass, so that many addresses cannot grow the map without bound.
 class RateLimiter {
  public:
+  static constexpr std::size_t kMaxClients = 65536;
+
   explicit RateLimiter(int per_hour) : per_hour_(per_hour) {}
   bool take(const std::string& client, std::int64_t now);
   void give_back(const std::string& client);
+  std::size_t clients();
 
  private:
   struct Window {

@@ -5,6 +5,7 @@ delivered over LMTP to the real cased; the reply leaves through a real SMTP
 server with STARTTLS and opens with `openssl cms` as the reporter."""
 
 import email
+import json
 import os
 import subprocess
 import tempfile
@@ -13,7 +14,7 @@ from certs import CA as TlsCA
 from harness import Env, run_tests, wait_for
 from lmtp_client import deliver
 from pgp import Keyring
-from smime import CA, Gpgsm, encrypted, entity, message, pkcs7_part, run, signed, smime_world_config
+from smime import CA, Gpgsm, cms, encrypted, entity, message, pkcs7_part, run, signed, smime_world_config
 from test_outbound import SmtpServer, wait_for_mail
 
 ALIAS = "security@example.com"
@@ -222,6 +223,56 @@ def test_reply_is_smime_and_opens_with_openssl():
                    input=run("openssl", "cms", "-decrypt", "-recip", w.rita.cert, "-inkey", w.rita.key,
                              input=w.smtp.messages()[1][0]))
         assert b"walnut6" in last.replace(b"=\r\n", b""), last
+    finally:
+        w.close()
+
+
+def test_ciphertext_under_someone_elses_signature_is_not_decrypted():
+    """Rita's encrypted report, captured and signed over by Mallory (detached
+    and opaque), sent from Mallory: cased must not read it out for him, nor
+    show Rita's words as signed by him."""
+    w = World()
+    mallory = w.ca.person("Mallory", "mallory@example.net")
+    try:
+        w.env.start()
+        captured = encrypted(w.alias_cert.cert, entity(b"Rita's secret walrus61\n"))
+        wrappers = [signed(mallory, captured), signed(mallory, captured, opaque=True),
+                    encrypted(w.alias_cert.cert, signed(mallory, captured, opaque=True))]
+        for n, wrapped in enumerate(wrappers, start=1):
+            raw = message("Mallory <mallory@example.net>", "forwarded", f"w{n}@example.net", wrapped)
+            w.deliver(raw, f"w{n}@example.net")
+            m = w.last_message(n)
+            assert "walrus61" not in json.dumps(w.env.json("show", str(n))), m
+            assert m["crypto"] == "smime" and "not at the root" in (m["decryption_error"] or ""), m
+        # The same ciphertext at the root is decrypted (the sender encrypted it).
+        w.deliver(message(f"Rita Reporter <{RITA}>", "report", "w4@example.org", captured), "w4@example.org")
+        m = w.last_message(4)
+        assert m["decryption"] == "ok" and "walrus61" in m["body"], m
+    finally:
+        w.close()
+
+
+def test_a_root_carried_in_a_signature_is_not_trusted():
+    """A signature from an unknown CA that carries its own root: gpgsm keeps
+    the certificates, but the root joins no trust list and the chain is
+    untrusted; nothing is pinned."""
+    w = World()
+    other_ca = CA(os.path.join(w.tmp, "carried-ca"), name="carried CA")
+    stranger = other_ca.person("Rita Reporter", RITA)
+    trustlist = os.path.join(w.alias.home, "trustlist.txt")
+    try:
+        w.env.start()
+        with open(trustlist) as f:
+            before = f.read()
+        inner = cms("-sign", "-signer", stranger.cert, "-inkey", stranger.key, "-certfile", other_ca.cert,
+                    input=entity(b"carried root fig9\n"))
+        for n in (1, 2):  # the second time the root is already in gpgsm's keybox
+            w.deliver(message(f"Rita Reporter <{RITA}>", "carried", f"c{n}@example.org", inner), f"c{n}@example.org")
+            m = w.last_message(n)
+            assert m["signature"] == "unknown-key" and m["smime"]["chain"] == "untrusted", m
+        with open(trustlist) as f:
+            assert f.read() == before
+        assert not [k for k in w.env.json("keys") if k["kind"] == "smime" and k["pinned"]], w.env.json("keys")
     finally:
         w.close()
 

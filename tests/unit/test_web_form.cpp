@@ -126,6 +126,25 @@ TEST_CASE("web form: receipt codes are unguessable and readable", "[web]") {
   }
 }
 
+TEST_CASE("web form: the rate limit keeps a bounded number of clients", "[web]") {
+  RateLimiter rate(10);
+  // Refused forms (the slot given back) leave nothing behind, however many addresses send them.
+  for (int i = 0; i < 100000; ++i) {
+    std::string client = "2001:db8:" + std::to_string(i) + "::/64";
+    REQUIRE(rate.take(client, 1000));
+    rate.give_back(client);
+  }
+  CHECK(rate.clients() == 0);
+  // Clients holding slots: at most kMaxClients; the next new one waits, the known ones go on.
+  for (std::size_t i = 0; i < RateLimiter::kMaxClients; ++i) REQUIRE(rate.take("c" + std::to_string(i), 2000));
+  CHECK(!rate.take("one more", 2001));
+  CHECK(rate.take("c0", 2001));
+  CHECK(rate.clients() == RateLimiter::kMaxClients);
+  // An hour later the old windows end and a new client is served again.
+  CHECK(rate.take("one more", 2000 + 3600));
+  CHECK(rate.clients() == 1);
+}
+
 TEST_CASE("web form: the rate limit counts accepted reports per client", "[web]") {
   RateLimiter rate(2);
   CHECK(rate.take("a", 1000));
