@@ -235,8 +235,10 @@ void vendor_options(CLI::App& c, Args& a) {
   c.add_option("NAME", v.name, "the vendor: a short lower-case word");
   c.add_option("SOURCE", v.source, "import-securitytxt: the security.txt FILE or https URL");
   auto* contact = c.add_option("--contact", v.contacts, "a mail contact (repeatable; edit: replaces them all)");
-  auto* key = c.add_option("--key", a.vendor.raw[0], "the vendor's public key FILE or https URL, or the FPR of a key in gpg.home");
-  auto* st = c.add_option("--securitytxt", a.vendor.raw[1], "read contacts and key from this RFC 9116 FILE or https URL");
+  auto* key = c.add_option("--key", a.vendor.raw[0],
+                           "the vendor's public key FILE or https URL, or the FPR of a key in gpg.home");
+  auto* st = c.add_option("--securitytxt", a.vendor.raw[1],
+                          "read contacts and key from this RFC 9116 FILE or https URL");
   auto* phone = c.add_option("--phone", a.vendor.raw[2], "a phone number ('none' clears)");
   auto* postal = c.add_option("--postal", a.vendor.raw[3], "a postal address ('none' clears)");
   auto* url = c.add_option("--url", a.vendor.raw[4], "a security page or form ('none' clears)");

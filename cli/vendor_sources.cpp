@@ -80,7 +80,8 @@ PendingKey key_in_keyring(Crypto& crypto, const std::string& fpr, const char* hi
 PendingKey key_in_data(Crypto& crypto, std::string data, const std::string& origin) {
   std::string where = display_safe(clip(origin, 200));
   auto secret = [&] {
-    fail(ExitCode::refused, fmt::format("{} holds a secret key: give the vendor's public key only (gpg --export)", where));
+    fail(ExitCode::refused,
+         fmt::format("{} holds a secret key: give the vendor's public key only (gpg --export)", where));
   };
   if (data.find("PRIVATE KEY BLOCK") != std::string::npos) secret();
   auto keys = crypto.keys_in(data);

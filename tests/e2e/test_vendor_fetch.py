@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import ssl
-import subprocess
 import tempfile
 import threading
 import time
@@ -19,6 +18,7 @@ from certs import CA
 from certs import run as certs_run
 from harness import Env, run_tests
 from pgp import Keyring, gpg
+from test_vendor_book import World as BookWorld
 from test_vendor_book import pins, securitytxt
 
 ALIAS = "Security Team <security@example.com>"
@@ -162,8 +162,10 @@ def never_answers(site):
     return route
 
 
-class World:
-    def __init__(self):
+class World(BookWorld):
+    """test_vendor_book's world with an HTTPS site and [vendors] settings."""
+
+    def __init__(self):  # not super().__init__(): its config has no [vendors]
         self.tmp = tempfile.mkdtemp(prefix="cased-vfetch-")
         self.pki = Pki(self.tmp)
         self.alias = Keyring(ALIAS, parent=self.tmp)
@@ -174,14 +176,6 @@ class World:
                                     f'[vendors]\nca_file = "{self.pki.ca}"\nfetch_timeout = {TIMEOUT}\n')
         self.env.casectl("init")
 
-    def fail(self, code, *args):
-        p = self.env.casectl(*args, check=False)
-        assert p.returncode == code, (args, p.returncode, p.stdout, p.stderr)
-        return p.stderr.decode()
-
-    def vendors(self):
-        return {v["name"]: v for v in self.env.json("vendor", "list")}
-
     def keyring(self):
         out = gpg(self.alias.home, "--with-colons", "--list-keys").stdout.decode()
         return sorted(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
@@ -191,10 +185,7 @@ class World:
 
     def close(self):
         self.site.close()
-        self.env.cleanup()
-        for k in (self.alias, self.acme, self.beta):
-            k.close()
-        subprocess.run(["rm", "-rf", self.tmp])
+        super().close()
 
 
 def test_a_signed_securitytxt_and_its_key_are_fetched_and_imported():
