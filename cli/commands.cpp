@@ -241,6 +241,13 @@ const std::vector<Command>& commands() {
       {"vendor", "the vendor contact book: 'vendor add|edit NAME --contact ADDR [--key FILE|FPR]', list, show, remove, "
                  "import-securitytxt NAME FILE",
        vendor_access, vendor_options, cmd_vendor},
+      // Coordinating with vendors (cmd_notify.cpp).
+      {"notify", "mail each named vendor its own notification, encrypted to its key, to its contacts only", writes,
+       notify_options, cmd_notify},
+      {"vendor-status", "a vendor's state in a case, as a whole or for one --cve, with an optional --statement",
+       writes, vendor_status_options, cmd_vendor_status},
+      {"outreach", "record an attempt to reach a vendor: --via mail|phone|post|form|other -m TEXT", writes,
+       outreach_options, cmd_outreach},
   };
   return table;
 }

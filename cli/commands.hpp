@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cases/disclosure.hpp"
+#include "cmd_notify.hpp"
 #include "cmd_vendor.hpp"
 #include "context.hpp"
 
@@ -54,6 +55,8 @@ struct Args {
   std::vector<std::int64_t> split_messages;
   // vendor ACTION NAME [SOURCE] (cmd_vendor.cpp; ACTION in `action`).
   VendorArgs vendor;
+  // notify, vendor-status, outreach (cmd_notify.cpp).
+  NotifyArgs coord;
 };
 
 struct Command {

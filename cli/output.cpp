@@ -201,6 +201,7 @@ nlohmann::json to_json(const CaseDetail& d) {
   j["disclosure"] = to_json(d.disclosure);
   j["merged_into"] = d.merged_into ? nlohmann::json(*d.merged_into) : nlohmann::json(nullptr);
   j["split_from"] = d.split_from ? nlohmann::json(*d.split_from) : nlohmann::json(nullptr);
+  j["vendors"] = to_json(d.vendors);
   return j;
 }
 
@@ -392,6 +393,7 @@ std::string history_lines(const std::vector<EventView>& events, const TextStyle&
 
 std::string render_case(const CaseDetail& d, const TextStyle& style) {
   std::string out = case_header(d, style) + disclosure_lines(d.disclosure) + participant_lines(d.participants);
+  out += render_vendors(d.vendors, style);
   for (const auto& m : d.messages) out += render_message(m, style);
   return out + comment_lines(d.comments, style) + history_lines(d.events, style);
 }

@@ -41,7 +41,7 @@ TEST_CASE("each command is one row with a unique name", "[cli]") {
     CHECK(names.insert(c.name).second);
     CHECK_FALSE(c.help.empty());
   }
-  CHECK(names.size() == 27);  // 20 + attachments, save, raw, tag, merge, split, vendor
+  CHECK(names.size() == 30);  // 20 + attachments, save, raw, tag, merge, split, vendor, notify, vendor-status, outreach
 }
 
 TEST_CASE("commands that only read open the database read-only", "[cli]") {
