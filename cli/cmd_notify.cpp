@@ -131,7 +131,7 @@ void notify_options(CLI::App& c, Args& a) {
 
 void vendor_status_options(CLI::App& c, Args& a) {
   c.add_option("ID", a.case_id, "case id")->required();
-  c.add_option("NAME", a.coord.vendors, "vendor attached to the case")->required()->expected(1);
+  c.add_option("NAME", a.coord.vendor, "vendor attached to the case")->required();
   c.add_option("STATE", a.coord.state, "unknown | investigating | affected | not-affected | fixed | unresponsive")
       ->required();
   c.add_option("--cve", a.coord.cve, "the state for this CVE id only (CVE-YYYY-NNNN)");
@@ -141,7 +141,7 @@ void vendor_status_options(CLI::App& c, Args& a) {
 
 void outreach_options(CLI::App& c, Args& a) {
   c.add_option("ID", a.case_id, "case id")->required();
-  c.add_option("NAME", a.coord.vendors, "vendor of the book")->required()->expected(1);
+  c.add_option("NAME", a.coord.vendor, "vendor of the book")->required();
   c.add_option("--via", a.coord.via, "mail | phone | post | form | other")->required();
   c.add_option("-m", a.text, "what was done and what came of it");
   c.add_option("-F", a.file, "read the text from FILE (- for stdin)");
@@ -176,7 +176,7 @@ int cmd_notify(Context& ctx, const Args& a) {
 
 int cmd_vendor_status(Context& ctx, const Args& a) {
   std::int64_t case_id = parse_case_id(a.case_id, ctx.tag());
-  VendorStatusChange change{checked_vendor_name(a.coord.vendors.at(0)), a.coord.cve, a.coord.state, std::nullopt};
+  VendorStatusChange change{checked_vendor_name(a.coord.vendor), a.coord.cve, a.coord.state, std::nullopt};
   const auto& states = vendor_states();
   if (std::find(states.begin(), states.end(), change.state) == states.end())
     fail(ExitCode::usage, fmt::format("bad state '{}': one of {}", display_safe(clip(change.state, 40)),
@@ -198,7 +198,7 @@ int cmd_outreach(Context& ctx, const Args& a) {
   const auto& ways = outreach_ways();
   if (std::find(ways.begin(), ways.end(), a.coord.via) == ways.end())
     fail(ExitCode::usage, fmt::format("bad --via '{}': one of {}", display_safe(clip(a.coord.via, 40)), fmt::join(ways, ", ")));
-  OutreachEntry entry{checked_vendor_name(a.coord.vendors.at(0)), a.coord.via,
+  OutreachEntry entry{checked_vendor_name(a.coord.vendor), a.coord.via,
                       analyst_text("the text", message_text(ctx, a.text, a.file))};
   Store s = ctx.store();
   check(s.add_outreach(case_id, entry, ctx.actor));

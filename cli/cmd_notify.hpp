@@ -15,7 +15,8 @@ struct Args;
 
 // What their options parse into (one field of Args).
 struct NotifyArgs {
-  std::vector<std::string> vendors;   // notify: NAME...; vendor-status and outreach: NAME
+  std::vector<std::string> vendors;   // notify: NAME...
+  std::string vendor;                 // vendor-status and outreach: NAME
   std::vector<std::string> includes;  // notify --include MSG
   std::string state, cve, statement, via;
   bool statement_given = false;
