@@ -31,15 +31,24 @@ std::optional<std::string> Outbox::vendor_key(const Vendor& v) {
 }
 
 Status Outbox::check_notifications(const NotifyRequest& request, const std::vector<Vendor>& vendors) {
+  auto keys = notification_keys(request, vendors);
+  if (!keys) return keys.error();
+  return ok_status();
+}
+
+Result<std::vector<std::optional<std::string>>> Outbox::notification_keys(const NotifyRequest& request,
+                                                                          const std::vector<Vendor>& vendors) {
   auto target = queue_.reply_case(request.case_id);  // refuses a merged case
   if (!target) return target.error();
   if (vendors.empty()) return Error{Errc::invalid, "name at least one vendor"};
   if (request.sign_only && !request.attachments.empty())
     return Error{Errc::invalid, "--attach sends files only inside the encryption: not with --sign-only"};
   std::vector<std::string> no_contact, no_key;
+  std::vector<std::optional<std::string>> keys;
   for (const auto& v : vendors) {
+    keys.push_back(vendor_key(v));
     if (v.contacts.empty()) no_contact.push_back(v.name);
-    else if (!request.sign_only && !vendor_key(v)) no_key.push_back(v.name);
+    else if (!request.sign_only && !keys.back()) no_key.push_back(v.name);
     if (!valid_addr_spec(vendor_reply_to(options_.alias, target->id, v.name)))
       return Error{Errc::invalid, fmt::format("vendor {}: alias+{}.{} is not a valid address; rename the vendor",
                                               v.name, target->id, v.name)};
@@ -53,12 +62,13 @@ Status Outbox::check_notifications(const NotifyRequest& request, const std::vect
                  fmt::format("no usable key for vendor(s) {} (casectl vendor edit NAME --key FILE|FPR, or --sign-only "
                              "to send signed but unencrypted); nothing was queued",
                              joined(no_key))};
-  return ok_status();
+  return keys;
 }
 
 Result<std::vector<Queued>> Outbox::queue_notifications(const NotifyRequest& request,
                                                         const std::vector<Vendor>& vendors) {
-  if (auto ok = check_notifications(request, vendors); !ok) return ok.error();
+  auto keys = notification_keys(request, vendors);
+  if (!keys) return keys.error();
   auto target = queue_.reply_case(request.case_id);
   if (!target) return target.error();
   const std::int64_t case_id = target->id;
@@ -66,8 +76,9 @@ Result<std::vector<Queued>> Outbox::queue_notifications(const NotifyRequest& req
   std::vector<Notification> batch;
   std::vector<Queued> out;
   batch.reserve(vendors.size());
-  for (const auto& v : vendors) {
-    auto key = vendor_key(v);
+  for (std::size_t i = 0; i < vendors.size(); ++i) {
+    const Vendor& v = vendors[i];
+    const std::optional<std::string>& key = (*keys)[i];
     const bool encrypt = key.has_value();  // checked above: no key only with sign_only
     compose::Draft draft{options_.alias, v.contacts, compose::make_message_id(case_id, now, options_.alias),
                          compose::notify_subjects(options_.tag, case_id, encrypt), request.text, "", {}, false, now,

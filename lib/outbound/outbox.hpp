@@ -124,6 +124,9 @@ class Outbox {
   Result<std::optional<std::string>> usable_key(const std::string& address);
   // A vendor's key when gpg.home has it and it can encrypt (notify.cpp).
   std::optional<std::string> vendor_key(const Vendor& v);
+  // Every vendor checked as queue_notifications says; each one's key (nullopt without one).
+  Result<std::vector<std::optional<std::string>>> notification_keys(const NotifyRequest& request,
+                                                                    const std::vector<Vendor>& vendors);
   // Composes an acknowledgement queued by the store, onto its row.
   Result<std::string> compose_ack(const OutboxItem& item);
   SendAttempt send_one(const SmtpConfig& smtp, const std::string& password, std::int64_t id, std::int64_t now);

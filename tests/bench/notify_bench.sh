@@ -12,6 +12,9 @@
 # then checks that each run queued VENDORS rows of kind notify. Key making
 # is not timed. Not part of ctest.
 #   tests/bench/notify_bench.sh [build-dir]        (default build/release)
+# Env: VENDORS, RUNS, SEND, CASECTL (another casectl binary to time),
+# BASELINE (a second casectl binary: each run then times it and CASECTL in
+# turn, alternating which goes first, each on a case of its own).
 set -euo pipefail
 build=$(realpath "${1:-build/release}")
 vendors=${VENDORS:-150}
@@ -65,7 +68,7 @@ home = "$GNUPGHOME"
 $smtp
 EOF
 export CASED_CONFIG="$work/cased.toml"
-casectl="$build/casectl"
+casectl=${CASECTL:-$build/casectl}
 "$casectl" init > /dev/null
 while read -r i fpr; do
   "$casectl" vendor add "v$i" --contact "psirt@v$i.example" --contact "cert@v$i.example" --key "$fpr" > /dev/null
@@ -73,16 +76,24 @@ done < "$work/fprs"
 names=$(awk '{printf "v%s ", $1}' "$work/fprs")
 text="A heap overflow in the widget parser affects your product; details follow inside the encryption."
 
+binaries=("$casectl")
+[ -n "${BASELINE:-}" ] && binaries+=("$(realpath "$BASELINE")")
+id=0
 for run in $(seq 1 "$runs"); do
-  printf 'From: Rita <rita@example.org>\r\nTo: security@example.com\r\nSubject: report %s\r\nMessage-ID: <r%s@example.org>\r\n\r\nzebra42\r\n' \
-    "$run" "$run" | "$casectl" ingest > /dev/null
-  id=$run
-  # shellcheck disable=SC2086
-  /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$casectl" notify "$id" $names -m "$text" > "$work/out" 2>&1
-  read -r wall user sys rss < "$work/time"
-  rows=$(sqlite3 "$work/cases.db" "SELECT count(*) FROM outbox WHERE kind = 'notify' AND case_id = $id")
-  [ "$rows" = "$vendors" ] || { echo "run $run: $rows rows queued, not $vendors" >&2; cat "$work/out" >&2; exit 1; }
-  sent=$(sqlite3 "$work/cases.db" "SELECT count(*) FROM outbox WHERE kind = 'notify' AND case_id = $id AND status = 'sent'")
-  printf 'run %d: %d vendors, %.2f s wall, %.2f s CPU, %d KiB peak RSS, %d line(s) of output, %d sent; %s\n' \
-    "$run" "$vendors" "$wall" "$(echo "$user + $sys" | bc)" "$rss" "$(wc -l < "$work/out")" "$sent" "$(tail -1 "$work/out")"
+  order=("${binaries[@]}")
+  if [ $((run % 2)) = 0 ] && [ ${#binaries[@]} = 2 ]; then order=("${binaries[1]}" "${binaries[0]}"); fi
+  for bin in "${order[@]}"; do
+    id=$((id + 1))
+    printf 'From: Rita <rita@example.org>\r\nTo: security@example.com\r\nSubject: report %s\r\nMessage-ID: <r%s@example.org>\r\n\r\nzebra42\r\n' \
+      "$id" "$id" | "$casectl" ingest > /dev/null
+    # shellcheck disable=SC2086
+    /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$bin" notify "$id" $names -m "$text" > "$work/out" 2>&1
+    read -r wall user sys rss < "$work/time"
+    rows=$(sqlite3 "$work/cases.db" "SELECT count(*) FROM outbox WHERE kind = 'notify' AND case_id = $id")
+    [ "$rows" = "$vendors" ] || { echo "run $run: $rows rows queued, not $vendors" >&2; cat "$work/out" >&2; exit 1; }
+    sent=$(sqlite3 "$work/cases.db" "SELECT count(*) FROM outbox WHERE kind = 'notify' AND case_id = $id AND status = 'sent'")
+    printf 'run %d %s: %d vendors, %.2f s wall, %.2f s CPU, %d KiB peak RSS, %d line(s) of output, %d sent; %s\n' \
+      "$run" "$bin" "$vendors" "$wall" "$(echo "$user + $sys" | bc)" "$rss" "$(wc -l < "$work/out")" "$sent" \
+      "$(tail -1 "$work/out")"
+  done
 done
