@@ -199,13 +199,16 @@ def test_status_outreach_show_and_digest():
         if need_test_hooks("the digest's vendors section ten days on"):
             later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 10 * 86400))
             d = w.env.json("digest", env={"CASED_NOW": later})
-            silent = sorted(s["vendor"] for s in d["vendors"]["silent"])
-            assert silent == ["acme", "beta"], d["vendors"]  # a status for one CVE is not an answer as a whole
-            w.env.casectl("vendor-status", "1", "acme", "not-affected")
+            # acme answered (its state for a CVE was recorded); beta was only phoned.
+            assert [s["vendor"] for s in d["vendors"]["silent"]] == ["beta"], d["vendors"]
+            w.env.casectl("vendor-status", "1", "beta", "unresponsive")
             d = w.env.json("digest", env={"CASED_NOW": later})
             assert [s["vendor"] for s in d["vendors"]["silent"]] == ["beta"], d["vendors"]
             text = w.env.casectl("digest", env={"CASED_NOW": later}).stdout.decode()
             assert "beta notified 10d ago, no reply yet" in text, text
+            w.env.casectl("vendor-status", "1", "beta", "investigating")
+            d = w.env.json("digest", env={"CASED_NOW": later})
+            assert d["vendors"]["silent"] == [] and d["vendors"]["totals"]["silent"] == 0, d["vendors"]
     finally:
         w.close()
 
