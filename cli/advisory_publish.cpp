@@ -150,8 +150,8 @@ void announce(Context& ctx, Store& store, Crypto& crypto, const AdvisorySource& 
   std::string subject = fmt::format("[{}] {}", in.tracking_id, in.title);
   const std::string& alias = ctx.config.case_.alias;
   compose::Draft draft{alias, {to}, compose::make_message_id(src.record.case_id, in.now, alias), {subject, subject},
-                       text, "", {}, false, in.now, {}, {}};
-  compose::Sealing sealing{ctx.config.gpg.signing_key, false, {}};
+                       text, "", {}, false, in.now, {}, {}, ""};
+  compose::Sealing sealing{ctx.config.gpg.signing_key, false, {}, {}};
   auto composed = check(compose::compose(draft, sealing, crypto));
   AnnounceMail mail{to, subject, draft.message_id, text, composed.raw, composed.signer};
   auto row = check(store.queue_announce(src.record.case_id, mail, ctx.actor));

@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -25,6 +24,7 @@
 #include "core/text.hpp"
 #include "core/util.hpp"
 #include "mail/mime.hpp"
+#include "stored_message.hpp"
 
 namespace cased::cli {
 namespace {
@@ -116,40 +116,13 @@ std::vector<StoredAttachment> choose(const Context& ctx, std::vector<StoredAttac
   return out;
 }
 
-// The alias keyring, as the intake uses it (the same plaintext limit).
-std::unique_ptr<Crypto> alias_crypto(const Context& ctx) {
-  const Config& c = ctx.config;
-  try {
-    return std::make_unique<Crypto>(c.gpg.home, std::chrono::seconds(c.gpg.timeout_seconds), c.lmtp.max_message_size);
-  } catch (const CryptoTimeout& e) {
-    fail(ExitCode::temporary, e.what());
-  } catch (const std::exception& e) {
-    fail(ExitCode::failure, fmt::format("cannot decrypt with gpg.home {}: {}", c.gpg.home, e.what()));
-  }
-}
-
 // The bytes of `chosen` (all of message `message`), decoded again from the
 // raw message and, for encrypted ones, decrypted again; each checked
 // against its recorded size and SHA-256.
 void decode_message(Context& ctx, Store& s, std::int64_t message, const std::vector<const StoredAttachment*>& chosen,
                     std::unique_ptr<Crypto>& crypto, std::map<std::string, std::string>& out) {
-  auto source = std::make_shared<const std::string>(check(s.raw_message(chosen.front()->case_id, message)));
-  ParsedMessage pm = parse_message(source);
   bool encrypted = std::any_of(chosen.begin(), chosen.end(), [](auto* a) { return a->info.encrypted; });
-  if (encrypted) {
-    if (!crypto) {
-      crypto = alias_crypto(ctx);
-      crypto->import_offered_keys(false);
-    }
-    try {
-      crypto->process(pm);
-    } catch (const CryptoTimeout& e) {
-      fail(ExitCode::temporary, e.what());
-    }
-    if (pm.decryption == DecryptionState::failed)
-      fail(ExitCode::failure, fmt::format("message {} does not decrypt again: {}; nothing written", message,
-                                          display_safe(pm.decryption_error)));
-  }
+  ParsedMessage pm = read_stored_message(ctx, s, chosen.front()->case_id, message, encrypted, crypto);
   auto parts = attachment_parts(pm.root);
   for (const StoredAttachment* a : chosen) {
     auto index = static_cast<std::size_t>(a->part - 1);

@@ -250,6 +250,13 @@ const std::vector<Command>& commands() {
       {"advisory", "a case's advisory: 'advisory ID init|show|edit|set FIELD VALUE|export --format csaf|cve|text|"
                    "publish --dir DIR [--announce ADDR] [--force --reason TEXT]'",
        advisory_access, advisory_options, cmd_advisory},
+      // Coordinating with vendors (cmd_notify.cpp).
+      {"notify", "mail each named vendor its own notification, encrypted to its key, to its contacts only", writes,
+       notify_options, cmd_notify},
+      {"vendor-status", "a vendor's state in a case, as a whole or for one --cve, with an optional --statement",
+       writes, vendor_status_options, cmd_vendor_status},
+      {"outreach", "record an attempt to reach a vendor: --via mail|phone|post|form|other -m TEXT", writes,
+       outreach_options, cmd_outreach},
   };
   return table;
 }

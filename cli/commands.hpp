@@ -12,6 +12,7 @@
 
 #include "cases/disclosure.hpp"
 #include "cmd_advisory.hpp"
+#include "cmd_notify.hpp"
 #include "cmd_vendor.hpp"
 #include "context.hpp"
 
@@ -57,6 +58,8 @@ struct Args {
   VendorArgs vendor;
   // advisory ID ACTION ... (cmd_advisory.cpp).
   AdvisoryArgs advisory;
+  // notify, vendor-status, outreach (cmd_notify.cpp).
+  NotifyArgs coord;
 };
 
 struct Command {

@@ -215,6 +215,7 @@ nlohmann::json to_json(const CaseDetail& d) {
   j["disclosure"] = to_json(d.disclosure);
   j["merged_into"] = d.merged_into ? nlohmann::json(*d.merged_into) : nlohmann::json(nullptr);
   j["split_from"] = d.split_from ? nlohmann::json(*d.split_from) : nlohmann::json(nullptr);
+  j["vendors"] = to_json(d.vendors);
   return j;
 }
 
@@ -451,6 +452,7 @@ std::string conversation(const std::vector<MessageView>& messages, const TextSty
 
 std::string render_case(const CaseDetail& d, const TextStyle& style) {
   std::string out = case_header(d, style) + disclosure_lines(d.disclosure) + participant_lines(d.participants);
+  out += render_vendors(d.vendors, style);
   out += conversation(d.messages, style);
   return out + comment_lines(d.comments, style) + history_lines(d.events, style);
 }

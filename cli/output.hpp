@@ -62,6 +62,10 @@ struct MboxSummary {
 };
 nlohmann::json to_json(const MboxSummary& m);
 
+// The vendors of a case, for show (output_vendors.cpp).
+nlohmann::json to_json(const std::vector<CaseVendorView>& vendors);
+std::string render_vendors(const std::vector<CaseVendorView>& vendors, const TextStyle& style);
+
 // `stats` (output_stats.cpp).
 nlohmann::json to_json(const CaseStats& s);
 std::string render_stats(const CaseStats& s);

@@ -185,6 +185,12 @@ Subjects reply_subjects(std::string_view tag, std::int64_t case_id, std::string_
   return {fmt::format("Re: {} {}", t, strip_tag_and_re(case_subject, tag)), t + " Encrypted message"};
 }
 
+Subjects notify_subjects(std::string_view tag, std::int64_t case_id, bool encrypt) {
+  std::string t = fmt::format("[{}#{}]", tag, case_id);
+  std::string inner = t + " Security issue notification";
+  return {inner, encrypt ? t + " Encrypted message" : inner};
+}
+
 std::string ack_subject(std::string_view tag, std::int64_t case_id) {
   return fmt::format("[{}#{}] Your report has been received", tag, case_id);
 }
@@ -211,6 +217,8 @@ Status check_draft(const Draft& draft) {
     for (const auto& t : *list)
       if (!valid_addr_spec(t)) return Error{Errc::invalid, "not a valid address: " + display_safe(t)};
   if (!valid_addr_spec(draft.from)) return Error{Errc::invalid, "case.alias is not a valid address"};
+  if (!draft.reply_to.empty() && !valid_addr_spec(draft.reply_to))
+    return Error{Errc::invalid, "not a valid Reply-To address: " + display_safe(draft.reply_to)};
   if (!valid_msg_id(draft.message_id)) return Error{Errc::invalid, "not a valid Message-ID: " + display_safe(draft.message_id)};
   return ok_status();
 }
@@ -219,6 +227,7 @@ std::string outer_headers(const Draft& draft) {
   std::string head = address_field("From", {draft.from});
   head += address_field("To", draft.to);
   if (!draft.cc.empty()) head += address_field("Cc", draft.cc);
+  if (!draft.reply_to.empty()) head += address_field("Reply-To", {draft.reply_to});
   head += header_field("Subject", draft.subject.outer);
   head += "Date: " + rfc5322_date(draft.date) + "\r\n";
   head += "Message-ID: <" + draft.message_id + ">\r\n";
@@ -244,6 +253,7 @@ std::string inner_entity(const Draft& draft) {
   inner += address_field("From", {draft.from});
   inner += address_field("To", draft.to);
   if (!draft.cc.empty()) inner += address_field("Cc", draft.cc);
+  if (!draft.reply_to.empty()) inner += address_field("Reply-To", {draft.reply_to});
   inner += header_field("Subject", draft.subject.inner);
   inner += "Message-ID: <" + draft.message_id + ">\r\n\r\n";
   if (draft.attachments.empty()) return inner + quoted_printable(draft.text);

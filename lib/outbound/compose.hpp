@@ -53,6 +53,9 @@ struct Subjects {
 // and "Re: [tag#n] <case subject>" inside; signed-only mail travels in clear
 // and says nothing of the case on either side.
 Subjects reply_subjects(std::string_view tag, std::int64_t case_id, std::string_view case_subject, bool encrypt);
+// A vendor notification says nothing of the report outside or inside: the
+// tag and a fixed text ("Encrypted message" outside when encrypted).
+Subjects notify_subjects(std::string_view tag, std::int64_t case_id, bool encrypt);
 // The acknowledgement's subject echoes nothing of the report.
 std::string ack_subject(std::string_view tag, std::int64_t case_id);
 std::string digest_subject(std::string_view tag, std::int64_t now);
@@ -88,9 +91,10 @@ struct Draft {
   std::int64_t date = 0;
   std::vector<std::string> cc;          // Cc: (also recipients)
   std::vector<Part> attachments;        // after the text, in a multipart/mixed entity
+  std::string reply_to;                 // Reply-To: (an addr-spec), or "" for none
 };
 
-// Errc::invalid when `from` or a recipient (To or Cc) is not one addr-spec, or the
+// Errc::invalid when `from`, a recipient (To or Cc) or a Reply-To is not one addr-spec, or the
 // Message-ID is not a msg-id: none of them can then end a line.
 Status check_draft(const Draft& draft);
 

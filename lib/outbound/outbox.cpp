@@ -36,6 +36,8 @@ std::string names(const std::vector<std::string>& addresses) { return fmt::forma
 // Exponential back-off: 1, 2, 4 ... minutes, at most 4 hours.
 std::int64_t backoff(int tries) { return std::min<std::int64_t>(60LL << std::min(std::max(tries, 1) - 1, 8), 4 * 3600); }
 
+}  // namespace
+
 OutboundRecord record_of(std::int64_t case_id, const compose::Draft& d, const compose::Composed& c, bool encrypted) {
   std::vector<Attachment> files;
   for (const auto& p : d.attachments)
@@ -43,8 +45,6 @@ OutboundRecord record_of(std::int64_t case_id, const compose::Draft& d, const co
   return {case_id,       d.message_id, d.to,     d.subject.inner, d.text, c.raw, encrypted, d.in_reply_to,
           d.references, c.signer,     d.cc,     std::move(files)};
 }
-
-}  // namespace
 
 OutboxOptions outbox_options(const Config& config) {
   OutboxOptions o;
@@ -164,7 +164,7 @@ Result<Queued> Outbox::queue_reply(const ReplyRequest& request, const ReplyExtra
 
   compose::Draft draft{options_.alias, to, compose::make_message_id(case_id, now, options_.alias),
                        compose::reply_subjects(options_.tag, case_id, addressed->subject, encrypt), request.text,
-                       place->in_reply_to, place->references, false, now, cc, extras.attachments};
+                       place->in_reply_to, place->references, false, now, cc, extras.attachments, ""};
   auto composed = compose::compose(
       draft, {options_.signing_key, encrypt, addressed->keys.found, addressed->keys.certificates}, crypto_);
   if (!composed) return composed.error();
@@ -187,7 +187,7 @@ Result<Queued> Outbox::queue_digest(const std::string& to_addr, const std::strin
   std::string subject = compose::digest_subject(options_.tag, now);
   // Without the recipient's key the digest names cases by tag, status and age only.
   compose::Draft draft{options_.alias, {to}, compose::make_message_id(0, now, options_.alias), {subject, subject},
-                       encrypt ? text : bare_text, "", {}, true, now, {}, {}};
+                       encrypt ? text : bare_text, "", {}, true, now, {}, {}, ""};
   compose::Sealing sealing{options_.signing_key, encrypt, encrypt ? std::vector{**key} : std::vector<std::string>{}, {}};
   auto composed = compose::compose(draft, sealing, crypto_);
   if (!composed) return composed.error();
@@ -225,7 +225,7 @@ Result<std::string> Outbox::compose_ack(const OutboxItem& item) {
   std::string tag = fmt::format("[{}#{}]", options_.tag, case_id);
   compose::Draft draft{options_.alias, item.to, item.message_id, {subject, subject},
                        compose::ack_text(options_.ack_template, tag, options_.alias, options_.policy_url),
-                       place->in_reply_to, place->references, true, now, {}, {}};
+                       place->in_reply_to, place->references, true, now, {}, {}, ""};
   auto composed = compose::compose(draft, {options_.signing_key, encrypt, keys->found, keys->certificates}, crypto_);
   if (!composed) return composed.error();
   if (auto s = queue_.attach_ack(item.id, record_of(case_id, draft, *composed, encrypt), now); !s) return s.error();
@@ -304,7 +304,7 @@ SendAttempt Outbox::send_one(const SmtpConfig& smtp, const std::string& password
   Status recorded = ok_status();
   if (r.kind == SmtpResult::Kind::sent) {
     attempt.status = SendStatus::sent;
-    std::vector<CaseEvent> events{{item->kind == "ack" ? "ack" : "reply", "cased",
+    std::vector<CaseEvent> events{{item->kind == "ack" || item->kind == "notify" ? item->kind : "reply", "cased",
                                    fmt::format("{} {} sent to {}", item->kind, item->message_id, names(item->to))}};
     if (!r.rejected.empty())
       events.push_back({"bounce", "cased",

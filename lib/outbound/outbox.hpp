@@ -54,11 +54,24 @@ struct Queued {
   std::vector<std::string> cc;
 };
 
+// A notification to vendors (casectl notify; notify.cpp): the same text,
+// the files inside the encryption, each vendor its own mail.
+struct NotifyRequest {
+  std::int64_t case_id = 0;
+  std::string text;
+  std::vector<compose::Part> attachments;  // refused with sign_only
+  bool sign_only = false;                  // a vendor without a key gets signed mail in clear
+  std::string actor;
+};
+
 struct SendAttempt {
   std::int64_t outbox_id = 0;
   SendStatus status = SendStatus::queued;  // sent | queued | failed
   std::string error;
 };
+
+// A composed mail as the case's history records it (outbox.cpp).
+OutboundRecord record_of(std::int64_t case_id, const compose::Draft& d, const compose::Composed& c, bool encrypted);
 
 class Outbox {
  public:
@@ -71,6 +84,14 @@ class Outbox {
   // a recipient without a usable key), checked before the analyst writes
   // the text in an editor.
   Status check_reply(const ReplyRequest& request, const ReplyExtras& extras);
+
+  // Checks every vendor first (contacts; a key that can encrypt, unless
+  // sign_only: Errc::refused naming each vendor without one), then composes
+  // one mail per vendor (From the alias, To its contacts only, encrypted to
+  // its key and the alias's, Reply-To alias+ID.NAME) and queues them all in
+  // one transaction. One Queued per vendor, in order (notify.cpp).
+  Result<std::vector<Queued>> queue_notifications(const NotifyRequest& request, const std::vector<Vendor>& vendors);
+  Status check_notifications(const NotifyRequest& request, const std::vector<Vendor>& vendors);
 
   // Queues the digest to `to` (encrypted when its key is known).
   Result<Queued> queue_digest(const std::string& to, const std::string& text, const std::string& bare_text);
@@ -105,6 +126,11 @@ class Outbox {
   };
   Result<Addressed> address_reply(const ReplyRequest& request, const ReplyExtras& extras);
   Result<std::optional<std::string>> usable_key(const std::string& address);
+  // A vendor's key when gpg.home has it and it can encrypt (notify.cpp).
+  std::optional<std::string> vendor_key(const Vendor& v);
+  // Every vendor checked as queue_notifications says; each one's key (nullopt without one).
+  Result<std::vector<std::optional<std::string>>> notification_keys(const NotifyRequest& request,
+                                                                    const std::vector<Vendor>& vendors);
   // Composes an acknowledgement queued by the store, onto its row.
   Result<std::string> compose_ack(const OutboxItem& item);
   SendAttempt send_one(const SmtpConfig& smtp, const std::string& password, std::int64_t id, std::int64_t now);

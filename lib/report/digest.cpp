@@ -36,7 +36,8 @@ std::string render(const Digest& d, const std::string& tag, bool confidential) {
   for (const auto& w : d.warnings) out += "WARNING: " + w + "\n";
   if (!d.warnings.empty()) out += "\n";
   bool any_case = std::any_of(d.sections.begin(), d.sections.end(), [](auto& s) { return !s.cases.empty(); });
-  if (!any_case) {
+  std::string vendors = render_vendor_alerts(d.vendors, d.now, tag, confidential);
+  if (!any_case && vendors.empty()) {
     out += "Nothing to report: no new, stale, waiting or embargoed cases.\n";
     return out;
   }
@@ -63,13 +64,14 @@ std::string render(const Digest& d, const std::string& tag, bool confidential) {
                          s.cases.size());
     out += "\n";
   }
-  return out;
+  return out + vendors;
 }
 
 }  // namespace
 
 bool Digest::empty() const {
-  return warnings.empty() && std::all_of(sections.begin(), sections.end(), [](auto& s) { return s.cases.empty(); });
+  return warnings.empty() && vendors.silent.empty() && vendors.bouncing.empty() &&
+         std::all_of(sections.begin(), sections.end(), [](auto& s) { return s.cases.empty(); });
 }
 
 Result<Digest> build_digest(Store& store, int stale_days) {
@@ -109,6 +111,9 @@ Result<Digest> build_digest(Store& store, int stale_days) {
     std::stable_sort(s.cases.begin(), s.cases.end(), order(spec.kind == K::embargo));
     d.sections.push_back(std::move(s));
   }
+  auto vendors = store.vendor_alerts(d.now - std::int64_t{stale_days} * 86400, kDigestSectionCases);
+  if (!vendors) return vendors.error();
+  d.vendors = std::move(*vendors);
   return d;
 }
 
@@ -134,6 +139,7 @@ nlohmann::json digest_json(const Digest& d) {
   }
   j["sections"] = sections;
   j["totals"] = totals;
+  j["vendors"] = vendor_alerts_json(d.vendors);
   return j;
 }
 

@@ -24,7 +24,8 @@ struct Digest {
   int stale_days = 7;
   std::vector<DigestSection> sections;
   std::vector<std::string> warnings;  // e.g. security.txt about to expire
-  bool empty() const;                 // no cases and no warnings
+  VendorAlerts vendors;               // vendors without a reply for stale_days, bouncing contacts (digest_vendors.cpp)
+  bool empty() const;                 // no cases, vendors or warnings
 };
 
 inline constexpr int kEmbargoWarningDays = 7;
@@ -38,5 +39,10 @@ std::string render_digest(const Digest& d, const std::string& tag);
 // Tag, status, assignee and age only: for cron's mail and unencrypted digests.
 std::string render_digest_bare(const Digest& d, const std::string& tag);
 nlohmann::json digest_json(const Digest& d);
+
+// The vendors section (digest_vendors.cpp): vendor names and contacts only
+// when `confidential`, else counts; "" when there is nothing to say.
+std::string render_vendor_alerts(const VendorAlerts& v, std::int64_t now, const std::string& tag, bool confidential);
+nlohmann::json vendor_alerts_json(const VendorAlerts& v);
 
 }  // namespace cased

@@ -240,6 +240,7 @@ Result<CaseDetail> Store::get_case(std::int64_t id) {
     p.bind(1, d.summary.id);
     while (p.step()) d.participants.push_back({p.text(0), p.text(1), p.text(2), p.int64(3) != 0, p.int64(4) != 0});
     d.disclosure = disclosure_of(db_, d.summary.id);
+    d.vendors = case_vendor_views(d.summary.id);
     return d;
   });
 }

@@ -110,7 +110,8 @@ namespace detail {
 // Every row that names `from` and is not its own history (its events stay
 // with it) names `into`: messages (their search index rows follow the
 // message), comments, outbound mail, key records, CVE ids (the union) and
-// tags, and the search index rows of comments and CVE ids.
+// tags, and the search index rows of comments and CVE ids; and the case's
+// vendors (move_vendor_rows).
 void move_rows(sql::Db& db, std::int64_t from, std::int64_t into) {
   for (const char* q :
        {"UPDATE messages SET case_id = ?1 WHERE case_id = ?2", "UPDATE comments SET case_id = ?1 WHERE case_id = ?2",
@@ -124,6 +125,7 @@ void move_rows(sql::Db& db, std::int64_t from, std::int64_t into) {
         "INSERT OR IGNORE INTO tags(case_id, tag) SELECT ?1, tag FROM tags WHERE case_id = ?2",
         "DELETE FROM tags WHERE case_id = ?2"})
     db.cached(q).bind(1, into).bind(2, from).run();
+  move_vendor_rows(db, from, into);
 }
 
 }  // namespace detail
@@ -338,6 +340,7 @@ Result<std::int64_t> Store::split_case(std::int64_t id, const std::vector<std::i
       db_.cached("UPDATE outbox SET case_id = ?2 WHERE message = ?1").bind(1, m).bind(2, to).run();
     }
     split_participants(db_, from, to);
+    detail::split_vendor_rows(db_, from, to);
     const std::string& tag = options_.tag;
     add_event(to, "split", actor, fmt::format("split from [{}#{}]: messages {}", tag, from, named(sel.ids)), now);
     add_event(from, "split", actor, fmt::format("messages {} split into [{}#{}]", named(sel.ids), tag, to), now);

@@ -133,30 +133,36 @@ std::int64_t record(Store& store, const OutboundRecord& m, std::int64_t now) {
 
 }  // namespace
 
+std::pair<std::int64_t, std::int64_t> OutboxQueue::insert_outbound(const OutboundRecord& mail, std::string_view kind,
+                                                                   std::int64_t now) {
+  auto& db = store_.db_;
+  std::int64_t message = record(store_, mail, now);
+  // The mail's Cc and the files it carries, on its message.
+  if (!mail.cc.empty())
+    db.cached("UPDATE messages SET cc_json = ? WHERE id = ?").bind(1, json_list(mail.cc)).bind(2, message).run();
+  store_.record_refs_and_attachments(message, {}, mail.attachments);
+  std::vector<std::string> recipients = mail.to;
+  recipients.insert(recipients.end(), mail.cc.begin(), mail.cc.end());
+  db.cached(
+        "INSERT INTO outbox(case_id, kind, status, recipients, subject, message_id, message, raw, next_attempt, "
+        "created) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)")
+      .bind(1, mail.case_id)
+      .bind(2, kind)
+      .bind(3, json_list(recipients))
+      .bind(4, mail.subject)
+      .bind(5, mail.message_id)
+      .bind(6, message)
+      .bind_blob(7, mail.raw)
+      .bind(8, now)
+      .bind(9, now)
+      .run();
+  return {message, db.last_insert_rowid()};
+}
+
 Result<std::int64_t> OutboxQueue::enqueue_reply(const OutboundRecord& mail, const CaseEvent& event, std::int64_t now) {
   return guarded([&]() -> Result<std::int64_t> {
-    auto& db = store_.db_;
-    sql::Transaction tx(db);
-    std::int64_t message = record(store_, mail, now);
-    // The reply's Cc and the files it carries, on its message.
-    if (!mail.cc.empty())
-      db.cached("UPDATE messages SET cc_json = ? WHERE id = ?").bind(1, json_list(mail.cc)).bind(2, message).run();
-    store_.record_refs_and_attachments(message, {}, mail.attachments);
-    std::vector<std::string> recipients = mail.to;
-    recipients.insert(recipients.end(), mail.cc.begin(), mail.cc.end());
-    db.cached(
-          "INSERT INTO outbox(case_id, kind, status, recipients, subject, message_id, message, raw, next_attempt, "
-          "created) VALUES (?, 'reply', 'queued', ?, ?, ?, ?, ?, ?, ?)")
-        .bind(1, mail.case_id)
-        .bind(2, json_list(recipients))
-        .bind(3, mail.subject)
-        .bind(4, mail.message_id)
-        .bind(5, message)
-        .bind_blob(6, mail.raw)
-        .bind(7, now)
-        .bind(8, now)
-        .run();
-    std::int64_t id = db.last_insert_rowid();
+    sql::Transaction tx(store_.db_);
+    std::int64_t id = insert_outbound(mail, "reply", now).second;
     store_.add_event(mail.case_id, event.kind, event.actor, event.detail, now);
     tx.commit();
     return id;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/error.hpp"
@@ -19,6 +20,7 @@
 namespace cased {
 
 class Store;
+struct Notification;
 
 enum class SendStatus { queued, sending, sent, failed, cancelled };
 
@@ -31,7 +33,7 @@ std::optional<SendStatus> parse_send_status(std::string_view text);
 struct OutboxRow {
   std::int64_t id = 0;
   std::optional<std::int64_t> case_id;
-  std::string kind;                     // reply | ack | digest
+  std::string kind;                     // reply | ack | digest | notify | announce
   SendStatus status = SendStatus::queued;
   std::vector<std::string> to;
   std::string subject;
@@ -118,6 +120,12 @@ class OutboxQueue {
   Result<std::int64_t> enqueue_reply(const OutboundRecord& mail, const CaseEvent& event, std::int64_t now);
   Result<std::int64_t> enqueue_digest(const std::string& to, const std::string& subject, const std::string& message_id,
                                       const std::string& raw, std::int64_t now);
+  // In one transaction: each vendor's notification in the case's history
+  // (its party the vendor's), its outbox row (kind notify), the vendor
+  // attached to the case, notified, of status unknown if it had none, an
+  // outreach row and `event`. Returns the rows' ids (coordination.cpp).
+  Result<std::vector<std::int64_t>> enqueue_notifications(std::int64_t case_id, const std::vector<Notification>& batch,
+                                                          const std::string& actor, std::int64_t now);
   // The composed acknowledgement: into the case's history and onto row `id`.
   Status attach_ack(std::int64_t id, const OutboundRecord& mail, std::int64_t now);
 
@@ -152,6 +160,11 @@ class OutboxQueue {
   Result<std::optional<std::int64_t>> cancel(std::int64_t id, const std::string& actor);
 
  private:
+  // Inside the caller's transaction: `mail` in the case's history and its
+  // outbox row of `kind`; returns (message id, outbox id).
+  std::pair<std::int64_t, std::int64_t> insert_outbound(const OutboundRecord& mail, std::string_view kind,
+                                                        std::int64_t now);
+
   Store& store_;
 };
 

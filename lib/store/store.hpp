@@ -19,6 +19,7 @@
 #include "intake/prepare.hpp"
 #include "mail/message.hpp"
 #include "store/advisories.hpp"
+#include "store/coordination.hpp"
 #include "store/outbox_queue.hpp"
 #include "store/sqlite.hpp"
 #include "store/vendors.hpp"
@@ -160,6 +161,7 @@ struct CaseDetail {
   Disclosure disclosure;
   std::optional<std::int64_t> merged_into;  // the case it lives in now, when merged (its status reads "merged")
   std::optional<std::int64_t> split_from;   // the case its first messages were split from
+  std::vector<CaseVendorView> vendors;      // the vendors attached to it (coordination.cpp)
 };
 
 // A key as the keys table records it (keys.cpp).
@@ -395,6 +397,16 @@ class Store {
   Result<std::int64_t> queue_announce(std::int64_t id, const AnnounceMail& mail, const std::string& actor);
   // Every vendor status row of the case (schema 17), by vendor and CVE id.
   Result<std::vector<VendorStatusRow>> vendor_statuses(std::int64_t id);
+  // Coordinating with vendors (coordination.cpp; schema 17). A vendor's
+  // state in case `id` (as a whole, or for one CVE id), refused unless the
+  // vendor is attached to the case (notified, or an attempt recorded); a
+  // manual attempt to reach a vendor of the book, which attaches it (its
+  // contacts become verified participants with role vendor). Each with an
+  // event. vendor_alerts: the digest's vendors section, notifications sent
+  // at or before `since` still without a reply, and what bounced.
+  Status set_vendor_status(std::int64_t id, const VendorStatusChange& change, const std::string& actor);
+  Status add_outreach(std::int64_t id, const OutreachEntry& entry, const std::string& actor);
+  Result<VendorAlerts> vendor_alerts(std::int64_t since, std::size_t limit);
 
   // Rate limits compare rate_key()s, so quoted and +detail variants of one
   // mailbox count together: how many sent mails went to `address` since `since`.
@@ -438,6 +450,10 @@ class Store {
   void pin_in_transaction(const std::string& address, const std::string& fingerprint, const std::string& actor,
                           std::int64_t now);
   std::optional<Vendor> read_vendor(const std::string& name);
+  // Vendors in a case (coordination.cpp), inside the caller's transaction.
+  bool vendor_attached(std::int64_t case_id, const std::string& vendor);
+  void attach_vendor(std::int64_t case_id, const std::string& vendor, std::int64_t now);
+  std::vector<CaseVendorView> case_vendor_views(std::int64_t case_id);
   // How many acknowledgements were queued for `address` (by rate_key) since `since`.
   std::int64_t acknowledgements_since(const std::string& address, std::int64_t since);
   // SQL functions the queries use: cased_rate_key(address).

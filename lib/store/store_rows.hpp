@@ -19,6 +19,14 @@ namespace cased::detail {
 // `into` (merge.cpp): messages, comments, outbound mail, key records, CVE ids
 // (the union), tags, and their search rows. Merge and the thread join share it.
 void move_rows(sql::Db& db, std::int64_t from, std::int64_t into);
+// The vendors of `from` join `into` (coordination.cpp): a vendor in both
+// keeps its earliest notification, its latest contact and reply, and per
+// CVE id the newer status; the outreach logs join.
+void move_vendor_rows(sql::Db& db, std::int64_t from, std::int64_t into);
+// After a split moved messages and their outbox rows to `to`: the outreach
+// rows of those notifications go with them, and each vendor with a message
+// there is attached to `to` too, with its status (coordination.cpp).
+void split_vendor_rows(sql::Db& db, std::int64_t from, std::int64_t to);
 
 // Never throws on bytes that are not UTF-8 (older rows, hostile input): they become U+FFFD.
 inline std::string json_list(const std::vector<std::string>& v) {

@@ -41,7 +41,8 @@ TEST_CASE("each command is one row with a unique name", "[cli]") {
     CHECK(names.insert(c.name).second);
     CHECK_FALSE(c.help.empty());
   }
-  CHECK(names.size() == 28);  // 20 + attachments, save, raw, tag, merge, split, vendor, advisory
+  CHECK(names.size() == 31);  // 20 + attachments, save, raw, tag, merge, split, vendor, advisory, notify,
+                              // vendor-status, outreach
 }
 
 TEST_CASE("commands that only read open the database read-only", "[cli]") {
