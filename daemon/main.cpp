@@ -41,6 +41,32 @@ int check(const cased::Config& config, bool print) {
   return 0;
 }
 
+// The start-up checks, the database and the S/MIME set-up, before the
+// daemon listens. A database it cannot use (one from a newer cased, say)
+// stops it: one log line, exit 1, the file left as it was. The configured
+// S/MIME anchors, CRLs and the alias's certificate and key go into
+// gpg.home before any message is read.
+bool ready_to_run(const cased::Config& config) {
+  using namespace cased;
+  bool fatal = false;
+  for (const auto& p : check_config(config, false)) {
+    spdlog::log(p.fatal ? spdlog::level::critical : spdlog::level::warn, "{}", p.text);
+    fatal = fatal || p.fatal;
+  }
+  if (fatal) return false;
+  if (auto store = Store::open(config.case_.database, store_options(config, false)); !store) {
+    spdlog::critical("{}", store.error().message);
+    return false;
+  }
+  if (config.smime.configured) {
+    if (auto s = smime::setup(config.smime, config.gpg.home); !s) {
+      spdlog::critical("smime: {}", s.error().message);
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,27 +122,7 @@ int main(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("cased");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
-  // A database it cannot use (one from a newer cased, say) stops the daemon
-  // before it listens: one log line, exit 1, the file left as it was.
-  bool fatal = false;
-  for (const auto& p : check_config(*config, false)) {
-    spdlog::log(p.fatal ? spdlog::level::critical : spdlog::level::warn, "{}", p.text);
-    fatal = fatal || p.fatal;
-  }
-  if (fatal) return 1;
-  if (auto store = Store::open(config->case_.database, store_options(*config, false)); !store) {
-    spdlog::critical("{}", store.error().message);
-    return 1;
-  }
-  // S/MIME: the configured anchors, CRLs and the alias's certificate and
-  // key go into gpg.home before any message is read.
-  spdlog::debug("smime: {}", config->smime.configured ? "configured" : "not configured");
-  if (config->smime.configured) {
-    if (auto s = cased::smime::setup(config->smime, config->gpg.home); !s) {
-      spdlog::critical("smime: {}", s.error().message);
-      return 1;
-    }
-  }
+  if (!ready_to_run(*config)) return 1;
   try {
     return run_daemon(*config, [config_path] { return load_config(config_path); });
   } catch (const std::exception& e) {

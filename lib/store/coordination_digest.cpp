@@ -13,7 +13,8 @@ namespace {
 // Per attached vendor of a case that is neither merged nor closed: the first
 // notification (not cancelled) after its last reply. It owes a reply when
 // that is at or before ?1 and no analyst has recorded an answer (a state
-// other than unknown or unresponsive) since.
+// other than unknown or unresponsive) since (in the same second counts:
+// timestamps are whole seconds and commands run one after another).
 constexpr const char* kSilent =
     "SELECT case_id, vendor, waiting FROM ("
     " SELECT cv.case_id, cv.vendor,"
@@ -24,7 +25,7 @@ constexpr const char* kSilent =
     " WHERE cv.notified IS NOT NULL AND c.merged_into IS NULL AND c.status IN ('new', 'open', 'waiting')) w"
     " WHERE waiting IS NOT NULL AND waiting <= ?1 AND NOT EXISTS (SELECT 1 FROM vendor_status s"
     "  WHERE s.case_id = w.case_id AND s.vendor = w.vendor AND s.state NOT IN ('unknown', 'unresponsive')"
-    "  AND s.updated > w.waiting)";
+    "  AND s.updated >= w.waiting)";
 
 // Contacts of the book a DSN marked bouncing, and notifications of open
 // cases that bounced.

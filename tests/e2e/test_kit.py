@@ -176,8 +176,9 @@ def test_example_config_has_every_key_and_passes_check():
     tmp = tempfile.mkdtemp(prefix="cased-kit-")
     # --check reads every file the configuration names and asks gpg for the alias's key.
     keys = Keyring("Security <security@example.com>", parent=tmp)
-    for name in ("imap.pass", "imap-ca.pem", "smtp.pass", "smtp-ca.pem"):
+    for name in ("imap.pass", "imap-ca.pem", "smtp.pass", "smtp-ca.pem", "ca.pem", "alias-cert.pem", "alias-key.pem"):
         open(os.path.join(tmp, name), "w").close()
+    os.chmod(os.path.join(tmp, "alias-key.pem"), 0o600)  # [smime] key: the operator's alone
     try:
         for name, text in (("shipped.toml", shipped), ("all.toml", switched_on(shipped))):
             text = into(tmp, text).replace(tmp + "/gnupg", keys.home)
