@@ -117,7 +117,7 @@ int vendor_write(Context& ctx, const VendorArgs& va, bool add) {
   if (new_key) key = check_vendor_key(ctx, *crypto, *va.key);
   if (va.key) v.key = key ? std::optional(key->info.fingerprint) : std::nullopt;
   std::optional<SecurityTxtImport> st;
-  if (va.securitytxt) st = read_securitytxt(ctx, *crypto, *va.securitytxt, key);
+  if (va.securitytxt) st = read_securitytxt(ctx, *crypto, va, *va.securitytxt, key);
   if (st) apply_securitytxt(v, *st);
   if (v.contacts.empty() && !v.url && !v.phone && !v.postal)
     fail(ExitCode::usage, fmt::format("vendor {} needs a way to reach it: --contact ADDR (or --url, --phone, --postal)",
@@ -135,7 +135,7 @@ int vendor_import(Context& ctx, const VendorArgs& va) {
   Store s = ctx.store();
   Vendor v = check(s.get_vendor(name));
   auto crypto = keyring(ctx);
-  SecurityTxtImport st = read_securitytxt(ctx, *crypto, va.source);
+  SecurityTxtImport st = read_securitytxt(ctx, *crypto, va, va.source);
   apply_securitytxt(v, st);
   commit_keys(*crypto, std::nullopt, &st, v.key, v.contacts);
   record_securitytxt(v, st);
@@ -243,6 +243,8 @@ void vendor_options(CLI::App& c, Args& a) {
   auto* postal = c.add_option("--postal", a.vendor.raw[3], "a postal address ('none' clears)");
   auto* url = c.add_option("--url", a.vendor.raw[4], "a security page or form ('none' clears)");
   auto* note = c.add_option("--note", a.vendor.raw[5], "a note for analysts ('none' clears)");
+  c.add_flag("--allow-expired", v.allow_expired, "take a security.txt past its Expires");
+  c.add_flag("--allow-unsigned", v.allow_unsigned, "take an unsigned security.txt from a file");
   c.callback([&a, contact, key, st, phone, postal, url, note] {
     VendorArgs& va = a.vendor;
     va.contacts_given = contact->count() > 0;

@@ -27,6 +27,11 @@ struct VendorArgs {
   bool contacts_given = false;
   std::optional<std::string> key, securitytxt, phone, postal, url, note;
   std::array<std::string, 6> raw;  // what CLI11 parsed, before the callback sets the optionals
+  // A security.txt past its Expires is stale (RFC 9116 2.5.5), and an
+  // unsigned one read from a file has no origin anyone vouches for (one
+  // fetched over verified HTTPS has its site's): both are refused unless
+  // the analyst says otherwise.
+  bool allow_expired = false, allow_unsigned = false;
 };
 
 void vendor_options(CLI::App& c, Args& a);
@@ -58,7 +63,7 @@ struct SecurityTxtImport {
 // Encryption key checked (fetched when an https URL; an openpgp4fpr: key
 // must be in gpg.home or be `given`, the key of --key).
 PendingKey check_vendor_key(Context& ctx, Crypto& crypto, const std::string& spec);
-SecurityTxtImport read_securitytxt(Context& ctx, Crypto& crypto, const std::string& source,
+SecurityTxtImport read_securitytxt(Context& ctx, Crypto& crypto, const VendorArgs& va, const std::string& source,
                                    const std::optional<PendingKey>& given = std::nullopt);
 
 // Then the changes to the keyring: verifies the security.txt's signature

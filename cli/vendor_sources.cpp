@@ -172,10 +172,11 @@ PendingKey check_vendor_key(Context& ctx, Crypto& crypto, const std::string& spe
   return key_in_data(crypto, ctx.read_file(spec), spec);
 }
 
-SecurityTxtImport read_securitytxt(Context& ctx, Crypto& crypto, const std::string& source,
+SecurityTxtImport read_securitytxt(Context& ctx, Crypto& crypto, const VendorArgs& va, const std::string& source,
                                    const std::optional<PendingKey>& given) {
   SecurityTxtImport out;
-  out.text = is_url(source) ? fetch(ctx, source, kMaxSecurityTxt) : ctx.read_file(source);
+  bool fetched = is_url(source);
+  out.text = fetched ? fetch(ctx, source, kMaxSecurityTxt) : ctx.read_file(source);
   auto parsed = parse_vendor_securitytxt(out.text);
   if (!parsed)
     fail(parsed.error().code == Errc::invalid ? ExitCode::usage : exit_for(parsed.error().code),
@@ -195,11 +196,19 @@ SecurityTxtImport read_securitytxt(Context& ctx, Crypto& crypto, const std::stri
   std::int64_t now = now_unix();
   out.record.imported = now;
   out.record.expires = f.expires;
-  if (f.expires && *f.expires <= now)
-    out.warnings.push_back(fmt::format("security.txt expired on {}: its contacts may be out of date",
-                                       format_rfc3339(*f.expires)));
+  if (f.expires && *f.expires <= now) {
+    std::string what = fmt::format("security.txt expired on {}", format_rfc3339(*f.expires));
+    if (!va.allow_expired)
+      fail(ExitCode::refused, what + ": its contacts may be out of date; nothing changed (--allow-expired takes it)");
+    out.warnings.push_back(what + ": its contacts may be out of date");
+  }
+  if (!f.clearsigned && !fetched && !va.allow_unsigned)
+    fail(ExitCode::refused, "security.txt is not signed and was read from a file: nothing vouches for its contacts; "
+                            "nothing changed (give its https URL, or --allow-unsigned takes it)");
   encryption_key(ctx, crypto, out, given);
-  if (!f.clearsigned) out.warnings.push_back("security.txt is not signed: its contacts are not authenticated");
+  if (!f.clearsigned)
+    out.warnings.push_back(fetched ? "security.txt is not signed: its contacts rest on the site's certificate only"
+                                   : "security.txt is not signed: its contacts are not authenticated");
   return out;
 }
 

@@ -192,9 +192,18 @@ def test_a_signed_securitytxt_fills_the_entry_and_its_signature_is_reported():
         st = w.env.json("vendor", "show", "beta")["securitytxt"]
         assert st["signed"] is True and st["signature"] == "unknown-key", st
 
-        # Unsigned: stored and reported as not signed; expired: a warning.
+        # Expired, or unsigned from a file: refused, nothing changed, unless the analyst says so.
+        before = w.vendors()
         plain = w.file("plain.txt", securitytxt(["mailto:sec@beta.example"], expires="2020-01-01T00:00:00Z"))
-        p = w.env.casectl("vendor", "import-securitytxt", "beta", plain)
+        assert "expired on 2020-01-01" in w.fail(4, "vendor", "import-securitytxt", "beta", plain)
+        assert "--allow-unsigned" in w.fail(4, "vendor", "import-securitytxt", "beta", "--allow-expired", plain)
+        fresh = w.file("fresh.txt", securitytxt(["mailto:sec@beta.example"]))
+        assert "not signed" in w.fail(4, "vendor", "import-securitytxt", "beta", fresh)
+        old_signed = w.file("old.txt", w.beta.clearsign(
+            securitytxt(["mailto:sec@beta.example"], expires="2020-01-01T00:00:00Z").encode()))
+        assert "--allow-expired" in w.fail(4, "vendor", "import-securitytxt", "beta", old_signed)
+        assert w.vendors() == before
+        p = w.env.casectl("vendor", "import-securitytxt", "beta", "--allow-expired", "--allow-unsigned", plain)
         err = p.stderr.decode()
         assert "not signed" in err and "expired on 2020-01-01" in err, err
         st = w.env.json("vendor", "show", "beta")["securitytxt"]
@@ -224,7 +233,7 @@ def test_a_bad_securitytxt_is_refused_and_changes_nothing():
             err = w.fail(2, "vendor", "import-securitytxt", "acme", w.file("bad.txt", bad))
             assert "malformed security.txt" in err and why in err, (why, err)
         unknown_key = securitytxt(["mailto:a@acme.example"], extra="Encryption: openpgp4fpr:" + "AB" * 20 + "\n")
-        err = w.fail(4, "vendor", "import-securitytxt", "acme", w.file("k.txt", unknown_key))
+        err = w.fail(4, "vendor", "import-securitytxt", "acme", "--allow-unsigned", w.file("k.txt", unknown_key))
         assert "not in gpg.home" in err and "--key FILE" in err, err
         # add --securitytxt with a malformed file adds nothing, not even the key file's key.
         err = w.fail(2, "vendor", "add", "beta", "--key", w.file("beta.asc", w.beta.public()),

@@ -229,11 +229,14 @@ def test_a_signed_securitytxt_and_its_key_are_fetched_and_imported():
         assert w.env.json("vendor", "show", "beta")["key"] == w.beta.fpr
         assert pins(w)["sec@beta.example"] == w.beta.fpr and w.beta.fpr in w.keyring()
 
-        # By URL as by file: an unknown signer is warned about, an expired file too.
+        # By URL as by file: an unknown signer is warned about; an expired file is
+        # refused until the analyst takes it with --allow-expired.
         gamma = Keyring("Gamma <sec@gamma.example>", parent=w.tmp)
         old = securitytxt(["mailto:sec@gamma.example"], expires="2020-01-01T00:00:00Z")
         s.routes["/gamma.txt"] = body(gamma.clearsign(old.encode()))
-        p = w.env.casectl("vendor", "add", "gamma", "--securitytxt", s.url("/gamma.txt"))
+        assert "--allow-expired" in w.fail(4, "vendor", "add", "gamma", "--securitytxt", s.url("/gamma.txt"))
+        assert "gamma" not in [v["name"] for v in w.env.json("vendor", "list")]
+        p = w.env.casectl("vendor", "add", "gamma", "--allow-expired", "--securitytxt", s.url("/gamma.txt"))
         err = p.stderr.decode()
         assert "NOT checked" in err and "expired on 2020-01-01" in err, err
         assert w.env.json("vendor", "show", "gamma")["securitytxt"]["signature"] == "unknown-key"
