@@ -33,6 +33,10 @@ struct KeyInfo {
 struct ImportedKey {
   KeyInfo key;
   std::string source;                  // attachment | inline | autocrypt
+  // gpg.home held it before this message offered it (imported by the
+  // operator, or by earlier mail): the message brought nothing new, so it
+  // must not turn an operator's key into one "from mail".
+  bool held_before = false;
 
   bool operator==(const ImportedKey&) const = default;
 };

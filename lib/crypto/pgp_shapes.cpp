@@ -355,7 +355,13 @@ class Crypto::Incoming {
 
   void import_from(std::string_view data, const char* source) {
     if (!crypto_.import_offered_) return;
-    for (auto& k : crypto_.import_keys(data)) crypto_.imported_.push_back({k, source});
+    std::vector<std::string> held;
+    for (const auto& k : crypto_.keys_in(data))
+      if (crypto_.find_key(k.fingerprint)) held.push_back(k.fingerprint);
+    for (auto& k : crypto_.import_keys(data)) {
+      bool before = std::find(held.begin(), held.end(), k.fingerprint) != held.end();
+      crypto_.imported_.push_back({k, source, before});
+    }
   }
 
   Crypto& crypto_;

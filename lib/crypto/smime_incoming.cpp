@@ -303,7 +303,7 @@ Crypto::SmimeIncoming::Outcome Crypto::SmimeIncoming::outcome(gpgme_verify_resul
                                       : SignatureState::bad;
   if (o.status == SignatureState::good && crypto_.import_offered_ && !info.addresses.empty())
     crypto_.imported_.push_back(
-        {KeyInfo{info.fingerprint, info.addresses, info.subject, info.expires, info.can_encrypt, false}, "smime"});
+        {KeyInfo{info.fingerprint, info.addresses, info.subject, info.expires, info.can_encrypt, false}, "smime", false});
   o.signer = std::move(c);
   return o;
 }

@@ -127,6 +127,7 @@ class Writer {
   void put(const ImportedKey& k) {
     put(k.key);
     put(k.source);
+    put(k.held_before);
   }
   void put(const PreparedMessage& p) {
     put(p.raw);
@@ -283,6 +284,7 @@ class Reader {
   void get(ImportedKey& k) {
     get(k.key);
     get(k.source);
+    get(k.held_before);
   }
   void get(PreparedMessage& p) {
     get(p.raw);

@@ -13,13 +13,15 @@ namespace cased {
 using detail::guarded;
 
 void Store::note_mail_keys(const PreparedMessage& msg, std::optional<std::int64_t> case_id, std::int64_t now) {
-  for (const auto& k : msg.keys)
+  for (const auto& k : msg.keys) {
+    if (k.held_before) continue;
     db_.cached("INSERT OR IGNORE INTO mail_keys(fingerprint, sender, case_id, added) VALUES (?, ?, ?, ?)")
         .bind(1, k.key.fingerprint)
         .bind(2, normalize_address(msg.parsed.from))
         .bind(3, case_id)
         .bind(4, now)
         .run();
+  }
 }
 
 // A key's kind (schema 20): an X.509 certificate from an S/MIME signature, or a PGP key.

@@ -388,3 +388,19 @@ TEST_CASE("trust: a From that failed DMARC gets no acknowledgement", "[store][tr
   ingest(s, std::move(real));
   CHECK(number(s, "SELECT count(*) FROM outbox WHERE kind = 'ack'") == 1);
 }
+
+TEST_CASE("trust: a key gpg.home already held stays the operator's when a stranger mails it", "[store][trust]") {
+  // The operator imported acme's key by hand; anyone can attach the same
+  // public key to a mail. Were it then counted as "from mail", cased would
+  // stop encrypting to acme (a key from mail stands in for its sender only).
+  TempDir dir;
+  Store s = open(dir);
+  auto m = mail("k1@x", "mallory@example.net");
+  auto held = key("ACME", {"psirt@acme.example"});
+  held.held_before = true;
+  m.keys = {held, key("MALL", {"mallory@example.net"})};
+  ingest(s, std::move(m));
+  CHECK_FALSE(*s.key_from_mail("ACME"));
+  CHECK(*s.key_from_mail("MALL"));
+  CHECK_FALSE(*s.pinned_key("psirt@acme.example"));
+}
