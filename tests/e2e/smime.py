@@ -157,10 +157,19 @@ class Gpgsm:
         with open(os.path.join(self.home, "gpgsm.conf"), "w") as f:
             f.write("disable-crl-checks\n")
         p12 = os.path.join(self.home, "me.p12")
-        run("openssl", "pkcs12", "-export", "-in", person.cert, "-inkey", person.key, "-passout", "pass:", "-out", p12,
-            "-certpbe", "PBE-SHA1-3DES", "-keypbe", "PBE-SHA1-3DES", "-macalg", "sha1")
         self.gpgsm("--import", ca.cert)
-        self.gpgsm("--import", p12, input=b"\n")
+        # gpgsm 2.2.40 refuses about one in thirty of these files ("decryption
+        # failed"), made from the same key and certificate: only the random
+        # salt and IV differ between them. A new file is made and tried again.
+        for attempt in range(5):
+            run("openssl", "pkcs12", "-export", "-in", person.cert, "-inkey", person.key, "-passout", "pass:",
+                "-out", p12, "-certpbe", "PBE-SHA1-3DES", "-keypbe", "PBE-SHA1-3DES", "-macalg", "sha1")
+            try:
+                self.gpgsm("--import", p12, input=b"\n")
+                break
+            except AssertionError as e:
+                if "decryption failed" not in str(e) or attempt == 4:
+                    raise
         fpr = run("openssl", "x509", "-in", ca.cert, "-noout", "-fingerprint", "-sha1").decode().split("=", 1)[1]
         with open(os.path.join(self.home, "trustlist.txt"), "w") as f:
             f.write(fpr.strip() + " S\n")
