@@ -137,7 +137,7 @@ Signed sign_files(Context& ctx, Crypto& crypto, const advisory::Input& in, const
 void provider_files(const std::string& dir, const advisory::Input& in, Signed& s) {
   auto entries = advisory::parse_changes(read_optional(dir + "/changes.csv"));
   if (!entries) fail(ExitCode::failure, fmt::format("{}/{}: nothing published", dir, entries.error().message));
-  auto updated = advisory::with_change(*entries, {advisory::document_path(in), advisory::csaf_time(in.now)});
+  auto updated = advisory::with_change(*entries, {advisory::document_path(in), format_rfc3339(in.now)});
   s.files.push_back({"changes.csv", advisory::changes_csv(updated)});
   s.files.push_back({"index.txt", advisory::index_txt(updated)});
   s.files.push_back({"provider-metadata.json",

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "cvd/cve_id.hpp"
 
 namespace cased {
 
@@ -20,12 +21,11 @@ struct Cvss {
   std::optional<std::string> severity;  // none | low | medium | high | critical (from the score)
 };
 
-// Validates a CVSS v3.1 or v4.0 vector: the prefix, every base metric exactly
-// once, and only known metrics with known values after them.
+// Validates a CVSS v3.1 or v4.0 vector (cvd/cvss.hpp: the prefix, every base
+// metric exactly once, only known metrics with known values) and scores a
+// v3.1 one.
 Result<Cvss> parse_cvss(std::string_view vector);
 
-// "CVE-2026-12345": four-digit year, four or more digits.
-bool valid_cve_id(std::string_view id);
 
 // A real calendar date as YYYY-MM-DD; its midnight UTC as Unix seconds.
 std::optional<std::int64_t> parse_date(std::string_view text);

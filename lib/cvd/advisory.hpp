@@ -109,7 +109,5 @@ std::string file_name(std::string_view tracking_id);
 int year_of(std::int64_t unix_seconds);
 std::string document_path(const Input& in);
 std::string canonical_url(const Input& in);
-// 2026-11-30T17:04:05Z
-std::string csaf_time(std::int64_t unix_seconds);
 
 }  // namespace cased::advisory

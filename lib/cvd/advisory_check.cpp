@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "cvd/advisory.hpp"
+#include "cvd/cve_id.hpp"
 
 namespace cased::advisory {
 namespace {
@@ -79,14 +80,6 @@ bool http_url(std::string_view url) {
   if (!url.starts_with("https://") && !url.starts_with("http://")) return false;
   return std::none_of(url.begin(), url.end(),
                       [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == '"' || c == '<' || c == '>'; });
-}
-
-bool valid_cve(std::string_view id) {
-  if (id.size() < 13 || !id.starts_with("CVE-") || id[8] != '-') return false;
-  auto digits = [](std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  return digits(id.substr(4, 4)) && digits(id.substr(9)) && id.size() <= 28;
 }
 
 Status check_publisher(const Publisher& p) {
@@ -164,8 +157,9 @@ Result<Checked> check(const Input& in) {
     return bad("the case names no product (casectl set ID --product NAME)");
   Checked c;
   for (const auto& id : in.cves)
-    if (!valid_cve(id)) return bad(fmt::format("'{}' is not a CVE id like CVE-2026-12345", id));
+    if (!valid_cve_id(id)) return bad(fmt::format("'{}' is not a CVE id like CVE-2026-12345", id));
   if (in.cvss && in.cvss->starts_with("CVSS:4.0/")) {
+    if (auto v4 = cvss::check40(*in.cvss); !v4) return v4.error();
     c.cvss_v4 = true;
   } else if (in.cvss) {
     auto v = cvss::parse31(*in.cvss);
@@ -211,14 +205,5 @@ std::string document_path(const Input& in) {
 }
 
 std::string canonical_url(const Input& in) { return in.publisher.base_url + "/" + document_path(in); }
-
-std::string csaf_time(std::int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 }  // namespace cased::advisory

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "core/util.hpp"
 #include "cvd/advisory.hpp"
 #include "cvd/advisory_parts.hpp"
 
@@ -135,11 +136,11 @@ json vulnerability(const Input& in, const Checked& c, const Tree& t, const std::
 json revision_history(const Input& in) {
   json out = json::array();
   if (in.revisions.empty()) {
-    out.push_back({{"number", "0"}, {"date", csaf_time(in.current_release)}, {"summary", "Draft."}});
+    out.push_back({{"number", "0"}, {"date", format_rfc3339(in.current_release)}, {"summary", "Draft."}});
     return out;
   }
   for (const auto& r : in.revisions)
-    out.push_back({{"number", std::to_string(r.number)}, {"date", csaf_time(r.date)}, {"summary", r.summary}});
+    out.push_back({{"number", std::to_string(r.number)}, {"date", format_rfc3339(r.date)}, {"summary", r.summary}});
   return out;
 }
 
@@ -147,10 +148,10 @@ json tracking(const Input& in) {
   return json{{"id", in.tracking_id},
               {"status", csaf_status(in)},
               {"version", std::to_string(in.version)},
-              {"initial_release_date", csaf_time(in.initial_release)},
-              {"current_release_date", csaf_time(in.current_release)},
+              {"initial_release_date", format_rfc3339(in.initial_release)},
+              {"current_release_date", format_rfc3339(in.current_release)},
               {"revision_history", revision_history(in)},
-              {"generator", {{"engine", {{"name", "cased"}, {"version", in.generator}}}, {"date", csaf_time(in.now)}}}};
+              {"generator", {{"engine", {{"name", "cased"}, {"version", in.generator}}}, {"date", format_rfc3339(in.now)}}}};
 }
 
 json document(const Input& in) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/util.hpp"
 #include "cvd/advisory.hpp"
 #include "cvd/advisory_parts.hpp"
 
@@ -47,7 +48,7 @@ json affected(const Input& in, const Checked& c, std::string_view cve) {
 }
 
 json container(const Input& in, const Checked& c, std::string_view cve) {
-  json cna{{"providerMetadata", {{"orgId", in.publisher.cve_org_id}, {"dateUpdated", csaf_time(in.now)}}},
+  json cna{{"providerMetadata", {{"orgId", in.publisher.cve_org_id}, {"dateUpdated", format_rfc3339(in.now)}}},
            {"title", in.title.substr(0, 256)},
            {"descriptions", json::array({{{"lang", "en"}, {"value", description(in)}}})},
            {"affected", affected(in, c, cve)}};
@@ -63,7 +64,7 @@ json container(const Input& in, const Checked& c, std::string_view cve) {
                                                  {"baseSeverity", c.cvss->severity}}}}});
   if (in.credit && !in.credit->empty())
     cna["credits"] = json::array({{{"lang", "en"}, {"value", *in.credit}, {"type", "finder"}}});
-  if (in.version > 0) cna["datePublic"] = csaf_time(in.initial_release);
+  if (in.version > 0) cna["datePublic"] = format_rfc3339(in.initial_release);
   return cna;
 }
 
@@ -75,7 +76,7 @@ Result<json> cve_record(const Input& in, const Checked& c, std::string_view cve)
   if (std::find(in.cves.begin(), in.cves.end(), cve) == in.cves.end())
     return Error{Errc::invalid, fmt::format("{} is not a CVE id of this case", cve)};
   json meta{{"cveId", cve}, {"assignerOrgId", in.publisher.cve_org_id}, {"state", "PUBLISHED"}};
-  if (in.version > 0) meta["datePublished"] = csaf_time(in.initial_release);
+  if (in.version > 0) meta["datePublished"] = format_rfc3339(in.initial_release);
   return json{{"dataType", "CVE_RECORD"},
               {"dataVersion", "5.1"},
               {"cveMetadata", meta},

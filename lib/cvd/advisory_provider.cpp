@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/util.hpp"
+
 namespace cased::advisory {
 namespace {
 
@@ -76,7 +78,7 @@ nlohmann::json provider_metadata(const Publisher& p, const std::string& fingerpr
   if (!p.contact.empty()) publisher["contact_details"] = p.contact;
   return {{"canonical_url", p.base_url + "/provider-metadata.json"},
           {"distributions", nlohmann::json::array({{{"directory_url", p.base_url + "/"}}})},
-          {"last_updated", csaf_time(now)},
+          {"last_updated", format_rfc3339(now)},
           {"list_on_CSAF_aggregators", true},
           {"metadata_version", "2.0"},
           {"mirror_on_CSAF_aggregators", true},

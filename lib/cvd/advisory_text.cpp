@@ -2,6 +2,7 @@
 // the announcement carry.
 #include <fmt/format.h>
 
+#include "core/util.hpp"
 #include "cvd/advisory.hpp"
 #include "cvd/advisory_parts.hpp"
 
@@ -14,7 +15,7 @@ void section(std::string& out, std::string_view heading, std::string_view body) 
   if (body.back() != '\n') out += "\n";
 }
 
-std::string date_of(std::int64_t t) { return csaf_time(t).substr(0, 10); }
+std::string date_of(std::int64_t t) { return format_rfc3339(t).substr(0, 10); }
 
 std::string products(const Input& in, const Checked& c) {
   std::string vendor = in.publisher.vendor.empty() ? in.publisher.name : in.publisher.vendor;

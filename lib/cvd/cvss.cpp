@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 namespace cased::cvss {
@@ -83,6 +84,54 @@ double base_score(const std::map<std::string, std::string>& m) {
   return roundup(std::min(sum, 10.0));
 }
 
+// CVSS v4.0 specification, section 7: every metric in the vector's order.
+struct Metric40 {
+  std::string_view id;
+  bool base;
+  std::vector<std::string_view> values;
+};
+
+const std::vector<Metric40>& definitions40() {
+  static const std::vector<Metric40> defs = {
+      {"AV", true, {"N", "A", "L", "P"}}, {"AC", true, {"L", "H"}}, {"AT", true, {"N", "P"}},
+      {"PR", true, {"N", "L", "H"}}, {"UI", true, {"N", "P", "A"}}, {"VC", true, {"H", "L", "N"}},
+      {"VI", true, {"H", "L", "N"}}, {"VA", true, {"H", "L", "N"}}, {"SC", true, {"H", "L", "N"}},
+      {"SI", true, {"H", "L", "N"}}, {"SA", true, {"H", "L", "N"}}, {"E", false, {"X", "A", "P", "U"}},
+      {"CR", false, {"X", "H", "M", "L"}}, {"IR", false, {"X", "H", "M", "L"}}, {"AR", false, {"X", "H", "M", "L"}},
+      {"MAV", false, {"X", "N", "A", "L", "P"}}, {"MAC", false, {"X", "L", "H"}}, {"MAT", false, {"X", "N", "P"}},
+      {"MPR", false, {"X", "N", "L", "H"}}, {"MUI", false, {"X", "N", "P", "A"}},
+      {"MVC", false, {"X", "H", "L", "N"}}, {"MVI", false, {"X", "H", "L", "N"}},
+      {"MVA", false, {"X", "H", "L", "N"}}, {"MSC", false, {"X", "H", "L", "N"}},
+      {"MSI", false, {"X", "S", "H", "L", "N"}}, {"MSA", false, {"X", "S", "H", "L", "N"}},
+      {"S", false, {"X", "N", "P"}}, {"AU", false, {"X", "N", "Y"}}, {"R", false, {"X", "A", "U", "I"}},
+      {"V", false, {"X", "D", "C"}}, {"RE", false, {"X", "L", "M", "H"}},
+      {"U", false, {"X", "Clear", "Green", "Amber", "Red"}},
+  };
+  return defs;
+}
+
+Error refusal(std::string_view vector, const std::string& why) {
+  return Error{Errc::invalid, fmt::format("CVSS vector '{}' does not parse: {}", vector.substr(0, 200), why)};
+}
+
+// The METRIC:VALUE parts after the prefix, each passed to `known` (which
+// says what is wrong with it, if anything) and kept in `metrics`; the
+// first problem, or nothing.
+template <typename Known>
+std::optional<std::string> walk(std::string_view rest, Known&& known, std::map<std::string, std::string>& metrics) {
+  while (true) {
+    std::size_t slash = rest.find('/');
+    std::string_view part = rest.substr(0, slash);
+    std::size_t colon = part.find(':');
+    if (colon == std::string_view::npos) return fmt::format("'{}' is not METRIC:VALUE", part);
+    std::string_view id = part.substr(0, colon), value = part.substr(colon + 1);
+    if (auto why = known(id, value)) return why;
+    if (!metrics.emplace(std::string(id), std::string(value)).second) return fmt::format("{} given twice", id);
+    if (slash == std::string_view::npos) return std::nullopt;
+    rest = rest.substr(slash + 1);
+  }
+}
+
 }  // namespace
 
 double roundup(double value) {
@@ -102,35 +151,46 @@ std::string severity(double score) {
 }
 
 Result<Cvss31> parse31(std::string_view vector) {
-  auto bad = [&](const std::string& why) {
-    std::string shown(vector.substr(0, 200));
-    return Error{Errc::invalid, fmt::format("CVSS vector '{}' does not parse: {}", shown, why)};
-  };
   constexpr std::string_view prefix = "CVSS:3.1/";
-  if (!vector.starts_with(prefix)) return bad("it must start with CVSS:3.1/");
+  if (!vector.starts_with(prefix)) return refusal(vector, "it must start with CVSS:3.1/ or CVSS:4.0/");
   Cvss31 out;
   out.vector = std::string(vector);
-  std::string_view rest = vector.substr(prefix.size());
-  while (true) {
-    std::size_t slash = rest.find('/');
-    std::string_view part = rest.substr(0, slash);
-    std::size_t colon = part.find(':');
-    if (colon == std::string_view::npos) return bad(fmt::format("'{}' is not METRIC:VALUE", part));
-    std::string_view id = part.substr(0, colon), value = part.substr(colon + 1);
+  auto known = [](std::string_view id, std::string_view value) -> std::optional<std::string> {
     const MetricDef* def = find_metric(id);
-    if (!def) return bad(fmt::format("'{}' is not a CVSS 3.1 metric", id));
-    bool known = value.size() == 1 && std::any_of(def->values.begin(), def->values.end(),
-                                                  [&](const Value& v) { return v.letter == value[0]; });
-    if (!known) return bad(fmt::format("{} cannot be '{}'", id, value));
-    if (!out.metrics.emplace(std::string(id), std::string(value)).second) return bad(fmt::format("{} given twice", id));
-    if (slash == std::string_view::npos) break;
-    rest = rest.substr(slash + 1);
-  }
+    if (!def) return fmt::format("'{}' is not a CVSS 3.1 metric", id);
+    bool ok = value.size() == 1 && std::any_of(def->values.begin(), def->values.end(),
+                                               [&](const Value& v) { return v.letter == value[0]; });
+    if (!ok) return fmt::format("{} cannot be '{}'", id, value);
+    return std::nullopt;
+  };
+  if (auto why = walk(vector.substr(prefix.size()), known, out.metrics)) return refusal(vector, *why);
   for (const auto& d : definitions())
-    if (d.base && !out.metrics.count(d.id)) return bad(fmt::format("base metric {} is missing", d.id));
+    if (d.base && !out.metrics.count(d.id)) return refusal(vector, fmt::format("base metric {} is missing", d.id));
   out.base_score = base_score(out.metrics);
   out.severity = severity(out.base_score);
   return out;
+}
+
+Status check40(std::string_view vector) {
+  constexpr std::string_view prefix = "CVSS:4.0/";
+  if (!vector.starts_with(prefix)) return refusal(vector, "it must start with CVSS:3.1/ or CVSS:4.0/");
+  const auto& defs = definitions40();
+  std::size_t last = 0;
+  auto known = [&](std::string_view id, std::string_view value) -> std::optional<std::string> {
+    auto it = std::find_if(defs.begin(), defs.end(), [&](const Metric40& m) { return m.id == id; });
+    if (it == defs.end()) return fmt::format("'{}' is not a CVSS 4.0 metric", id);
+    if (std::find(it->values.begin(), it->values.end(), value) == it->values.end())
+      return fmt::format("{} cannot be '{}'", id, value);
+    auto index = static_cast<std::size_t>(it - defs.begin());
+    if (index < last) return fmt::format("{} is out of the specification's order", id);
+    last = index;
+    return std::nullopt;
+  };
+  std::map<std::string, std::string> metrics;
+  if (auto why = walk(vector.substr(prefix.size()), known, metrics)) return refusal(vector, *why);
+  for (const auto& d : defs)
+    if (d.base && !metrics.count(std::string(d.id))) return refusal(vector, fmt::format("base metric {} is missing", d.id));
+  return ok_status();
 }
 
 std::map<std::string, std::string> base_properties(const Cvss31& cvss) {

@@ -1,6 +1,8 @@
-// CVSS v3.1 base scores for advisories: a vector parsed strictly and its
-// base score computed as FIRST's specification (section 7 and Appendix A)
-// says, so that a published score always matches its vector.
+// CVSS vectors, the one place cased reads them: a v3.1 vector parsed
+// strictly and its base score computed as FIRST's specification (section 7
+// and Appendix A) says, so that a shown or published score always matches
+// its vector; a v4.0 vector checked but not scored (v4.0 scores come from
+// FIRST's lookup tables, not from a formula).
 #pragma once
 
 #include <map>
@@ -23,6 +25,11 @@ struct Cvss31 {
 // metrics present, nothing else (no empty part, no trailing "/", no space).
 // Errc::invalid naming the first problem.
 Result<Cvss31> parse31(std::string_view vector);
+
+// A v4.0 vector (specification section 7): "CVSS:4.0/", the metrics in the
+// specification's order, each once with one of its values, every base
+// metric present. Errc::invalid naming the first problem.
+Status check40(std::string_view vector);
 
 // Appendix A's Roundup: the smallest number with one decimal that is equal
 // to or higher than `value`, without floating-point artefacts.
