@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/util.hpp"
 
@@ -73,7 +74,10 @@ std::string index_txt(const std::vector<ChangeEntry>& entries) {
 
 std::string key_path(const std::string& fingerprint) { return "openpgp/" + fingerprint + ".asc"; }
 
-nlohmann::json provider_metadata(const Publisher& p, const std::string& fingerprint, std::int64_t now) {
+nlohmann::json provider_metadata(const Publisher& p, const std::vector<std::string>& fingerprints,
+                                 std::int64_t now) {
+  nlohmann::json keys = nlohmann::json::array();
+  for (const auto& f : fingerprints) keys.push_back({{"fingerprint", f}, {"url", p.base_url + "/" + key_path(f)}});
   nlohmann::json publisher{{"category", p.category}, {"name", p.name}, {"namespace", p.namespace_}};
   if (!p.contact.empty()) publisher["contact_details"] = p.contact;
   return {{"canonical_url", p.base_url + "/provider-metadata.json"},
@@ -82,10 +86,27 @@ nlohmann::json provider_metadata(const Publisher& p, const std::string& fingerpr
           {"list_on_CSAF_aggregators", true},
           {"metadata_version", "2.0"},
           {"mirror_on_CSAF_aggregators", true},
-          {"public_openpgp_keys",
-           nlohmann::json::array({{{"fingerprint", fingerprint}, {"url", p.base_url + "/" + key_path(fingerprint)}}})},
+          {"public_openpgp_keys", keys},
           {"publisher", publisher},
           {"role", "csaf_provider"}};
+}
+
+Result<std::vector<std::string>> listed_keys(std::string_view provider_metadata_json) {
+  auto bad = [] { return Error{Errc::invalid, "provider-metadata.json is not a CSAF provider's metadata"}; };
+  auto doc = nlohmann::json::parse(provider_metadata_json, nullptr, false);
+  if (!doc.is_object()) return bad();
+  auto keys = doc.find("public_openpgp_keys");
+  if (keys == doc.end()) return std::vector<std::string>{};
+  if (!keys->is_array()) return bad();
+  std::vector<std::string> out;
+  for (const auto& k : *keys) {
+    if (!k.is_object() || !k.contains("fingerprint") || !k["fingerprint"].is_string()) return bad();
+    std::string f = k["fingerprint"].get<std::string>();
+    bool hex = std::all_of(f.begin(), f.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+    if (!hex || (f.size() != 40 && f.size() != 64)) return bad();
+    if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+  }
+  return out;
 }
 
 std::string checksum_line(std::string_view hex, std::string_view file_name) {

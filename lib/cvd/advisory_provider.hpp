@@ -32,9 +32,14 @@ std::string changes_csv(const std::vector<ChangeEntry>& entries);
 std::string index_txt(const std::vector<ChangeEntry>& entries);
 
 // provider-metadata.json for a directory-based provider (role
-// csaf_provider): canonical URL, the directory distribution, the alias's
-// public OpenPGP key and the publisher.
-nlohmann::json provider_metadata(const Publisher& p, const std::string& fingerprint, std::int64_t now);
+// csaf_provider): canonical URL, the directory distribution, the public
+// OpenPGP keys (the signing key first, then keys that signed earlier
+// documents) and the publisher.
+nlohmann::json provider_metadata(const Publisher& p, const std::vector<std::string>& fingerprints,
+                                 std::int64_t now);
+// The fingerprints a provider-metadata.json lists; Errc::invalid when it is
+// not JSON of that form, or a fingerprint is not 40 or 64 hex digits.
+Result<std::vector<std::string>> listed_keys(std::string_view provider_metadata_json);
 // Where the public key is served: base_url/openpgp/FPR.asc.
 std::string key_path(const std::string& fingerprint);
 

@@ -150,10 +150,21 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
-std::string make_message_id(std::int64_t case_id, std::int64_t now, std::string_view alias) {
+namespace {
+
+std::string_view domain_of(std::string_view alias) {
   auto at = alias.rfind('@');
-  std::string_view domain = at == std::string_view::npos ? std::string_view("localhost") : alias.substr(at + 1);
-  return fmt::format("cased.{}.{}.{}@{}", case_id, now, random_hex(8), domain);
+  return at == std::string_view::npos ? std::string_view("localhost") : alias.substr(at + 1);
+}
+
+}  // namespace
+
+std::string make_message_id(std::int64_t case_id, std::int64_t now, std::string_view alias) {
+  return fmt::format("cased.{}.{}.{}@{}", case_id, now, random_hex(8), domain_of(alias));
+}
+
+std::string make_public_message_id(std::string_view alias) {
+  return fmt::format("cased.{}@{}", random_hex(16), domain_of(alias));
 }
 
 std::string strip_tag_and_re(std::string_view subject, std::string_view tag) {

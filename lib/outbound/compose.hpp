@@ -40,6 +40,8 @@ std::string random_hex(std::size_t bytes);
 
 // A new Message-ID (without angle brackets) in the alias's domain.
 std::string make_message_id(std::int64_t case_id, std::int64_t now, std::string_view alias);
+// One for mail to the public (an announcement): random, naming no case.
+std::string make_public_message_id(std::string_view alias);
 
 // The subject with every leading "Re:" and "[tag#n]" taken off.
 std::string strip_tag_and_re(std::string_view subject, std::string_view tag);

@@ -87,9 +87,13 @@ Result<AdvisoryRecord> Store::advisory_init(std::int64_t id, const std::string& 
                                               existing->tracking_id)};
     std::int64_t now = now_unix();
     int year = year_of(now);
+    // Numbered across prefixes that differ only in case: the file name is
+    // the tracking id lower-cased, so EXAMPLE-SA and example-sa share files.
     auto& n = db_.cached(
-        "INSERT INTO advisory_numbers(prefix, year, last) VALUES (?, ?, 1) "
-        "ON CONFLICT(prefix, year) DO UPDATE SET last = last + 1 RETURNING last");
+        "INSERT INTO advisory_numbers(prefix, year, last) VALUES (?1, ?2, 1 + coalesce((SELECT max(last) FROM "
+        "advisory_numbers WHERE lower(prefix) = lower(?1) AND year = ?2), 0)) ON CONFLICT(prefix, year) DO UPDATE "
+        "SET last = 1 + (SELECT max(last) FROM advisory_numbers WHERE lower(prefix) = lower(?1) AND year = ?2) "
+        "RETURNING last");
     n.bind(1, prefix).bind(2, year);
     n.step();
     std::int64_t number = n.int64(0);
@@ -168,7 +172,8 @@ Status Store::add_advisory_reference(std::int64_t id, const std::string& url, co
   });
 }
 
-Status Store::record_publication(std::int64_t id, const AdvisoryPublication& p, const std::string& actor) {
+Status Store::record_publication(std::int64_t id, const AdvisoryPublication& p, const std::string& actor,
+                                 const std::function<Status()>& place) {
   return guarded([&]() -> Status {
     sql::Transaction tx(db_);
     std::int64_t case_id = case_to_change(id);
@@ -192,6 +197,7 @@ Status Store::record_publication(std::int64_t id, const AdvisoryPublication& p, 
         .bind(4, p.summary)
         .bind(5, actor)
         .run();
+    if (auto placed = place(); !placed) return placed;
     std::int64_t now = now_unix();
     if (p.forced_reason)
       add_event(case_id, "advisory-forced", actor,

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -386,14 +387,18 @@ class Store {
   // without one); set_advisory_field and add_advisory_reference change it
   // (an "advisory" event each, naming the field, never its text);
   // record_publication bumps the version with its revision (and a forced
-  // publication's reason) in one transaction; queue_announce puts a signed
+  // publication's reason) in one transaction, inside which, after its
+  // checks, `place` puts the files in the provider directory: a concurrent
+  // publisher of the same version is refused before placing anything, and
+  // a failed placing records nothing. queue_announce puts a signed
   // announcement in the case's history and the outbox (kind 'announce').
   Result<AdvisoryRecord> advisory_init(std::int64_t id, const std::string& prefix, const std::string& actor);
   Result<AdvisoryRecord> get_advisory(std::int64_t id);
   Status set_advisory_field(std::int64_t id, AdvisoryField field, const std::optional<std::string>& value,
                             const std::string& actor);
   Status add_advisory_reference(std::int64_t id, const std::string& url, const std::string& actor);
-  Status record_publication(std::int64_t id, const AdvisoryPublication& publication, const std::string& actor);
+  Status record_publication(std::int64_t id, const AdvisoryPublication& publication, const std::string& actor,
+                            const std::function<Status()>& place);
   Result<std::int64_t> queue_announce(std::int64_t id, const AnnounceMail& mail, const std::string& actor);
   // Every vendor status row of the case (schema 17), by vendor and CVE id.
   Result<std::vector<VendorStatusRow>> vendor_statuses(std::int64_t id);

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 
 from csaf_checks import check_csaf, date_failures, schema_errors
-from harness import Env, run_tests
+from harness import CASECTL, Env, need_test_hooks, run_tests
 from lmtp_client import deliver
 from pgp import Keyring, gpg
 from test_outbound import World, wait_for_mail
@@ -93,10 +93,37 @@ def check_directory(d, fpr, path, version):
     return doc
 
 
+def check_archive(d, fpr, path, version, doc):
+    """The version replaced, kept in archive/YEAR/ as it was published: the
+    same document, its signature still good, checksums naming it."""
+    year, name = path.split("/")
+    kept = f"{name[:-5]}-v{version}.json"
+    folder = os.path.join(d, "archive", year)
+    with open(os.path.join(folder, kept), encoding="utf-8") as f:
+        assert json.load(f) == doc
+    for tool, ext in (("sha256sum", ".sha256"), ("sha512sum", ".sha512")):
+        p = subprocess.run([tool, "-c", "--strict", kept + ext], cwd=folder, capture_output=True)
+        assert p.returncode == 0 and p.stdout.decode().strip() == f"{kept}: OK", (tool, p.stdout, p.stderr)
+    home = verifier(os.path.join(d, "openpgp", f"{fpr}.asc"))
+    try:
+        verify(home, os.path.join(folder, kept + ".asc"), os.path.join(folder, kept))
+    finally:
+        subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"], capture_output=True)
+        subprocess.run(["rm", "-rf", home])
+    # Nothing in the archive is listed for aggregators.
+    with open(os.path.join(d, "index.txt")) as f:
+        assert not any(line.startswith("archive/") for line in f.read().splitlines())
+
+
 def add_vendor_status(env, rows):
-    with sqlite3.connect(env.db) as db:
-        db.executemany("INSERT INTO vendor_status(case_id, vendor, cve, state, statement, actor, updated) "
-                       "VALUES (1, ?, ?, ?, ?, 'ana', 0)", rows)
+    """Each vendor in the book, reached by phone (which attaches it to the
+    case), and its state set as an analyst does."""
+    for vendor, cve, state, statement in rows:
+        if vendor not in [v["name"] for v in env.json("vendor", "list")]:
+            env.casectl("vendor", "add", vendor, "--contact", f"psirt@{vendor}.example", "--phone", "+1 555 0100")
+            env.casectl("outreach", "1", vendor, "--via", "phone", "-m", "Called the PSIRT line.")
+        args = (["--cve", cve] if cve else []) + (["--statement", statement] if statement else [])
+        env.casectl("vendor-status", "1", vendor, state, *args)
 
 
 def announced(w):
@@ -177,6 +204,8 @@ def test_report_to_published_advisory():
         body = msg.get_payload()[0].get_payload(decode=True)
         assert b"-----BEGIN PGP SIGNED MESSAGE-----" in body and tracking.encode() in body
         assert b"zebra42" not in raw and b"rita@example.org" not in raw
+        # Its Message-ID names no case (the list is public).
+        assert msg["Message-ID"].startswith("<cased.") and ".1." not in msg["Message-ID"], msg["Message-ID"]
         rows = [o for o in w.env.json("outbox") if o["kind"] == "announce"]
         assert [(o["status"], o["to"]) for o in rows] == [("sent", [LIST])], rows
         home = verifier(os.path.join(out, "openpgp", f"{w.alias.fpr}.asc"))
@@ -197,6 +226,7 @@ def test_report_to_published_advisory():
             assert f.read() != sig1
         assert os.path.exists(os.path.join(out, path[:-5] + "-v1.txt"))
         assert w.env.json("advisory", "1", "show")["version"] == 2
+        check_archive(out, w.alias.fpr, path, 1, doc1)
     finally:
         subprocess.run(["rm", "-rf", out])
         w.close()
@@ -255,6 +285,88 @@ def test_bad_input_is_refused_and_nothing_published():
         assert p.returncode == 1 and b"changes.csv line 1" in p.stderr, p.stderr
         assert listing(other) == before
         assert env.json("advisory", "1", "show")["version"] == 1
+    finally:
+        subprocess.run(["rm", "-rf", out])
+        env.cleanup()
+        alias.close()
+
+
+def drafted(env, n):
+    """n cases, each with an advisory ready to publish; their tracking ids."""
+    ids = []
+    for i in range(1, n + 1):
+        env.casectl("ingest", input=f"Message-ID: <d{i}@example.org>\r\nFrom: r@example.org\r\nSubject: s\r\n"
+                                    "\r\nx\r\n".encode())
+        env.casectl("set", str(i), "--product", "Widget Server", "--versions", "1.0 - 1.4", "--cvss", VECTOR)
+        env.casectl("advisory", str(i), "init")
+        env.casectl("advisory", str(i), "set", "title", f"Advisory {i}")
+        ids.append(env.json("advisory", str(i), "show")["tracking_id"])
+    return ids
+
+
+def test_the_provider_directory_stays_whole():
+    """Publishers at once into one directory, a foreign file at our path, a
+    directory ahead of the case, a key list kept across a key change, a
+    clock stepped back: the directory and the cases stay in agreement."""
+    alias = Keyring("security@example.com")
+    env = Env(extra_config=f'[gpg]\nhome = "{alias.home}"\n\n' + ADVISORY_CONFIG)
+    out = tempfile.mkdtemp(prefix="cased-csaf-")
+    try:
+        env.casectl("init")
+        ids = drafted(env, 6)
+        old_key = "0123456789ABCDEF0123456789ABCDEF01234567"
+        with open(os.path.join(out, "provider-metadata.json"), "w") as f:
+            json.dump({"public_openpgp_keys": [{"fingerprint": old_key, "url": "https://example.com/old.asc"}]}, f)
+        # Six publishers at once: every document in index.txt and changes.csv.
+        full_env = dict(os.environ, CASED_CONFIG=env.config)
+        procs = [subprocess.Popen([CASECTL, "advisory", str(i), "publish", "--dir", out], env=full_env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(1, 7)]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        paths = sorted(f"{t.split('-')[-2]}/{t.lower()}.json" for t in ids)
+        with open(os.path.join(out, "index.txt")) as f:
+            assert sorted(f.read().splitlines()) == paths
+        with open(os.path.join(out, "changes.csv")) as f:
+            assert sorted(r.split(",")[0].strip('"') for r in f.read().splitlines()) == paths
+        for path in paths:
+            assert os.path.exists(os.path.join(out, path + ".asc"))
+        with open(os.path.join(out, "provider-metadata.json")) as f:
+            meta = json.load(f)
+        assert [k["fingerprint"] for k in meta["public_openpgp_keys"]] == [alias.fpr, old_key]
+        assert schema_errors("provider", meta) == []
+
+        # A file of another tracking id at case 1's path is not overwritten.
+        one = os.path.join(out, paths[0])
+        with open(one, encoding="utf-8") as f:
+            doc = json.load(f)
+        doc["document"]["tracking"]["id"] = ids[0].lower()
+        with open(one, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        before = listing(out)
+        p = env.casectl("advisory", "1", "publish", "--dir", out, check=False)
+        assert p.returncode == 1 and b"is not a document of" in p.stderr, p.stderr
+        assert listing(out) == before and env.json("advisory", "1", "show")["version"] == 1
+        # A directory holding a version the case never recorded is refused.
+        doc["document"]["tracking"]["id"] = ids[0]
+        doc["document"]["tracking"]["version"] = "7"
+        with open(one, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        before = listing(out)
+        p = env.casectl("advisory", "1", "publish", "--dir", out, check=False)
+        assert p.returncode == 1 and b"is version 7, but the case recorded version 1" in p.stderr, p.stderr
+        assert listing(out) == before and env.json("advisory", "1", "show")["version"] == 1
+
+        # A clock stepped back: the history still goes forward.
+        if need_test_hooks("the clock stepped back (CASED_NOW)"):
+            later = env.json("advisory", "2", "show")["current_release"]
+            p = env.casectl("advisory", "2", "publish", "--dir", out, env={"CASED_NOW": "2020-01-01T00:00:00Z"})
+            assert b"clock is behind" in p.stderr, p.stderr
+            with open(os.path.join(out, paths[1]), encoding="utf-8") as f:
+                doc2 = json.load(f)
+            assert check_csaf(doc2) == [], check_csaf(doc2)
+            dates = [r["date"] for r in doc2["document"]["tracking"]["revision_history"]]
+            assert dates == [later, later], dates
     finally:
         subprocess.run(["rm", "-rf", out])
         env.cleanup()

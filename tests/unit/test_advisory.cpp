@@ -229,10 +229,11 @@ TEST_CASE("advisory: the store allocates tracking ids once and records revisions
   REQUIRE(s.set_advisory_field(one, AdvisoryField::credit, std::nullopt, "ana").ok());
   REQUIRE(s.add_advisory_reference(one, "https://example.com/x", "ana").ok());
   REQUIRE(s.add_advisory_reference(one, "https://example.com/x", "ana").ok());
-  REQUIRE(s.record_publication(one, {1, 100, "Initial release.", std::nullopt, "/srv"}, "ana").ok());
-  auto skipped = s.record_publication(one, {3, 200, "x", std::nullopt, "/srv"}, "ana");
+  auto placed = [] { return ok_status(); };
+  REQUIRE(s.record_publication(one, {1, 100, "Initial release.", std::nullopt, "/srv"}, "ana", placed).ok());
+  auto skipped = s.record_publication(one, {3, 200, "x", std::nullopt, "/srv"}, "ana", placed);
   CHECK_FALSE(skipped.ok());
-  REQUIRE(s.record_publication(one, {2, 200, "Updated.", std::string("vendor asked"), "/srv"}, "ana").ok());
+  REQUIRE(s.record_publication(one, {2, 200, "Updated.", std::string("vendor asked"), "/srv"}, "ana", placed).ok());
   auto r = s.get_advisory(one);
   REQUIRE(r.ok());
   CHECK(r->title == "T");
