@@ -25,23 +25,12 @@
 #include "core/util.hpp"
 #include "mail/mime.hpp"
 #include "stored_message.hpp"
+#include "core/unique_fd.hpp"
 
 namespace cased::cli {
 namespace {
 
 constexpr int kMaxNumbered = 1000;  // name-1 ... name-1000, then give up
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd& operator=(Fd&&) = delete;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 std::string fallback_name(const StoredAttachment& a) { return fmt::format("attachment-{}", a.handle()); }
 
@@ -165,18 +154,18 @@ std::unique_ptr<InvokerRights> writer_rights(const Context& ctx, const std::stri
 // DIR, created 0700 when absent, opened without following a symbolic link:
 // the files are created relative to this descriptor, so DIR cannot be
 // swapped for a link elsewhere between the check and the writes.
-Fd open_dir(const std::string& dir) {
+UniqueFd open_dir(const std::string& dir) {
   bool created = ::mkdir(dir.c_str(), 0700) == 0;
   if (!created && errno != EEXIST)
     fail(ExitCode::failure, fmt::format("cannot create directory {}: {}", display_safe(dir), std::strerror(errno)));
-  Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (d.fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+  UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!d && (errno == ELOOP || errno == ENOTDIR))
     fail(ExitCode::refused, fmt::format("{} is a symbolic link or not a directory: give a directory with --dir",
                                         display_safe(dir)));
-  if (d.fd < 0)
+  if (!d)
     fail(ExitCode::failure, fmt::format("cannot open directory {}: {}", display_safe(dir), std::strerror(errno)));
   struct stat st {};
-  if (!created && ::fstat(d.fd, &st) == 0 && (st.st_mode & 077) != 0)
+  if (!created && ::fstat(d.get(), &st) == 0 && (st.st_mode & 077) != 0)
     std::cerr << fmt::format("casectl: warning: {} is open to other users (mode {:04o}); the files are 0600\n",
                              display_safe(dir), st.st_mode & 07777);
   return d;
@@ -215,14 +204,14 @@ struct Saved {
 std::vector<Saved> write_files(const Context& ctx, const std::string& dir, const std::vector<StoredAttachment>& chosen,
                                const std::map<std::string, std::string>& bytes) {
   auto rights = writer_rights(ctx, dir);
-  Fd d = open_dir(dir);
+  UniqueFd d = open_dir(dir);
   std::vector<Saved> out;
   std::map<std::string, int> next;  // per name, the number to try next
   for (const auto& a : chosen) {
     // A sender may give a thousand attachments one name: past kMaxNumbered
     // the handle names the file, so that no name stops the others.
-    auto name = write_new(d.fd, dir, safe_name(a), bytes.at(a.handle()), next[safe_name(a)]);
-    if (!name) name = write_new(d.fd, dir, fallback_name(a), bytes.at(a.handle()), next[fallback_name(a)]);
+    auto name = write_new(d.get(), dir, safe_name(a), bytes.at(a.handle()), next[safe_name(a)]);
+    if (!name) name = write_new(d.get(), dir, fallback_name(a), bytes.at(a.handle()), next[fallback_name(a)]);
     if (!name)
       fail(ExitCode::failure, fmt::format("{}/{}: it and {} numbered names exist already", display_safe(dir),
                                           display_safe(fallback_name(a)), kMaxNumbered));

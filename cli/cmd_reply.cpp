@@ -13,6 +13,7 @@
 #include "core/text.hpp"
 #include "core/util.hpp"
 #include "draft.hpp"
+#include "core/unique_fd.hpp"
 
 namespace cased::cli {
 namespace {
@@ -21,10 +22,7 @@ namespace {
 std::string read_attachment(const Context& ctx, const std::string& path, std::size_t room) {
   auto fd = open_as_invoker(ctx.invoker, path);
   if (!fd) fail(ExitCode::failure, fmt::format("--attach {}: {}", display_safe(path), fd.error().message));
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{*fd};
+  UniqueFd closer(*fd);
   struct stat st {};
   if (::fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
     fail(ExitCode::failure, fmt::format("--attach {}: not a regular file", display_safe(path)));

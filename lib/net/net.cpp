@@ -18,6 +18,7 @@
 
 #include "core/text.hpp"
 #include "net/tls.hpp"
+#include "core/unique_fd.hpp"
 
 namespace cased::net {
 namespace {
@@ -163,35 +164,27 @@ Guard* guard_of_stream(mailstream* stream) {
   return low && low->driver == &guard_driver ? guard_of(low) : nullptr;
 }
 
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  int release() { return std::exchange(fd, -1); }
-};
-
 // One address: a non-blocking connect bounded by the timeout.
 int connect_one(const addrinfo* a, int timeout_seconds, int& err) {
-  Fd fd{::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol)};
-  if (fd.fd < 0) return err = errno, -1;
-  if (::connect(fd.fd, a->ai_addr, a->ai_addrlen) != 0) {
+  UniqueFd fd(::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol));
+  if (!fd) return err = errno, -1;
+  if (::connect(fd.get(), a->ai_addr, a->ai_addrlen) != 0) {
     if (errno != EINPROGRESS) return err = errno, -1;
-    pollfd p{fd.fd, POLLOUT, 0};
+    pollfd p{fd.get(), POLLOUT, 0};
     int n;
     do n = ::poll(&p, 1, timeout_seconds * 1000);
     while (n < 0 && errno == EINTR);
     if (n == 0) return err = ETIMEDOUT, -1;
     socklen_t len = sizeof err;
-    if (n < 0 || ::getsockopt(fd.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+    if (n < 0 || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
       if (n < 0) err = errno;
       return -1;
     }
   }
-  ::fcntl(fd.fd, F_SETFL, ::fcntl(fd.fd, F_GETFL) & ~O_NONBLOCK);
+  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
   timeval tv{timeout_seconds, 0};
-  setsockopt(fd.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   return fd.release();
 }
 

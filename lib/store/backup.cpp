@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "store/store_guard.hpp"
+#include "core/unique_fd.hpp"
 
 namespace cased {
 
@@ -27,16 +28,6 @@ namespace {
   throw StoreError(code, fmt::format("{}: {}", what, std::strerror(err)));
 }
 
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 // The new file in the target's directory; removed unless kept.
 class TempFile {
  public:
@@ -44,11 +35,11 @@ class TempFile {
     std::random_device rd;
     for (int attempt = 0; attempt < 100; ++attempt) {
       path_ = target.parent_path() / fmt::format(".{}.{:08x}.tmp", target.filename().string(), rd());
-      Fd f(::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-      if (f.fd < 0 && errno == EEXIST) continue;
-      if (f.fd < 0) fail_errno(fmt::format("cannot create a file beside {}", target.string()), errno);
+      UniqueFd f(::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+      if (!f && errno == EEXIST) continue;
+      if (!f) fail_errno(fmt::format("cannot create a file beside {}", target.string()), errno);
       // 0600 whatever the umask; SQLite gives its journal the same mode.
-      if (::fchmod(f.fd, 0600) != 0) fail_errno(fmt::format("cannot chmod {}", path_.string()), errno);
+      if (::fchmod(f.get(), 0600) != 0) fail_errno(fmt::format("cannot chmod {}", path_.string()), errno);
       made_ = true;
       return;
     }
@@ -112,10 +103,10 @@ void make_self_contained(sqlite3* dest) {
 }
 
 void sync_file(const std::filesystem::path& path, std::uint64_t& bytes) {
-  Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  UniqueFd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   struct stat st {};
-  if (f.fd < 0 || ::fstat(f.fd, &st) != 0) fail_errno(fmt::format("cannot open {}", path.string()), errno);
-  if (::fsync(f.fd) != 0) fail_errno(fmt::format("cannot sync {}", path.string()), errno);
+  if (!f || ::fstat(f.get(), &st) != 0) fail_errno(fmt::format("cannot open {}", path.string()), errno);
+  if (::fsync(f.get()) != 0) fail_errno(fmt::format("cannot sync {}", path.string()), errno);
   bytes = static_cast<std::uint64_t>(st.st_size);
 }
 
@@ -140,8 +131,8 @@ void put_in_place(const std::filesystem::path& from, const std::filesystem::path
 }
 
 void sync_directory(const std::filesystem::path& dir) {
-  Fd f(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (f.fd < 0 || ::fsync(f.fd) != 0) fail_errno(fmt::format("cannot sync directory {}", dir.string()), errno);
+  UniqueFd f(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!f || ::fsync(f.get()) != 0) fail_errno(fmt::format("cannot sync directory {}", dir.string()), errno);
 }
 
 std::int64_t count(sql::Db& db, const char* query) {

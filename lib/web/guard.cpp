@@ -1,4 +1,5 @@
 #include "web/guard.hpp"
+#include "core/unique_fd.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -40,13 +41,6 @@ bool same(std::string_view a, std::string_view b) {
 }
 
 // A file descriptor closed on every way out.
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
@@ -76,18 +70,18 @@ std::string receipt_code() {
 }
 
 CsrfKey CsrfKey::from_file(const std::string& path) {
-  Fd in{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
-  if (in.fd >= 0) {
+  UniqueFd in(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (in) {
     std::array<char, 64> buf{};
-    ssize_t n = ::read(in.fd, buf.data(), buf.size());
+    ssize_t n = ::read(in.get(), buf.data(), buf.size());
     if (n >= 32) return CsrfKey(std::string(buf.data(), static_cast<std::size_t>(n)));
     throw std::runtime_error(fmt::format("{}: the web form's secret is too short; remove the file", path));
   }
   if (errno != ENOENT) throw std::system_error(errno, std::generic_category(), path);
   std::string secret = random_bytes(32);
-  Fd out{::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)};
-  if (out.fd < 0) throw std::system_error(errno, std::generic_category(), path);
-  if (::write(out.fd, secret.data(), secret.size()) != static_cast<ssize_t>(secret.size()) || ::fsync(out.fd) != 0)
+  UniqueFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!out) throw std::system_error(errno, std::generic_category(), path);
+  if (::write(out.get(), secret.data(), secret.size()) != static_cast<ssize_t>(secret.size()) || ::fsync(out.get()) != 0)
     throw std::system_error(errno, std::generic_category(), path);
   return CsrfKey(std::move(secret));
 }

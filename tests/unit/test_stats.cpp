@@ -14,20 +14,11 @@
 #include "report/digest.hpp"
 #include "store/store.hpp"
 #include "store_ingest.hpp"
+#include "temp_db.hpp"
 
 using namespace cased;
 
 namespace {
-
-struct TempDb {
-  std::filesystem::path dir;
-  TempDb() {
-    char tmpl[] = "/tmp/cased-stats-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~TempDb() { std::filesystem::remove_all(dir); }
-  std::string path() const { return (dir / "cases.db").string(); }
-};
 
 PreparedMessage message(const std::string& id, const std::string& body, const std::string& subject = "a report") {
   PreparedMessage p;
@@ -70,7 +61,7 @@ std::vector<std::int64_t> ids(const std::vector<SearchHit>& v) {
 }  // namespace
 
 TEST_CASE("list: the most recently active first, cut at the limit, filters kept", "[stats][list]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   std::int64_t now = now_unix();
@@ -103,7 +94,7 @@ TEST_CASE("list: the most recently active first, cut at the limit, filters kept"
 }
 
 TEST_CASE("search: best first by rank, not by id", "[stats][search]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   std::string filler;
@@ -122,7 +113,7 @@ TEST_CASE("search: best first by rank, not by id", "[stats][search]") {
 }
 
 TEST_CASE("search: the limit counts cases, however many matches one case has", "[stats][search]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   // One case with 40 short, strong matches; then 5 cases of one weaker match each.
@@ -148,7 +139,7 @@ TEST_CASE("search: the limit counts cases, however many matches one case has", "
 }
 
 TEST_CASE("digest: a section of more than 20 cases is its count and its 20 oldest", "[stats][digest]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   std::int64_t now = now_unix();
@@ -179,7 +170,7 @@ TEST_CASE("digest: a section of more than 20 cases is its count and its 20 oldes
 }
 
 TEST_CASE("stats: counts, periods, first response and resolution times", "[stats]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   auto& db = StoreTestAccess::db(*s);
@@ -250,7 +241,7 @@ TEST_CASE("stats: counts, periods, first response and resolution times", "[stats
 }
 
 TEST_CASE("schema 9 dates the closing of cases closed before it", "[stats][migration]") {
-  TempDb t;
+  test::TempDb t;
   {
     auto s = Store::open_at_version(t.path(), {}, 8);
     REQUIRE(s.ok());

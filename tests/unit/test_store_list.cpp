@@ -10,20 +10,11 @@
 #include "core/util.hpp"
 #include "store/store.hpp"
 #include "store_ingest.hpp"
+#include "temp_db.hpp"
 
 using namespace cased;
 
 namespace {
-
-struct TempDb {
-  std::filesystem::path dir;
-  TempDb() {
-    char tmpl[] = "/tmp/cased-list-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~TempDb() { std::filesystem::remove_all(dir); }
-  std::string path() const { return (dir / "cases.db").string(); }
-};
 
 std::int64_t open_case(Store& s, const std::string& id) {
   PreparedMessage p;
@@ -58,7 +49,7 @@ using Ids = std::vector<std::int64_t>;
 }  // namespace
 
 TEST_CASE("store: assign with no user unassigns; an empty name is refused", "[store][list]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   auto id = open_case(*s, "a@x");
@@ -78,7 +69,7 @@ TEST_CASE("store: assign with no user unassigns; an empty name is refused", "[st
 }
 
 TEST_CASE("store: list filters by several states, unassigned, stale open cases; sorts", "[store][list]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   std::int64_t now = now_unix();
@@ -139,7 +130,7 @@ TEST_CASE("store: list filters by several states, unassigned, stale open cases; 
 }
 
 TEST_CASE("schema 10 makes an empty assignee of older databases unassigned", "[store][list][migration]") {
-  TempDb t;
+  test::TempDb t;
   {
     auto s = Store::open_at_version(t.path(), {}, 9);
     REQUIRE(s.ok());

@@ -12,20 +12,11 @@
 #include "store/search_fields.hpp"
 #include "store/store.hpp"
 #include "store_ingest.hpp"
+#include "temp_db.hpp"
 
 using namespace cased;
 
 namespace {
-
-struct TempDb {
-  std::filesystem::path dir;
-  TempDb() {
-    char tmpl[] = "/tmp/cased-triage-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~TempDb() { std::filesystem::remove_all(dir); }
-  std::string path() const { return (dir / "cases.db").string(); }
-};
 
 PreparedMessage message(const std::string& id, const std::string& from, const std::string& subject) {
   PreparedMessage p;
@@ -65,7 +56,7 @@ using Ids = std::vector<std::int64_t>;
 }  // namespace
 
 TEST_CASE("triage: a resolution goes with a closed state and goes away when the case opens again", "[triage]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   auto id = test::ingest(*s, message("a@x", "reporter@example.org", "crash")).case_id;
@@ -99,7 +90,7 @@ TEST_CASE("triage: a resolution goes with a closed state and goes away when the 
 }
 
 TEST_CASE("triage: new mail from a person reopens a closed case; stats count resolutions", "[triage]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   auto id = test::ingest(*s, message("b@x", "reporter@example.org", "crash")).case_id;
@@ -193,7 +184,7 @@ TEST_CASE("triage: tag rules", "[triage]") {
 }
 
 TEST_CASE("triage: tags are added, removed, listed and filtered; a bad one changes nothing", "[triage]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   auto a = test::ingest(*s, message("f@x", "reporter@example.org", "one")).case_id;
@@ -234,7 +225,7 @@ TEST_CASE("triage: tags are added, removed, listed and filtered; a bad one chang
 }
 
 TEST_CASE("triage: the rarest tag finds the cases, a common one is looked up", "[triage]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   auto& db = StoreTestAccess::db(*s);
@@ -264,7 +255,7 @@ TEST_CASE("triage: the rarest tag finds the cases, a common one is looked up", "
 }
 
 TEST_CASE("triage: search fields narrow the cases; fields alone order by activity", "[triage][search]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   auto m1 = message("h@x", "Reporter@Example.org", "heap overflow in parser");
@@ -318,7 +309,7 @@ TEST_CASE("triage: search fields narrow the cases; fields alone order by activit
 }
 
 TEST_CASE("triage: tags go with a thread that joins another case", "[triage]") {
-  TempDb t;
+  test::TempDb t;
   auto s = Store::open(t.path(), {});
   REQUIRE(s.ok());
   auto first = test::ingest(*s, message("j1@x", "reporter@example.org", "one")).case_id;
