@@ -23,7 +23,8 @@ struct WebServer::Impl {
   IngestWriter& writer;
   std::function<void(const IngestResult&)> stored;
   web::CsrfKey csrf;
-  web::RateLimiter rate;
+  web::RateLimiter rate;      // accepted reports per client and hour
+  web::RateLimiter attempts;  // every checked submission, refused ones too
   web::Limits limits;
   bool secure_cookie = false;
   std::vector<std::unique_ptr<httplib::Server>> servers;
@@ -34,6 +35,12 @@ struct WebServer::Impl {
 };
 
 inline constexpr const char* kCsrfCookie = "cased_csrf";
+
+// Submissions a client may send in an hour, refused ones included: each
+// costs a multipart parse and perhaps a key parse, so a client that sends
+// forms the checks refuse (which give their report slot back) is bounded
+// too, while a person correcting a form a few times is not.
+inline int attempts_per_hour(int rate_per_hour) { return 5 * rate_per_hour + 20; }
 
 // One GPGME context per server thread, made on first use; nullptr when gpg.home cannot be used.
 Crypto* web_crypto(const Config& config);

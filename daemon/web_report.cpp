@@ -116,8 +116,10 @@ void handle_report(WebServer::Impl& s, const httplib::Request& req, httplib::Res
                                             "Please go back to the form, reload it, and send your report again."));
   }
   const std::string client = web::client_key(req.remote_addr, req.get_header_value("X-Forwarded-For"));
-  if (!s.rate.take(client, now_unix())) {
-    spdlog::info("web: request {} refused: rate limit", request);
+  std::int64_t now = now_unix();
+  bool tried_too_often = !s.attempts.take(client, now);
+  if (tried_too_often || !s.rate.take(client, now)) {
+    spdlog::info("web: request {} refused: rate limit{}", request, tried_too_often ? " (attempts)" : "");
     res.set_header("Retry-After", "3600");
     return html(res, 429, web::message_page("Too many reports", "This address has sent as many reports as it may "
                                                                  "this hour. Please try again later, or write to " +

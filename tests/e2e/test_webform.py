@@ -159,6 +159,24 @@ def test_rate_limit_429_after_rate_per_hour_accepted():
         w.close()
 
 
+def test_refused_forms_are_bounded_too():
+    """A refused form gives its report slot back, but each submission costs
+    a parse (and a pasted key a key parse): a client sending refused forms
+    is stopped after 5 x rate_per_hour + 20 of them, others are not."""
+    w = WebWorld(rate_per_hour=1)
+    try:
+        w.start()
+        bad = good_fields(title="", key="-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot a key\n")
+        statuses = [w.post(bad).status for _ in range(26)]
+        assert statuses == [400] * 25 + [429], statuses
+        assert w.post(good_fields(title="now a good one")).status == 429
+        assert w.cases() == []
+        r = w.post(good_fields(title="from elsewhere"), extra=("-H", "X-Forwarded-For: 192.0.2.8"))
+        assert r.status == 200, r.status
+    finally:
+        w.close()
+
+
 def test_oversize_413_and_malformed_multipart_400():
     w = WebWorld(max_upload=65536)
     try:
