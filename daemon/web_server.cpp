@@ -7,12 +7,14 @@
 #include "core/util.hpp"
 #include "cvd/securitytxt.hpp"
 #include "web/page.hpp"
+#include "web_connections.hpp"
 #include "web_internal.hpp"
 
 namespace cased {
 namespace {
 
-constexpr std::size_t kThreads = 16;  // per web.listen address
+constexpr std::size_t kThreads = 16;   // per web.listen address
+constexpr std::size_t kPerClient = 8;  // connections at once from one client
 
 // The alias's own key: the signing key (gpg.signing_key, or the secret key
 // naming the alias).
@@ -68,11 +70,6 @@ void routes(WebServer::Impl& s, httplib::Server& svr) {
     return h;
   }());
   svr.set_payload_max_length(s.web.max_upload);
-  // One thread per connection being served, kept-alive ones included: more
-  // than httplib's default, so that a few idle or slow clients do not hold
-  // every thread; few enough that as many max_upload bodies (each held a few
-  // times over while it becomes a message) fit the unit's memory ceiling.
-  svr.new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
   svr.set_read_timeout(std::chrono::seconds(20));  // between two reads, not for the whole body
   svr.set_write_timeout(std::chrono::seconds(20));
   svr.set_keep_alive_timeout(5);
@@ -182,6 +179,16 @@ WebServer::WebServer(const Config& config, IngestWriter& writer, std::function<v
     auto svr = make_server(impl_->web);
     routes(*impl_, *svr);
     std::string host = a->endpoint.address().to_string();
+    // One thread per connection being served, kept-alive ones included: more
+    // than httplib's default, so that a few idle or slow clients do not hold
+    // every thread; few enough that as many max_upload bodies (each held a
+    // few times over while it becomes a message) fit the unit's memory
+    // ceiling. Each connection has a lifetime, and, unless a proxy on
+    // loopback is in front (it has its own limits), a client at most 8.
+    bool behind_proxy = a->endpoint.address().is_loopback() && impl_->web.tls_cert.empty();
+    ConnectionLimits limits{kThreads, behind_proxy ? 0u : kPerClient, connection_lifetime(impl_->web.max_upload), host,
+                            a->endpoint.port()};
+    svr->new_task_queue = [limits] { return new GuardedTaskQueue(limits); };
     if (!svr->bind_to_port(host, a->endpoint.port()))
       throw std::runtime_error(fmt::format("web.listen: {}: cannot listen there", spec));
     spdlog::info("listening for the web form on {} ({})", spec, impl_->web.tls_cert.empty() ? "HTTP" : "HTTPS");
