@@ -202,7 +202,8 @@ std::string print_config(const Config& c) {
   }
   root.insert("ack", toml::table{{"enabled", c.ack.enabled}, {"template", c.ack.template_text},
                                  {"policy_url", c.ack.policy_url},
-                                 {"per_sender_per_day", c.ack.per_sender_per_day}});
+                                 {"per_sender_per_day", c.ack.per_sender_per_day},
+                                 {"per_hour", c.ack.per_hour}});
   if (c.digest) root.insert("digest", toml::table{{"stale_days", c.digest->stale_days}, {"to", c.digest->to}});
   const SecurityTxtConfig& st = c.securitytxt;
   toml::table securitytxt{{"contact", strings(st.contact)}, {"encryption", st.encryption},

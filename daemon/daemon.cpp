@@ -301,6 +301,8 @@ awaitable<void> store_and_answer(Server& server, LmtpSession& session, LmtpDeliv
     if (r->ack_capped)
       spdlog::warn("case={}: not acknowledged: its sender had the day's acknowledgements (ack.per_sender_per_day)",
                    r->case_id);
+    if (r->ack_busy)
+      spdlog::warn("case={}: not acknowledged: the hour's acknowledgements were sent (ack.per_hour)", r->case_id);
     session.complete_delivery(
         {LmtpOutcome{250, "2.0.0", fmt::format("stored as message {} in case {}", r->message, r->case_id)}});
     if (r->new_case) server.outbox.wake();  // an acknowledgement may be due

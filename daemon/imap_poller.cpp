@@ -97,6 +97,8 @@ struct ImapPoller::Impl {
     if (r->ack_capped)
       spdlog::warn("case={}: not acknowledged: its sender had the day's acknowledgements (ack.per_sender_per_day)",
                    r->case_id);
+    if (r->ack_busy)
+      spdlog::warn("case={}: not acknowledged: the hour's acknowledgements were sent (ack.per_hour)", r->case_id);
     if (r->new_case) outbox.wake();
     return true;
   }

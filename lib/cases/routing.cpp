@@ -238,7 +238,10 @@ void decide_party(const PreparedMessage& msg, RoutingLookup& lookup, RoutingDeci
 //  - one that strips both opens a new case each time, and gets at most
 //    `ack_per_day` acknowledgements in any 24 hours, counted from the stored
 //    outbox, so a restart does not start the count again; smtp's
-//    max_per_recipient_per_day caps all mail to it besides.
+//    max_per_recipient_per_day caps all mail to it besides;
+//  - and all acknowledgements together are at most `ack_per_hour` in any
+//    hour, so that mail forged from many addresses (in domains without
+//    DMARC) cannot make the alias a reflector for spam.
 // A forged From gets none: it would be backscatter to whoever was named.
 Acknowledgement acknowledgement(const RoutingInput& in, const RoutingOptions& o, const RoutingDecision& d,
                                 RoutingLookup& lookup) {
@@ -247,9 +250,10 @@ Acknowledgement acknowledgement(const RoutingInput& in, const RoutingOptions& o,
   if (d.forged) return {Kind::forged_from, {}};
   auto address = acknowledgement_address(in.msg, o.alias);
   if (!address) return {};
-  constexpr std::int64_t kDay = 86400;
-  Kind kind = lookup.acknowledgements_since(*address, in.now - kDay) >= o.ack_per_day ? Kind::capped : Kind::queue;
-  return {kind, std::move(*address)};
+  constexpr std::int64_t kDay = 86400, kHour = 3600;
+  if (lookup.acknowledgements_since(*address, in.now - kDay) >= o.ack_per_day) return {Kind::capped, *address};
+  if (lookup.all_acknowledgements_since(in.now - kHour) >= o.ack_per_hour) return {Kind::busy, *address};
+  return {Kind::queue, std::move(*address)};
 }
 
 }  // namespace

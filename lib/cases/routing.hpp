@@ -39,6 +39,8 @@ class RoutingLookup {
   // How many acknowledgements were queued for this mailbox (any variant)
   // after `since`, counted from what is stored (a restart resets nothing).
   virtual std::int64_t acknowledgements_since(const std::string& address, std::int64_t since) = 0;
+  // Acknowledgements queued to anyone since then.
+  virtual std::int64_t all_acknowledgements_since(std::int64_t since) = 0;
   // The cases an analyst split this one from (casectl split), nearest
   // first, each followed through merges; none by default.
   virtual std::vector<std::int64_t> split_origins(std::int64_t /*case_id*/) { return {}; }
@@ -69,6 +71,7 @@ struct RoutingOptions {
   std::string_view authserv_id;  // whose Authentication-Results count; "" none
   bool acknowledge = false;      // acknowledge new cases at all
   int ack_per_day = 10;          // at most this many acknowledgements to one mailbox in 24 hours (ack.per_sender_per_day)
+  int ack_per_hour = 100;        // at most this many to anyone in an hour (ack.per_hour)
 };
 
 struct RoutingInput {
@@ -97,6 +100,7 @@ struct Acknowledgement {
     none,          // not a new case, acknowledgements off, or no address (RFC 3834)
     forged_from,   // the From failed DMARC: an acknowledgement would be backscatter
     capped,        // `address` had its daily cap of acknowledgements (ack.per_sender_per_day)
+    busy,          // the alias sent its hourly cap of acknowledgements (ack.per_hour)
     queue,         // queue one for `address`
   };
   Kind kind = Kind::none;

@@ -245,11 +245,12 @@ void read_smtp(Reader& r, const toml::table& root, Config& cfg) {
 
 void read_ack(Reader& r, const toml::table& root, Config& cfg) {
   if (const toml::table* t = r.section(root, "ack")) {
-    r.only_keys(*t, "ack", {"enabled", "template", "policy_url", "per_sender_per_day"});
+    r.only_keys(*t, "ack", {"enabled", "template", "policy_url", "per_sender_per_day", "per_hour"});
     r.get_bool(*t, "ack", "enabled", cfg.ack.enabled);
     r.get(*t, "ack", "template", cfg.ack.template_text);
     r.get(*t, "ack", "policy_url", cfg.ack.policy_url);
     r.get_int(*t, "ack", "per_sender_per_day", cfg.ack.per_sender_per_day, 1, 1000);
+    r.get_int(*t, "ack", "per_hour", cfg.ack.per_hour, 1, 100000);
   }
 }
 

@@ -85,6 +85,9 @@ struct AckConfig {
   // At most this many acknowledgements to one sender in any 24 hours,
   // counted from the outbox (so a restart does not reset it).
   int per_sender_per_day = 10;
+  // At most this many acknowledgements to anyone in any hour: mail forged
+  // from many addresses cannot make the alias a spam reflector.
+  int per_hour = 100;
 };
 
 struct DigestConfig {

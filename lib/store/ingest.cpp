@@ -95,6 +95,7 @@ IngestResult Store::ingest_one(PreparedMessage& msg, std::int64_t now) {
   if (!result.new_case) reopen_if_closed(msg, d, result.case_id, now);
   record_acknowledgement(msg, result.case_id, d.ack, now);
   result.ack_capped = d.ack.kind == Acknowledgement::Kind::capped;
+  result.ack_busy = d.ack.kind == Acknowledgement::Kind::busy;
   if (msg.envelope.web) record_web_report(*msg.envelope.web, result, now);
   touch(result.case_id, now);
   return result;
@@ -338,6 +339,12 @@ void Store::record_acknowledgement(const PreparedMessage& msg, std::int64_t case
     add_event(case_id, "ack", "cased",
               fmt::format("no acknowledgement: {} had {} in the last 24 hours (ack.per_sender_per_day)", ack.address,
                           options_.ack_per_day),
+              now);
+    return;
+  }
+  if (ack.kind == Kind::busy) {
+    add_event(case_id, "ack", "cased",
+              fmt::format("no acknowledgement: {} were sent in the last hour (ack.per_hour)", options_.ack_per_hour),
               now);
     return;
   }

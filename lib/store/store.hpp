@@ -38,6 +38,7 @@ struct StoreOptions {
   std::string tag;
   bool acknowledge;           // queue an acknowledgement for new cases (ack.enabled)
   int ack_per_day = 10;       // at most this many to one sender in 24 hours (ack.per_sender_per_day)
+  int ack_per_hour = 100;     // at most this many to anyone in an hour (ack.per_hour)
   // The authserv-id of the receiving MTA's Authentication-Results field
   // (case.authserv_id); "" trusts none.
   std::string authserv_id;
@@ -55,6 +56,7 @@ struct IngestResult {
   bool new_case = false;
   bool duplicate = false;
   bool ack_capped = false;  // a new case whose sender had the day's acknowledgements (ack.per_sender_per_day)
+  bool ack_busy = false;    // a new case past the alias's hourly acknowledgements (ack.per_hour)
 };
 
 // The text of a message just stored, kept by the writer so that indexing it
@@ -461,6 +463,7 @@ class Store {
   std::vector<CaseVendorView> case_vendor_views(std::int64_t case_id);
   // How many acknowledgements were queued for `address` (by rate_key) since `since`.
   std::int64_t acknowledgements_since(const std::string& address, std::int64_t since);
+  std::int64_t all_acknowledgements_since(std::int64_t since);
   // SQL functions the queries use: cased_rate_key(address).
   void register_functions();
   // Ingest (ingest.cpp): route_message() decides where a message goes, the

@@ -43,6 +43,7 @@ StoreOptions store_options(const Config& config, bool acknowledge) {
   StoreOptions options(config.case_.alias, config.case_.tag, acknowledge, config.case_.authserv_id);
   options.busy_timeout = std::chrono::seconds(config.case_.busy_timeout_seconds);
   options.ack_per_day = config.ack.per_sender_per_day;
+  options.ack_per_hour = config.ack.per_hour;
   return options;
 }
 
@@ -106,6 +107,9 @@ class Store::RoutingQueries final : public RoutingLookup {
   std::int64_t acknowledgements_since(const std::string& address, std::int64_t since) override {
     return store_.acknowledgements_since(address, since);
   }
+  std::int64_t all_acknowledgements_since(std::int64_t since) override {
+    return store_.all_acknowledgements_since(since);
+  }
 
   std::vector<std::int64_t> split_origins(std::int64_t case_id) override { return store_.split_origins(case_id); }
 
@@ -138,7 +142,8 @@ class Store::RoutingQueries final : public RoutingLookup {
 RoutingDecision Store::route(const RoutingInput& in) {
   RoutingQueries queries(*this);
   return route_message(
-      in, RoutingOptions{options_.alias, options_.tag, options_.authserv_id, options_.acknowledge, options_.ack_per_day},
+      in, RoutingOptions{options_.alias, options_.tag, options_.authserv_id, options_.acknowledge, options_.ack_per_day,
+                     options_.ack_per_hour},
       queries);
 }
 
@@ -222,6 +227,15 @@ std::int64_t Store::acknowledgements_since(const std::string& address, std::int6
       "json_each(CASE WHEN json_valid(o.recipients) THEN o.recipients ELSE '[]' END) j "
       "WHERE cased_rate_key(j.value) = ?2)");
   st.bind(1, since).bind(2, rate_key(address));
+  st.step();
+  std::int64_t n = st.int64(0);
+  st.reset();
+  return n;
+}
+
+std::int64_t Store::all_acknowledgements_since(std::int64_t since) {
+  auto& st = db_.cached("SELECT count(*) FROM outbox WHERE kind = 'ack' AND created > ?");
+  st.bind(1, since);
   st.step();
   std::int64_t n = st.int64(0);
   st.reset();

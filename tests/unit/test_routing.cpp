@@ -98,6 +98,13 @@ class MemoryCases final : public RoutingLookup {
     auto it = verified_.find(case_id);
     return it == verified_.end() ? std::set<std::string>() : it->second;
   }
+  std::int64_t all_acknowledgements_since(std::int64_t since) override {
+    ++questions;
+    std::int64_t n = 0;
+    for (const auto& [key, times] : acknowledged_)
+      n += std::count_if(times.begin(), times.end(), [&](std::int64_t t) { return t > since; });
+    return n;
+  }
   std::int64_t acknowledgements_since(const std::string& address, std::int64_t since) override {
     ++questions;
     auto it = acknowledged_.find(rate_key(address));
@@ -548,6 +555,23 @@ TEST_CASE("routing: every new case is acknowledged, once, up to a daily cap per 
   RoutingOptions quiet = kOptions;
   quiet.acknowledge = false;
   CHECK(route(cases, mail("w2@x", "w@example.net"), false, quiet).ack.kind == Acknowledgement::Kind::none);
+}
+
+TEST_CASE("routing: all acknowledgements together are capped per hour", "[routing][ack]") {
+  MemoryCases cases;
+  RoutingOptions few = kOptions;
+  few.ack_per_hour = 3;
+  // Mail forged from many addresses (no DMARC to catch it): three get an
+  // acknowledgement, the fourth in the hour none, whoever it names.
+  for (int i = 0; i < 4; ++i) {
+    std::string id = "f" + std::to_string(i) + "@x", from = "victim" + std::to_string(i) + "@example.net";
+    auto d = route(cases, mail(id, from), false, few);
+    CHECK_FALSE(d.case_id);  // stored as a new case all the same
+    CHECK(d.ack.kind == (i < 3 ? Acknowledgement::Kind::queue : Acknowledgement::Kind::busy));
+    cases.record(id, d);
+  }
+  cases.now += 3601;  // an hour on
+  CHECK(route(cases, mail("f9@x", "victim9@example.net"), false, few).ack.kind == Acknowledgement::Kind::queue);
 }
 
 TEST_CASE("routing: a message naming 40000 References asks a bounded number of questions", "[routing][trust]") {

@@ -212,6 +212,27 @@ TEST_CASE("trust: variants of one address share one daily cap of acknowledgement
   CHECK(number(s, "SELECT count(*) FROM outbox WHERE kind = 'ack'") == 4);
 }
 
+TEST_CASE("trust: all acknowledgements together are capped per hour, counted from the outbox", "[store][trust][ack]") {
+  TempDir dir;
+  StoreOptions o{"security@example.com", "CASE", true};
+  o.ack_per_hour = 3;
+  auto opened = Store::open(dir.file("cases.db"), o);
+  REQUIRE(opened.ok());
+  Store& s = opened.value();
+  std::vector<IngestResult> results;
+  for (int k = 0; k < 5; ++k)
+    results.push_back(ingest(s, mail("h" + std::to_string(k) + "@x", "person" + std::to_string(k) + "@example.net")));
+  CHECK(number(s, "SELECT count(*) FROM outbox WHERE kind = 'ack'") == 3);
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    CHECK(results[k].new_case);
+    CHECK(results[k].ack_busy == (k >= 3));
+    CHECK_FALSE(results[k].ack_capped);
+  }
+  auto c = s.get_case(results[4].case_id);
+  REQUIRE(c.ok());
+  CHECK(has_event(*c, "ack", "ack.per_hour"));
+}
+
 TEST_CASE("trust: the daily cap of acknowledgements survives a restart and a batch", "[store][trust][ack]") {
   TempDir dir;
   {
