@@ -67,36 +67,57 @@ struct VersionRange {
   bool low_inclusive = true, high_inclusive = true;
   bool is_range() const { return exact.empty(); }
   std::string vers() const;   // "vers:generic/>=1.0|<=1.4"
-  std::string label() const;  // "1.0 to 1.4", "before 2.0", "1.3"
+  std::string label() const;  // "1.0 to 1.4", "before 2.0", ">1.0 <=2.0", "1.3"
+  bool contains(std::string_view version) const;  // by compare_versions
+  bool same_as(const VersionRange& other) const;  // the same versions, however written
 };
 
 // Compares two versions segment by segment (digits as numbers, other runs
-// as text); <0, 0 or >0.
+// as text); <0, 0 or >0. A pre-release sorts before its release: "~"
+// before anything, even the end (Debian: 1.0~rc1 < 1.0), and "-" followed
+// by a letter (semver: 2.0.0-rc1 < 2.0.0-rc2 < 2.0.0); "1.0-1" and "1.0.1"
+// sort after "1.0".
 int compare_versions(std::string_view a, std::string_view b);
 
 // "1.2", "1.0 - 1.4" (both ends included), ">=1.0 <1.4", "<2.0", "<=2.0",
-// ">=1.0", separated by commas. A range whose ends are equal or inverted,
-// an empty item or a version with characters outside [A-Za-z0-9._+~-] is
-// refused (Errc::invalid naming it).
+// ">=1.0", separated by commas. Refused (Errc::invalid naming it): a range
+// whose ends are equal or inverted, an empty item, a version with
+// characters outside [A-Za-z0-9._+~-] or not starting with a letter or
+// digit, a version holding a word CSAF reads as a range (after, all,
+// before, earlier, later, prior, versions; any case, anywhere in it), and
+// an item listed twice ("1.2, 1.2", or "1.0 - 1.4, >=1.0 <=1.4").
 Result<std::vector<VersionRange>> parse_versions(std::string_view text, std::string_view field);
 
-// What check() found valid, parsed.
+// An http(s) URL as RFC 3986 has it: printable ASCII, a host, no space or
+// " < > \ ^ ` { | }, "%" only before two hex digits (a reference).
+bool reference_url(std::string_view url);
+
+// What check() found valid, parsed. affected is what the documents list
+// as affected: the versions given, or, when none are given and exactly one
+// fixed version is, the versions before it (affected_from_fixed).
 struct Checked {
   std::vector<VersionRange> affected, fixed;
+  bool affected_from_fixed = false;
   std::optional<cvss::Cvss31> cvss;  // a v3.1 vector; a v4.0 one has no place in CSAF 2.0
   bool cvss_v4 = false;
 };
 
 // Every refusal before a document is built: an empty title, no product, a
 // CVE id in the wrong form, a CVSS vector that does not parse, versions
-// that cannot be expressed, a reference that is not an http(s) URL, an
-// incomplete [advisory] section. Errc::invalid naming the first problem.
+// that cannot be expressed, a fixed version among the affected ones,
+// several fixed versions and no affected ones, a reference that is not an
+// http(s) URL, an incomplete [advisory] section. Errc::invalid naming the
+// first problem.
 Result<Checked> check(const Input& in);
 
 // CSAF 2.0 (csaf_json.cpp): the document and its canonical URL.
 nlohmann::json csaf(const Input& in, const Checked& c);
 std::string csaf_status(const Input& in);  // "draft" | "final"
 // The CVE JSON 5.1 record of one CVE id of the case (advisory_cve.cpp).
+// Refused (Errc::invalid, never cut short) when the record cannot say what
+// the advisory says: a range with an exclusive lower bound (">1.0"), a
+// text or name longer than the CVE schema allows, a cve_org_id that is not
+// a UUID.
 Result<nlohmann::json> cve_record(const Input& in, const Checked& c, std::string_view cve);
 // The plain-text advisory (advisory_text.cpp).
 std::string text(const Input& in, const Checked& c);

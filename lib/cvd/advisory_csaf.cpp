@@ -41,24 +41,17 @@ json version_branch(Tree& t, const std::string& full, const VersionRange& r, std
   return json{{"category", "product_version"}, {"name", r.exact}, {"product", product(t, full + " " + r.exact, into)}};
 }
 
-// Our vendor -> the product -> its affected and fixed versions. Without
-// affected versions but with fixed ones, the versions before the first
-// fixed one are affected; with neither, the product as a whole.
+// Our vendor -> the product -> its affected and fixed versions (check()
+// derived the affected ones from a single fixed version); with neither,
+// the product as a whole.
 json our_product(const Input& in, const Checked& c, Tree& t) {
   std::string vendor = vendor_name(in), full = vendor + " " + *in.product;
-  std::vector<VersionRange> affected = c.affected;
-  if (affected.empty() && !c.fixed.empty()) {
-    VersionRange before;
-    before.high = c.fixed.front().exact;
-    before.high_inclusive = false;
-    affected.push_back(before);
-  }
   json name{{"category", "product_name"}, {"name", *in.product}};
-  if (affected.empty()) {
+  if (c.affected.empty()) {
     name["product"] = product(t, full, t.affected);
   } else {
     json versions = json::array();
-    for (const auto& r : affected) versions.push_back(version_branch(t, full, r, t.affected));
+    for (const auto& r : c.affected) versions.push_back(version_branch(t, full, r, t.affected));
     for (const auto& r : c.fixed) versions.push_back(version_branch(t, full, r, t.fixed));
     name["branches"] = versions;
   }
@@ -154,6 +147,10 @@ json tracking(const Input& in) {
               {"generator", {{"engine", {{"name", "cased"}, {"version", in.generator}}}, {"date", format_rfc3339(in.now)}}}};
 }
 
+// A draft is shared with vendors before the embargo ends, never with the
+// public: TLP:AMBER. A published version is public: TLP:WHITE.
+const char* tlp_label(const Input& in) { return csaf_status(in) == "draft" ? "AMBER" : "WHITE"; }
+
 json document(const Input& in) {
   json publisher{{"category", in.publisher.category}, {"name", in.publisher.name},
                  {"namespace", in.publisher.namespace_}};
@@ -167,7 +164,7 @@ json document(const Input& in) {
   json doc{{"category", "csaf_security_advisory"},
            {"csaf_version", "2.0"},
            {"lang", "en"},
-           {"distribution", {{"tlp", {{"label", "WHITE"}, {"url", "https://www.first.org/tlp/"}}}}},
+           {"distribution", {{"tlp", {{"label", tlp_label(in)}, {"url", "https://www.first.org/tlp/"}}}}},
            {"publisher", publisher},
            {"title", in.title},
            {"references", refs},

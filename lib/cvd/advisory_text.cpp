@@ -22,8 +22,6 @@ std::string products(const Input& in, const Checked& c) {
   std::string out;
   if (c.affected.empty() && c.fixed.empty()) out += fmt::format("Affected: {} {}\n", vendor, *in.product);
   for (const auto& r : c.affected) out += fmt::format("Affected: {} {} {}\n", vendor, *in.product, r.label());
-  if (c.affected.empty() && !c.fixed.empty())
-    out += fmt::format("Affected: {} {} before {}\n", vendor, *in.product, c.fixed.front().exact);
   for (const auto& r : c.fixed) out += fmt::format("Fixed:    {} {} {}\n", vendor, *in.product, r.exact);
   for (const auto& v : listed_vendors(in)) {
     const VendorState* s = vendor_state(in, v, "");
@@ -39,6 +37,7 @@ std::string text(const Input& in, const Checked& c) {
   out += fmt::format("Publisher:       {}\n", in.publisher.name);
   out += fmt::format("Advisory ID:     {}\n", in.tracking_id);
   out += fmt::format("Version:         {}{}\n", in.version, in.version == 0 ? " (draft)" : "");
+  if (in.version == 0) out += "Distribution:    TLP:AMBER (a draft: not for publication)\n";
   if (in.version > 0) {
     out += fmt::format("Initial release: {}\n", date_of(in.initial_release));
     out += fmt::format("Current release: {}\n", date_of(in.current_release));

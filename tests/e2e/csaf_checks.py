@@ -227,20 +227,119 @@ def mandatory_failures(doc):
             if not v.get("product_status"):
                 fail.append(f"6.1.27.6 vulnerability {i} has no product_status")
     # 6.1.31 Version Range in Product Version
-    _range_words = re.compile(r"(<|>|\bafter\b|\ball\b|\bbefore\b|\bearlier\b|\blater\b|\bprior\b|\bversions\b)",
-                              re.I)
-    _check_versions(doc.get("product_tree", {}).get("branches", []), _range_words, fail)
+    _check_versions(doc.get("product_tree", {}).get("branches", []), fail)
     # 6.1.12 Language
     if "lang" in doc["document"] and not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]+)*", doc["document"]["lang"]):
         fail.append("6.1.12 bad language")
     return fail
 
 
-def _check_versions(branches, words, fail):
+# CSAF 2.0 6.1.31: "when converted to lower case, the value of name does not
+# contain any of the following strings" (substrings, not words).
+RANGE_STRINGS = ("<", "<=", ">", ">=", "after", "all", "before", "earlier", "later", "prior", "versions")
+
+
+def _check_versions(branches, fail):
     for b in branches:
-        if b["category"] == "product_version" and words.search(b["name"]):
-            fail.append(f"6.1.31 product_version '{b['name']}' is a range")
-        _check_versions(b.get("branches", []), words, fail)
+        if b["category"] == "product_version":
+            found = [w for w in RANGE_STRINGS if w in b["name"].lower()]
+            if found:
+                fail.append(f"6.1.31 product_version '{b['name']}' holds {found}: a range")
+        _check_versions(b.get("branches", []), fail)
+
+
+# --- Versions: what a fixed version may not be ----------------------------
+
+def _rank(s, i):
+    """After a common prefix: "~" first (Debian), "-" and a letter (a semver
+    pre-release), the end, then any other character."""
+    if i >= len(s):
+        return 2
+    if s[i] == "~":
+        return 0
+    if s[i] == "-" and i + 1 < len(s) and s[i + 1].isascii() and s[i + 1].isalpha():
+        return 1
+    return 3 + ord(s[i])
+
+
+def compare_versions(a, b):
+    """-1, 0 or 1: digit runs as numbers, pre-releases before their release."""
+    i = j = 0
+    while i < len(a) or j < len(b):
+        if i < len(a) and j < len(b) and a[i].isdigit() and b[j].isdigit():
+            ma, mb = re.match(r"\d+", a[i:]).group(), re.match(r"\d+", b[j:]).group()
+            if int(ma) != int(mb):
+                return -1 if int(ma) < int(mb) else 1
+            i, j = i + len(ma), j + len(mb)
+            continue
+        ra, rb = _rank(a, i), _rank(b, j)
+        if ra != rb:
+            return -1 if ra < rb else 1
+        i, j = i + 1, j + 1
+    return 0
+
+
+def in_vers(version, vers):
+    """Whether version is in a vers:generic/ range of comparators."""
+    for c in vers[len("vers:generic/"):].split("|"):
+        op, v = re.fullmatch(r"(<=|>=|<|>|)(.+)", c).groups()
+        order = compare_versions(version, v)
+        if not {"<=": order <= 0, ">=": order >= 0, "<": order < 0, ">": order > 0, "": order == 0}[op]:
+            return False
+    return True
+
+
+def _versions_by_id(branches, out):
+    for b in branches:
+        if b["category"] in ("product_version", "product_version_range") and "product" in b:
+            out[b["product"]["product_id"]] = (b["category"], b["name"])
+        _versions_by_id(b.get("branches", []), out)
+    return out
+
+
+def version_status_failures(doc):
+    """6.1.6 by version: a fixed product version that a known_affected
+    version or range of the tree also covers (two product ids, one version)."""
+    fail = []
+    versions = _versions_by_id(doc.get("product_tree", {}).get("branches", []), {})
+    for i, v in enumerate(doc.get("vulnerabilities", [])):
+        ps = v.get("product_status", {})
+        for f in ps.get("fixed", []) + ps.get("first_fixed", []):
+            if versions.get(f, ("",))[0] != "product_version":
+                continue
+            fixed = versions[f][1]
+            for a in ps.get("known_affected", []) + ps.get("first_affected", []) + ps.get("last_affected", []):
+                kind, name = versions.get(a, ("", ""))
+                if (kind == "product_version" and compare_versions(fixed, name) == 0) or \
+                        (kind == "product_version_range" and in_vers(fixed, name)):
+                    fail.append(f"6.1.6 fixed version {fixed} ({f}) is inside affected {name} ({a}) in vulnerability {i}")
+    return fail
+
+
+def tlp_failures(doc):
+    """A draft goes to those coordinating, not to the public: never TLP:WHITE."""
+    label = doc["document"].get("distribution", {}).get("tlp", {}).get("label")
+    if doc["document"]["tracking"]["status"] == "draft" and label in (None, "WHITE"):
+        return [f"a draft labelled TLP:{label}"]
+    return []
+
+
+def cve_failures(record):
+    """Schema errors of a CVE JSON 5 record and, per product, an unaffected
+    version inside an affected range (the record would contradict itself)."""
+    fail = schema_errors("cve", record)
+    for p in record["containers"]["cna"].get("affected", []):
+        versions = p.get("versions", [])
+        for u in (x for x in versions if x["status"] == "unaffected" and "lessThan" not in x
+                  and "lessThanOrEqual" not in x):
+            for a in (x for x in versions if x["status"] == "affected"):
+                low, high = a["version"], a.get("lessThan") or a.get("lessThanOrEqual")
+                inside = compare_versions(u["version"], low) == 0 if high is None else \
+                    compare_versions(low, u["version"]) <= 0 and \
+                    (high == "*" or compare_versions(u["version"], high) < (1 if "lessThanOrEqual" in a else 0))
+                if inside:
+                    fail.append(f"{p['product']}: {u['version']} is unaffected and affected ({a})")
+    return fail
 
 
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
@@ -264,4 +363,4 @@ def date_failures(node, where=""):
 
 def check_csaf(doc):
     """Schema errors, date-times and mandatory-test failures together."""
-    return schema_errors("csaf", doc) + date_failures(doc) + mandatory_failures(doc)
+    return schema_errors("csaf", doc) + date_failures(doc) + mandatory_failures(doc) + version_status_failures(doc)

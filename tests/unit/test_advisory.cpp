@@ -291,3 +291,230 @@ TEST_CASE("advisory: [advisory] is read and checked", "[advisory][config]") {
   refused("category = \"reseller\"\n", "advisory.category");
   refused("colour = \"red\"\n", "advisory.colour");
 }
+
+TEST_CASE("advisory: versions order pre-releases before their release", "[advisory]") {
+  // Each pair is (lower, higher).
+  const std::vector<std::pair<const char*, const char*>> ordered = {
+      {"1.9", "1.10"},
+      {"1.0", "1.0.0"},
+      {"1.0", "1.0.1"},
+      {"1.0", "1.0-1"},
+      {"1.0-1", "1.0.1"},
+      {"2.0.0-rc1", "2.0.0"},
+      {"2.0.0-rc1", "2.0.0-rc2"},
+      {"2.0.0-rc2", "2.0.0-rc10"},
+      {"1.0.0-alpha", "1.0.0-alpha.1"},
+      {"1.0.0-alpha.1", "1.0.0-beta"},
+      {"1.0.0-beta.2", "1.0.0-beta.11"},
+      {"1.0.0-beta", "1.0.0"},
+      {"1.0.0-rc.1", "1.0.0"},
+      {"1.0~rc1", "1.0"},
+      {"1.0~rc1", "1.0~rc2"},
+      {"1.0~~", "1.0~"},
+      {"1.0~rc1", "1.0-rc1"},
+      {"0.9", "1.0~rc1"},
+      {"1.0-rc1", "1.0-1"},
+      {"1.0", "1.0a"},
+      {"1.0+build5", "1.0.1"},
+      {"1.0", "1.0+build5"}};
+  for (const auto& [lo, hi] : ordered) {
+    INFO(lo << " < " << hi);
+    CHECK(advisory::compare_versions(lo, hi) < 0);
+    CHECK(advisory::compare_versions(hi, lo) > 0);
+  }
+  CHECK(advisory::compare_versions("1.02", "1.2") == 0);
+  CHECK(advisory::compare_versions("2.0.0-rc1", "2.0.0-rc1") == 0);
+  auto v = advisory::parse_versions("2.0.0-rc1 - 2.0.0, 1.0~rc1 - 1.0", "versions");
+  REQUIRE(v.ok());
+  CHECK(v->at(0).contains("2.0.0-rc2"));
+  CHECK_FALSE(v->at(0).contains("2.0.0-1"));
+  CHECK(v->at(1).contains("1.0~rc2"));
+  CHECK_FALSE(v->at(1).contains("1.0.1"));
+  CHECK_FALSE(advisory::parse_versions("2.0.0 - 2.0.0-rc1", "versions").ok());
+}
+
+TEST_CASE("advisory: a version listed twice or holding a CSAF range word is refused", "[advisory]") {
+  auto refused = [](const char* text, const char* words) {
+    auto r = advisory::parse_versions(text, "versions");
+    INFO(text);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::invalid);
+    CHECK_THAT(r.error().message, Catch::Contains(words));
+  };
+  refused("1.2, 1.2", "'1.2' is listed twice");
+  refused("1.2, 1.3, 1.02", "'1.02' is listed twice (also as '1.2')");
+  refused("1.0 - 1.4, >=1.0 <=1.4", "'>=1.0 <=1.4' is listed twice (also as '1.0 - 1.4')");
+  refused("<2.0, <2.0", "listed twice");
+  // CSAF 2.0 6.1.31 reads these, lower-cased, anywhere in a product version as a range.
+  for (const char* w : {"all", "ALL", "after", "before", "Earlier", "later", "prior", "versions", "1.0-prior",
+                        "1.0-install", "1.0 - later"})
+    refused(w, "CSAF reads as a range");
+  CHECK(advisory::parse_versions("1.0-alpha, 1.0-beta, 2.0 - 2.4", "versions").ok());
+  CHECK(advisory::parse_versions("1.0 - 1.4, >=1.0 <1.4, >1.0 <=1.4", "versions").ok());  // three ranges
+  auto in = sample();
+  in.fixed = "1.5, 1.5";
+  auto c = advisory::check(in);
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.error().message, Catch::Contains("fixed: '1.5' is listed twice"));
+}
+
+TEST_CASE("advisory: fixed versions and affected ones fit together", "[advisory]") {
+  auto in = sample();
+  in.versions.reset();
+  in.fixed = "1.5.3";
+  auto c = advisory::check(in);
+  REQUIRE(c.ok());
+  REQUIRE(c->affected.size() == 1);
+  CHECK(c->affected_from_fixed);
+  CHECK(c->affected[0].vers() == "vers:generic/<1.5.3");
+  json doc = advisory::csaf(in, *c);
+  const json& versions = doc["product_tree"]["branches"][0]["branches"][0]["branches"];
+  REQUIRE(versions.size() == 2);
+  CHECK(versions[0]["name"] == "vers:generic/<1.5.3");
+  CHECK(versions[1]["name"] == "1.5.3");
+  CHECK_THAT(advisory::text(in, *c), Catch::Contains("Example Corp Widget Server before 1.5.3\n"));
+  auto r = advisory::cve_record(in, *c, "CVE-2026-1234");
+  REQUIRE(r.ok());
+  CHECK((*r)["containers"]["cna"]["affected"][0]["versions"][0] ==
+        json({{"version", "0"}, {"status", "affected"}, {"versionType", "custom"}, {"lessThan", "1.5.3"}}));
+
+  auto refused = [](const advisory::Input& x, const char* words) {
+    auto checked = advisory::check(x);
+    REQUIRE_FALSE(checked.ok());
+    CHECK_THAT(checked.error().message, Catch::Contains(words));
+  };
+  // Backports on two branches: which versions are affected cannot be told, in either order.
+  in.fixed = "1.5.3, 2.0.1";
+  refused(in, "several fixed versions (1.5.3, 2.0.1) but no affected versions");
+  refused(in, "--versions \">=1.5 <1.5.3, >=2.0 <2.0.1\"");
+  in.fixed = "2.0.1, 1.5.3";
+  refused(in, "several fixed versions");
+  // A fixed version inside an affected range, or equal to an affected version.
+  in.versions = "<2.0.1";
+  refused(in, "'1.5.3' is among the affected versions 'before 2.0.1'");
+  in.versions = "1.0 - 1.4";
+  in.fixed = "1.4";
+  refused(in, "'1.4' is among the affected versions '1.0 to 1.4'");
+  in.versions = "1.3, 1.4";
+  in.fixed = "1.3";
+  refused(in, "'1.3' is among the affected versions '1.3'");
+  // The branches given: each fixed version outside every affected range.
+  in.versions = ">=1.5 <1.5.3, >=2.0 <2.0.1";
+  in.fixed = "1.5.3, 2.0.1";
+  c = advisory::check(in);
+  REQUIRE(c.ok());
+  CHECK_FALSE(c->affected_from_fixed);
+  CHECK(c->affected.size() == 2);
+  in.versions = "1.0 - 1.4";
+  in.fixed = "1.4.1";
+  CHECK(advisory::check(in).ok());
+}
+
+TEST_CASE("advisory: a draft is TLP:AMBER, a published version TLP:WHITE", "[advisory]") {
+  auto in = sample();
+  auto c = advisory::check(in);
+  REQUIRE(c.ok());
+  CHECK(advisory::csaf(in, *c)["document"]["distribution"]["tlp"]["label"] == "WHITE");
+  CHECK(advisory::text(in, *c).find("TLP:AMBER") == std::string::npos);
+  in.version = 0;
+  in.revisions.clear();
+  json doc = advisory::csaf(in, *c);
+  CHECK(doc["document"]["tracking"]["status"] == "draft");
+  CHECK(doc["document"]["distribution"]["tlp"]["label"] == "AMBER");
+  CHECK_THAT(advisory::text(in, *c), Catch::Contains("TLP:AMBER"));
+}
+
+TEST_CASE("advisory: references are http(s) URIs of printable ASCII", "[advisory]") {
+  for (const char* good : {"https://example.com", "http://example.com/a/b?c=d&e=f#frag", "https://example.com/%20x",
+                           "https://[2001:db8::1]:8443/x", "https://example.com/a(b)!$'*+,;=:@~"})
+    CHECK(advisory::reference_url(good));
+  for (const char* bad : {"https://", "https:///path", "ftp://example.com", "https://example.com/a b",
+                          "https://example.com/a|b", "https://example.com/{x}", "https://example.com/\"x\"",
+                          "https://example.com/<x>", "https://example.com/a\\b", "https://example.com/a^b",
+                          "https://example.com/a`b", "https://example.com/caf\xc3\xa9", "https://example.com/%zz",
+                          "https://example.com/%2", "https://example.com/a#b#c", "https://example.com/[x]",
+                          "https://exa mple.com", "https://example.com/\x7f"}) {
+    INFO(bad);
+    CHECK_FALSE(advisory::reference_url(bad));
+  }
+  auto in = sample();
+  in.references = {"https://example.com/a|b"};
+  auto c = advisory::check(in);
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.error().message, Catch::Contains("not an http(s) URL"));
+}
+
+TEST_CASE("advisory: the CVE record refuses what it cannot say", "[advisory]") {
+  auto refused = [](const advisory::Input& in, const char* words) {
+    auto c = advisory::check(in);
+    INFO((c.ok() ? std::string() : c.error().message));
+    REQUIRE(c.ok());  // a CSAF document and a text can say it
+    auto r = advisory::cve_record(in, *c, "CVE-2026-1234");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::invalid);
+    CHECK_THAT(r.error().message, Catch::Contains(words));
+  };
+  auto in = sample();
+  in.versions = ">1.0 <2.0";
+  in.fixed = "2.0";
+  refused(in, "'>1.0 <2.0' starts after 1.0");
+  refused(in, "--versions \">=1.0.1 <2.0\"");
+  in.versions = ">1.0";
+  in.fixed.reset();
+  refused(in, "starts after 1.0");
+  in = sample();
+  in.details = std::string(4097, 'x');
+  refused(in, "the details has 4097 characters; a CVE JSON 5 record holds at most 4096");
+  in.details.clear();
+  in.summary = std::string(5000, 'y');
+  refused(in, "the summary has 5000 characters");
+  in = sample();
+  in.title = std::string(257, 't');
+  refused(in, "the title has 257 characters");
+  in = sample();
+  in.product = std::string(2049, 'p');
+  refused(in, "the product has 2049 characters");
+  in = sample();
+  in.publisher.vendor = std::string(513, 'v');
+  refused(in, "the vendor has 513");
+  in = sample();
+  in.vendors = {{std::string(600, 'w'), "", "affected", std::nullopt}};
+  refused(in, "a vendor's name");
+  in = sample();
+  in.credit = std::string(4097, 'c');
+  refused(in, "the credit has 4097");
+  in = sample();
+  in.references = {"https://example.com/" + std::string(2030, 'r')};
+  refused(in, "a reference URL has 2050");
+  in = sample();
+  in.versions = "1.0 - 1.4." + std::string(1028, '4');
+  refused(in, "has 1032 characters");
+  in = sample();
+  in.publisher.cve_org_id = "not-a-uuid";
+  refused(in, "cve_org_id is not a UUID");
+  // maxLength counts characters, not bytes: 4096 two-byte characters fit.
+  in = sample();
+  std::string e_acute;
+  for (int i = 0; i < 4096; ++i) e_acute += "\xc3\xa9";
+  in.details = e_acute;
+  auto c = advisory::check(in);
+  REQUIRE(c.ok());
+  auto r = advisory::cve_record(in, *c, "CVE-2026-1234");
+  REQUIRE(r.ok());
+  CHECK((*r)["containers"]["cna"]["descriptions"][0]["value"] == e_acute);
+  in.title = std::string(256, 't');
+  CHECK(advisory::cve_record(in, *c, "CVE-2026-1234").ok());
+}
+
+TEST_CASE("advisory: the CVE record says our own product once", "[advisory]") {
+  auto in = sample();
+  in.vendors = {{"Example Corp", "", "affected", std::nullopt}, {"acme", "", "not-affected", std::nullopt}};
+  auto c = advisory::check(in);
+  REQUIRE(c.ok());
+  auto r = advisory::cve_record(in, *c, "CVE-2026-1234");
+  REQUIRE(r.ok());
+  const json& affected = (*r)["containers"]["cna"]["affected"];
+  REQUIRE(affected.size() == 2);
+  CHECK(affected[0]["vendor"] == "Example Corp");
+  CHECK(affected[1]["vendor"] == "acme");
+}
