@@ -25,16 +25,18 @@ const std::map<std::string, AdvisoryField>& fields() {
   return f;
 }
 
-// A field's text as an analyst typed it: UTF-8, no control characters
-// (line breaks and tabs in the long texts), bounded.
+// A field's text as an analyst typed it: UTF-8, bounded, no control
+// characters (line breaks and tabs in the long texts) and no bidi override or
+// isolate, which would reorder the published text; the one-line fields (the
+// title is the announcement's Subject) hold no invisible format character
+// either (core/text.hpp disguising_character).
 std::string checked_text(const std::string& field, const std::string& value) {
   bool one_line = field == "title" || field == "credit" || field == "fixed" || field == "reference";
   std::size_t max = field == "title" ? 200 : one_line ? 1000 : 20000;
   if (!is_valid_utf8(value)) fail(ExitCode::usage, fmt::format("{}: not UTF-8 text", field));
   if (value.size() > max) fail(ExitCode::usage, fmt::format("{}: longer than {} bytes", field, max));
-  for (unsigned char c : value)
-    if ((c < 0x20 && !(c == '\n' && !one_line) && !(c == '\t' && !one_line)) || c == 0x7f)
-      fail(ExitCode::usage, fmt::format("{}: holds a control character{}", field, one_line ? " or a line break" : ""));
+  if (auto bad = disguising_character(value, !one_line))
+    fail(ExitCode::usage, fmt::format("{}: holds {}", field, *bad));
   if (field == "title" && trim(value).empty())
     fail(ExitCode::usage, "title: an advisory needs a title (it cannot be empty)");
   return value;
