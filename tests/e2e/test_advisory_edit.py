@@ -85,6 +85,13 @@ def test_template_shows_the_fields_and_the_edit_is_saved():
         assert code == 0, (code, out, err)
         assert "[credit]\nRita Reporter\n" in d.editor_saw()
         assert d.env.json("advisory", "1", "show")["credit"] is None
+        # An editor that saves CRLF line ends; a deleted heading leaves its field as it was.
+        text = template(title="Saved with CRLF").replace("[fixed]\n1.5\n", "").replace("\n", "\r\n")
+        code, out, err = d.edit("replace", text)
+        assert code == 0, (code, out, err)
+        a = d.env.json("advisory", "1", "show")
+        assert a["title"] == "Saved with CRLF" and a["summary"] == "A crafted widget crashes the server.\nIt may run code."
+        assert a["fixed"] == "1.5"
     finally:
         d.close()
 
