@@ -6,8 +6,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
+#include <string_view>
+#include <vector>
 
 #include "commands.hpp"
 #include "core/text.hpp"
@@ -25,16 +28,18 @@ const std::map<std::string, AdvisoryField>& fields() {
   return f;
 }
 
-// A field's text as an analyst typed it: UTF-8, no control characters
-// (line breaks and tabs in the long texts), bounded.
+// A field's text as an analyst typed it: UTF-8, bounded, no control
+// characters (line breaks and tabs in the long texts) and no bidi override or
+// isolate, which would reorder the published text; the one-line fields (the
+// title is the announcement's Subject) hold no invisible format character
+// either (core/text.hpp disguising_character).
 std::string checked_text(const std::string& field, const std::string& value) {
   bool one_line = field == "title" || field == "credit" || field == "fixed" || field == "reference";
   std::size_t max = field == "title" ? 200 : one_line ? 1000 : 20000;
   if (!is_valid_utf8(value)) fail(ExitCode::usage, fmt::format("{}: not UTF-8 text", field));
   if (value.size() > max) fail(ExitCode::usage, fmt::format("{}: longer than {} bytes", field, max));
-  for (unsigned char c : value)
-    if ((c < 0x20 && !(c == '\n' && !one_line) && !(c == '\t' && !one_line)) || c == 0x7f)
-      fail(ExitCode::usage, fmt::format("{}: holds a control character{}", field, one_line ? " or a line break" : ""));
+  if (auto bad = disguising_character(value, !one_line))
+    fail(ExitCode::usage, fmt::format("{}: holds {}", field, *bad));
   if (field == "title" && trim(value).empty())
     fail(ExitCode::usage, "title: an advisory needs a title (it cannot be empty)");
   return value;
@@ -138,34 +143,46 @@ std::string edit_template(const AdvisoryRecord& r) {
   return out;
 }
 
+// The text's lines, each without its LF or CRLF.
+std::vector<std::string> split_lines(std::string_view text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = std::min(text.find('\n', start), text.size());
+    std::string_view line = text.substr(start, end - start);
+    if (end < text.size() && line.ends_with('\r')) line.remove_suffix(1);
+    lines.emplace_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+// The edited template: each field's lines under its [field] heading, trimmed;
+// # lines dropped; a field whose heading was deleted is left out (unchanged).
+std::map<std::string, std::string> parse_edited(std::string_view edited) {
+  std::map<std::string, std::string> values;
+  std::string current;
+  for (const auto& line : split_lines(edited)) {
+    if (line.starts_with("#")) continue;
+    bool heading = line.size() > 2 && line.front() == '[' && line.back() == ']';
+    std::string name = heading ? line.substr(1, line.size() - 2) : "";
+    if (fields().count(name)) {
+      current = name;
+      values[current];
+    } else if (!current.empty()) {
+      values[current] += (values[current].empty() ? "" : "\n") + line;
+    }
+  }
+  for (auto& [name, value] : values) value = trim(value);
+  return values;
+}
+
 int advisory_edit(Context& ctx, std::int64_t case_id) {
   if (!on_terminal()) fail(ExitCode::usage, "advisory edit needs a terminal (use advisory ID set FIELD VALUE)");
   Store s = ctx.store();
   AdvisoryRecord r = check(s.get_advisory(case_id));
-  std::string edited = edit_draft(edit_template(r));
-  std::map<std::string, std::string> values;
-  std::string current;
-  for (const auto& raw : [&] {
-         std::vector<std::string> lines;
-         std::size_t start = 0;
-         while (start <= edited.size()) {
-           std::size_t end = edited.find('\n', start);
-           lines.push_back(edited.substr(start, end == std::string::npos ? std::string::npos : end - start));
-           if (end == std::string::npos) break;
-           start = end + 1;
-         }
-         return lines;
-       }()) {
-    if (raw.starts_with("#")) continue;
-    if (raw.size() > 2 && raw.front() == '[' && raw.back() == ']' && fields().count(raw.substr(1, raw.size() - 2))) {
-      current = raw.substr(1, raw.size() - 2);
-      values[current];
-    } else if (!current.empty()) {
-      values[current] += (values[current].empty() ? "" : "\n") + raw;
-    }
-  }
-  for (auto& [name, value] : values) {
-    value = trim(value);
+  auto values = parse_edited(edit_draft(edit_template(r)));
+  for (const auto& [name, value] : values) {  // every field checked before any is saved
     checked_text(name, value);
     check_field_value(name, value);
   }

@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "cases/search_query.hpp"
 #include "pager.hpp"
+#include "core/text.hpp"
 #include "core/util.hpp"
 #include "mail/mbox.hpp"
 #include "progress.hpp"
@@ -251,7 +252,9 @@ int cmd_set(Context& ctx, const Args& a) {
     return 0;
   }
   if (changes.empty()) std::cout << fmt::format("[{}#{}] unchanged\n", ctx.tag(), detail.summary.id);
-  for (const auto& c : changes) std::cout << fmt::format("[{}#{}] {}\n", ctx.tag(), detail.summary.id, c);
+  // A change names the old value too, which a version before validation may have stored raw.
+  for (const auto& c : changes)
+    std::cout << fmt::format("[{}#{}] {}\n", ctx.tag(), detail.summary.id, display_safe(c));
   return 0;
 }
 

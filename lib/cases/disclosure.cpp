@@ -1,5 +1,6 @@
 #include "cases/disclosure.hpp"
 
+#include "core/text.hpp"
 #include "core/util.hpp"
 #include "cvd/cvss.hpp"
 
@@ -12,6 +13,16 @@ namespace {
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Product and versions reach the text advisory, its clear-signed copy, the
+// announcement mail and the CSAF and CVE documents: one line of plain text.
+Status check_line(std::string_view field, const std::optional<std::string>& value, std::size_t max) {
+  if (!value) return ok_status();
+  if (value->size() > max) return Error{Errc::invalid, fmt::format("{}: longer than {} bytes", field, max)};
+  if (auto bad = disguising_character(*value))
+    return Error{Errc::invalid, fmt::format("{}: holds {}; it must be one line of plain text", field, *bad)};
+  return ok_status();
 }
 
 }  // namespace
@@ -48,6 +59,8 @@ Status validate(const DisclosureChange& c) {
   for (const auto* list : {&c.add_cves, &c.remove_cves})
     for (const auto& id : *list)
       if (!valid_cve_id(id)) return Error{Errc::invalid, fmt::format("'{}' is not a CVE id like CVE-2026-12345", id)};
+  if (auto st = check_line("product", c.product, kMaxProduct); !st) return st;
+  if (auto st = check_line("versions", c.versions, kMaxVersions); !st) return st;
   if (c.cvss && !c.cvss->empty()) {
     auto parsed = parse_cvss(*c.cvss);
     if (!parsed) return parsed.error();

@@ -53,7 +53,13 @@ struct DisclosureChange {
   }
 };
 
-// Checks every field of the change; the first problem, named.
+// Bounds of product and versions, in bytes.
+inline constexpr std::size_t kMaxProduct = 200;
+inline constexpr std::size_t kMaxVersions = 500;
+
+// Checks every field of the change; the first problem, named. Product and
+// versions are one line of UTF-8 without control, bidi or invisible format
+// characters (core/text.hpp disguising_character).
 Status validate(const DisclosureChange& change);
 
 }  // namespace cased

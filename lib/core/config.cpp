@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <map>
 #include <set>
@@ -327,6 +328,17 @@ void read_web(Reader& r, const toml::table& root, Config& cfg) {
   }
 }
 
+// A version 4 UUID as the CVE JSON 5 schema's uuidType (orgId) writes it:
+// ^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-4[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-[0-9A-Fa-f]{12}$
+bool is_uuid4(std::string_view s) {
+  if (s.size() != 36 || s[14] != '4' || std::string_view("89ABab").find(s[19]) == std::string_view::npos) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
 void read_advisory(Reader& r, const toml::table& root, Config& cfg) {
   const toml::table* t = r.section(root, "advisory");
   if (!t) return;
@@ -350,10 +362,19 @@ void read_advisory(Reader& r, const toml::table& root, Config& cfg) {
                      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
                    });
   if (!prefix_ok) r.fail(t->get("id_prefix"), "advisory.id_prefix", "expected letters, digits and - (at most 32)");
-  static const std::set<std::string> categories{"coordinator", "discoverer", "other", "translator", "user", "vendor"};
-  if (!categories.count(a.category))
+  // CSAF's "translator" obliges document/source_lang (CSAF 2.0 6.1.15): an
+  // advisory translated from someone else's, which cased never publishes.
+  static const std::set<std::string> categories{"coordinator", "discoverer", "other", "user", "vendor"};
+  if (a.category == "translator")
     r.fail(t->get("category"), "advisory.category",
-           "expected coordinator, discoverer, other, translator, user or vendor");
+           "translator is not possible: cased publishes its own advisories, not translations of another "
+           "publisher's (a CSAF translator's document must name its source language)");
+  else if (!categories.count(a.category))
+    r.fail(t->get("category"), "advisory.category", "expected coordinator, discoverer, other, user or vendor");
+  if (!a.cve_org_id.empty() && !is_uuid4(a.cve_org_id))
+    r.fail(t->get("cve_org_id"), "advisory.cve_org_id",
+           "expected the CVE Program's UUID of your CNA (a version 4 UUID like "
+           "00000000-0000-4000-8000-000000000000)");
 }
 
 }  // namespace

@@ -56,7 +56,30 @@ bool is_bidi_control(std::uint32_t cp) {
          (cp >= 0x2066 && cp <= 0x2069);
 }
 
+bool is_reordering_control(std::uint32_t cp) {
+  return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+bool is_invisible_format(std::uint32_t cp) {
+  return is_bidi_control(cp) || cp == 0x180E || (cp >= 0x200B && cp <= 0x200D) || (cp >= 0x2060 && cp <= 0x2064) ||
+         cp == 0xFEFF || cp == 0x2028 || cp == 0x2029;
+}
+
 }  // namespace
+
+std::optional<std::string> disguising_character(std::string_view text, bool multiline) {
+  for (std::size_t i = 0; i < text.size();) {
+    std::uint32_t cp = next_code_point(text, i);
+    if (cp == kInvalid) return "bytes that are not UTF-8";
+    if (multiline && (cp == '\n' || cp == '\t')) continue;
+    if (cp == '\n' || cp == '\r' || cp == 0x85) return fmt::format("a line break (U+{:04X})", cp);
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) return fmt::format("a control character (U+{:04X})", cp);
+    if (is_reordering_control(cp)) return fmt::format("a bidi control that reorders text (U+{:04X})", cp);
+    if (!multiline && (cp == 0x2028 || cp == 0x2029)) return fmt::format("a line break (U+{:04X})", cp);
+    if (!multiline && is_invisible_format(cp)) return fmt::format("an invisible format character (U+{:04X})", cp);
+  }
+  return std::nullopt;
+}
 
 bool is_valid_utf8(std::string_view bytes) {
   for (std::size_t i = 0; i < bytes.size();)

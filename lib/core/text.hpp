@@ -3,6 +3,7 @@
 // bytes into something a terminal, a log or a JSON document receives.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,5 +20,16 @@ bool is_valid_utf8(std::string_view bytes);
 // controls as <U+202E>. `multiline` keeps LF and TAB (and drops the CR of a
 // CRLF); otherwise they are shown like any other control.
 std::string display_safe(std::string_view text, bool multiline = false);
+
+// What in valid UTF-8 `text` an analyst's field must not carry into a
+// published document, named for a message ("a line break (U+000A)"), or
+// nullopt. Always: control characters (C0, DEL, C1; `multiline` allows LF
+// and TAB) and the bidi embeddings, overrides and isolates (U+202A-U+202E,
+// U+2066-U+2069), which reorder the text around them ("Trojan Source").
+// One-line text (not `multiline`) also refuses the invisible format
+// characters that can disguise it: bidi marks (U+061C, U+200E, U+200F),
+// zero-width characters (U+180E, U+200B-U+200D, U+2060-U+2064, U+FEFF) and
+// the line and paragraph separators (U+2028, U+2029).
+std::optional<std::string> disguising_character(std::string_view text, bool multiline = false);
 
 }  // namespace cased

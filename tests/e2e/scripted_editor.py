@@ -1,7 +1,8 @@
 """A scripted $EDITOR for test_reply_editor.py: records what it found (the
 draft's path, its directory's and its own mode, its text) in $EDIT_LOG, then
-does what $EDIT_MODE says: append (the reply text in $EDIT_TEXT), unchanged,
-empty, fail (exit 3) or hang (until killed, at most 60 s)."""
+does what $EDIT_MODE says: append (the reply text in $EDIT_TEXT), replace
+(the whole file becomes $EDIT_TEXT), unchanged, empty, fail (exit 3) or hang
+(until killed, at most 60 s)."""
 
 import json
 import os
@@ -31,6 +32,9 @@ os.rename(log + ".tmp", log)
 mode = os.environ.get("EDIT_MODE", "append")
 if mode == "append":
     with open(path, "a", encoding="utf-8") as f:
+        f.write(os.environ["EDIT_TEXT"])
+elif mode == "replace":
+    with open(path, "w", encoding="utf-8") as f:
         f.write(os.environ["EDIT_TEXT"])
 elif mode == "empty":
     open(path, "w").close()

@@ -143,3 +143,38 @@ TEST_CASE("config: ack.per_sender_per_day is read and bounded", "[config][ack]")
     CHECK(e.error().message.find("ack.per_sender_per_day") != std::string::npos);
   }
 }
+
+TEST_CASE("config: advisory.cve_org_id is a version 4 UUID or empty", "[config][advisory]") {
+  auto with = [](const std::string& value) {
+    return parse_config(std::string(kMinimal) + "[advisory]\ncve_org_id = \"" + value + "\"\n", "f.toml");
+  };
+  for (const char* good : {"", "b3d1f4a2-5c6e-4f70-8a9b-0c1d2e3f4a5b", "B3D1F4A2-5C6E-4F70-AA9B-0C1D2E3F4A5B"}) {
+    INFO(good);
+    auto c = with(good);
+    REQUIRE(c.ok());
+    CHECK(c->advisory.cve_org_id == good);
+  }
+  for (const char* bad : {"Example Corp", "b3d1f4a2-5c6e-3f70-8a9b-0c1d2e3f4a5b",  // version 3
+                          "b3d1f4a2-5c6e-4f70-7a9b-0c1d2e3f4a5b",                  // not the RFC 4122 variant
+                          "b3d1f4a25c6e4f708a9b0c1d2e3f4a5b", "{b3d1f4a2-5c6e-4f70-8a9b-0c1d2e3f4a5b}",
+                          "b3d1f4a2-5c6e-4f70-8a9b-0c1d2e3f4a5g", "b3d1f4a2-5c6e-4f70-8a9b-0c1d2e3f4a5b "}) {
+    INFO(bad);
+    auto c = with(bad);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message.rfind("f.toml:6: advisory.cve_org_id: expected the CVE Program's UUID", 0) == 0);
+  }
+}
+
+TEST_CASE("config: advisory.category refuses translator and says why", "[config][advisory]") {
+  for (const char* good : {"coordinator", "discoverer", "other", "user", "vendor"}) {
+    auto c = parse_config(std::string(kMinimal) + "[advisory]\ncategory = \"" + good + "\"\n", "f.toml");
+    REQUIRE(c.ok());
+    CHECK(c->advisory.category == good);
+  }
+  auto t = parse_config(std::string(kMinimal) + "[advisory]\ncategory = \"translator\"\n", "f.toml");
+  REQUIRE_FALSE(t.ok());
+  CHECK(t.error().message.rfind("f.toml:6: advisory.category: translator is not possible: cased publishes", 0) == 0);
+  auto x = parse_config(std::string(kMinimal) + "[advisory]\ncategory = \"publisher\"\n", "f.toml");
+  REQUIRE_FALSE(x.ok());
+  CHECK(x.error().message == "f.toml:6: advisory.category: expected coordinator, discoverer, other, user or vendor");
+}

@@ -3,7 +3,10 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "cases/disclosure.hpp"
+#include "core/text.hpp"
 #include "store/store.hpp"
 
 using namespace cased;
@@ -86,6 +89,82 @@ TEST_CASE("disclosure: CVE ids and dates", "[disclosure]") {
   CHECK_FALSE(parse_date("2026-12-01T00:00:00Z"));
 }
 
+namespace {
+
+// validate()'s message for a change of product (or versions) to `value`, "" when it passes.
+std::string refusal(const std::string& value, bool versions = false) {
+  DisclosureChange c;
+  (versions ? c.versions : c.product) = value;
+  auto st = validate(c);
+  return st ? std::string() : st.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("disclosure: product and versions are one line of plain text, bounded", "[disclosure]") {
+  for (const char* good : {"", "Widget Server", "Wídget Sérver 企業版", "1.0 - 1.4, 2.0", "עברית product"}) {
+    INFO(good);
+    CHECK(refusal(good) == "");
+    CHECK(refusal(good, true) == "");
+  }
+  // The review's forged line: an escape sequence and a line that reads as the advisory's own.
+  CHECK(refusal("Wid\x1b[31mget\nFixed: all") ==
+        "product: holds a control character (U+001B); it must be one line of plain text");
+  CHECK(refusal("Widget\nFixed: all", true) ==
+        "versions: holds a line break (U+000A); it must be one line of plain text");
+  CHECK(refusal("Widget\r") == "product: holds a line break (U+000D); it must be one line of plain text");
+  CHECK(refusal("Widget\tServer") == "product: holds a control character (U+0009); it must be one line of plain text");
+  CHECK(refusal("Widget\x7f") == "product: holds a control character (U+007F); it must be one line of plain text");
+  CHECK(refusal("Widget\xc2\x85 Fixed") == "product: holds a line break (U+0085); it must be one line of plain text");
+  CHECK(refusal("Widget\xc2\x9b" "31m") ==
+        "product: holds a control character (U+009B); it must be one line of plain text");
+  CHECK(refusal("Widget\xe2\x80\xa8" "Fixed: all") ==
+        "product: holds a line break (U+2028); it must be one line of plain text");
+  CHECK(refusal("Widget \xff") == "product: holds bytes that are not UTF-8; it must be one line of plain text");
+  CHECK(refusal("1.0 \xed\xa0\x80", true) ==
+        "versions: holds bytes that are not UTF-8; it must be one line of plain text");
+  // Bidi controls and invisible format characters that make the text read otherwise than it is.
+  struct Row {
+    const char* bytes;
+    const char* named;
+  };
+  const Row hidden[] = {
+      {"\xe2\x80\xae", "a bidi control that reorders text (U+202E)"},  // RIGHT-TO-LEFT OVERRIDE
+      {"\xe2\x80\xaa", "a bidi control that reorders text (U+202A)"},
+      {"\xe2\x81\xa6", "a bidi control that reorders text (U+2066)"},  // LEFT-TO-RIGHT ISOLATE
+      {"\xe2\x81\xa9", "a bidi control that reorders text (U+2069)"},
+      {"\xe2\x80\x8b", "an invisible format character (U+200B)"},      // ZERO WIDTH SPACE
+      {"\xe2\x80\x8d", "an invisible format character (U+200D)"},
+      {"\xe2\x80\x8f", "an invisible format character (U+200F)"},      // RIGHT-TO-LEFT MARK
+      {"\xe2\x80\xa9", "a line break (U+2029)"},
+      {"\xe2\x81\xa0", "an invisible format character (U+2060)"},      // WORD JOINER
+      {"\xef\xbb\xbf", "an invisible format character (U+FEFF)"},
+      {"\xd8\x9c", "an invisible format character (U+061C)"},
+  };
+  for (const auto& h : hidden) {
+    INFO(h.named);
+    CHECK(refusal(std::string("1.0") + h.bytes + " - 1.4", true) ==
+          fmt::format("versions: holds {}; it must be one line of plain text", h.named));
+    CHECK(refusal(std::string("Widget ") + h.bytes) ==
+          fmt::format("product: holds {}; it must be one line of plain text", h.named));
+  }
+  CHECK(refusal(std::string(kMaxProduct, 'x')) == "");
+  CHECK(refusal(std::string(kMaxProduct + 1, 'x')) == "product: longer than 200 bytes");
+  CHECK(refusal(std::string(kMaxVersions, '1'), true) == "");
+  CHECK(refusal(std::string(kMaxVersions + 1, '1'), true) == "versions: longer than 500 bytes");
+}
+
+TEST_CASE("text: disguising characters in long texts are the controls and the reordering ones", "[disclosure][text]") {
+  CHECK_FALSE(disguising_character("Line one\n\tLine two\n", true));
+  // Marks and joiners have uses in running text (Persian, emoji); overrides and isolates reorder it.
+  CHECK_FALSE(disguising_character("\xd9\x85\xe2\x80\x8c\xd9\x86 \xe2\x80\x8f.", true));
+  CHECK(disguising_character("if (x) {\xe2\x80\xae } \xe2\x81\xa6", true) ==
+        std::optional<std::string>("a bidi control that reorders text (U+202E)"));
+  CHECK(disguising_character("a\r\nb", true) == std::optional<std::string>("a line break (U+000D)"));
+  CHECK(disguising_character("a\x1b[2Jb", true) == std::optional<std::string>("a control character (U+001B)"));
+  CHECK(disguising_character("a\nb") == std::optional<std::string>("a line break (U+000A)"));
+}
+
 TEST_CASE("disclosure: the store records each change as an event and clears fields", "[disclosure][store]") {
   char tmpl[] = "/tmp/cased-test-XXXXXX";
   std::filesystem::path dir = mkdtemp(tmpl);
@@ -145,6 +224,12 @@ TEST_CASE("disclosure: the store records each change as an event and clears fiel
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().code == Errc::invalid);
     CHECK(s.set_disclosure(9999, c, "alice").error().code == Errc::not_found);
+
+    // A forged product is refused by the store too, and leaves the case as it was.
+    DisclosureChange forged;
+    forged.product = "Wid\x1b[31mget\nFixed: all";
+    REQUIRE(s.set_disclosure(id, forged, "alice").error().code == Errc::invalid);
+    CHECK_FALSE(s.get_case(id)->disclosure.product);
   }
   std::filesystem::remove_all(dir);
 }
