@@ -50,8 +50,9 @@ void check_field_value(const std::string& field, const std::string& value) {
     auto v = advisory::parse_versions(value, "fixed");
     if (!v) fail(ExitCode::usage, v.error().message);
   }
-  if (field == "reference" && !value.starts_with("https://") && !value.starts_with("http://"))
-    fail(ExitCode::usage, fmt::format("reference: '{}' is not an http(s) URL", display_safe(clip(value, 80))));
+  if (field == "reference" && !advisory::reference_url(value))
+    fail(ExitCode::usage, fmt::format("reference: '{}' is not an http(s) URL (printable ASCII, a host, no space)",
+                                      display_safe(clip(value, 80))));
 }
 
 int advisory_set(Context& ctx, const AdvisoryArgs& aa, std::int64_t case_id) {
@@ -186,11 +187,19 @@ int advisory_edit(Context& ctx, std::int64_t case_id) {
     checked_text(name, value);
     check_field_value(name, value);
   }
+  // Only what changed, all in one transaction: a failure saves nothing.
+  const std::map<std::string, std::string> before = {
+      {"title", r.title},       {"summary", r.summary},           {"details", r.details},
+      {"remediation", r.remediation}, {"credit", r.credit.value_or("")}, {"fixed", r.fixed.value_or("")}};
+  std::vector<AdvisoryFieldValue> changes;
   for (const auto& [name, value] : values) {
+    if (before.at(name) == value) continue;
     bool clears = value.empty() && (name == "credit" || name == "fixed");
-    check(s.set_advisory_field(case_id, fields().at(name), clears ? std::nullopt : std::optional(value), ctx.actor));
+    changes.push_back({fields().at(name), clears ? std::nullopt : std::optional(value)});
   }
-  std::cout << fmt::format("[{}#{}] advisory {} saved\n", ctx.tag(), case_id, r.tracking_id);
+  if (!changes.empty()) check(s.set_advisory_fields(case_id, changes, ctx.actor));
+  std::cout << fmt::format("[{}#{}] advisory {} {}\n", ctx.tag(), case_id, r.tracking_id,
+                           changes.empty() ? "unchanged" : "saved");
   return 0;
 }
 

@@ -23,7 +23,7 @@ struct Publisher {
   std::string name;        // document.publisher.name
   std::string namespace_;  // document.publisher.namespace (a URL)
   std::string base_url;    // where the provider directory is served (no trailing /)
-  std::string category = "vendor";  // coordinator | discoverer | other | translator | user | vendor
+  std::string category = "vendor";  // coordinator | discoverer | other | user | vendor
   std::string contact;     // document.publisher.contact_details ("" leaves it out)
   std::string vendor;      // the product's vendor in the product tree ("" = name)
   std::string cve_org_id;  // the CNA's UUID in the CVE Program ("" = no CVE records)

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <ctime>
 
+#include "core/text.hpp"
 #include "cvd/advisory.hpp"
 #include "cvd/advisory_parts.hpp"
 #include "cvd/cve_id.hpp"
@@ -280,6 +281,19 @@ Result<Checked> check(const Input& in) {
     return bad(fmt::format("advisory {} has an empty title (casectl advisory ID set title TEXT)", in.tracking_id));
   if (!in.product || trimmed(*in.product).empty())
     return bad("the case names no product (casectl set ID --product NAME)");
+  // Checked again whatever reached the database (an older version, a hand
+  // edit): nothing published may carry a control or disguising character.
+  auto opt = [](const std::optional<std::string>& s) { return s ? std::string_view(*s) : std::string_view(); };
+  const std::pair<const char*, std::string_view> one_line[] = {{"title", in.title},
+                                                               {"product", opt(in.product)},
+                                                               {"versions", opt(in.versions)},
+                                                               {"credit", opt(in.credit)},
+                                                               {"fixed", opt(in.fixed)}};
+  for (const auto& [name, text] : one_line)
+    if (auto what = disguising_character(text)) return bad(fmt::format("{}: holds {}; set it again", name, *what));
+  for (const auto& [name, text] : {std::pair{"summary", &in.summary}, {"details", &in.details},
+                                   {"remediation", &in.remediation}})
+    if (auto what = disguising_character(*text, true)) return bad(fmt::format("{}: holds {}; set it again", name, *what));
   Checked c;
   for (const auto& id : in.cves)
     if (!valid_cve_id(id)) return bad(fmt::format("'{}' is not a CVE id like CVE-2026-12345", id));

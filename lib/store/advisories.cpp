@@ -127,6 +127,11 @@ Result<AdvisoryRecord> Store::get_advisory(std::int64_t id) {
 
 Status Store::set_advisory_field(std::int64_t id, AdvisoryField field, const std::optional<std::string>& value,
                                  const std::string& actor) {
+  return set_advisory_fields(id, {{field, value}}, actor);
+}
+
+Status Store::set_advisory_fields(std::int64_t id, const std::vector<AdvisoryFieldValue>& changes,
+                                  const std::string& actor) {
   return guarded([&]() -> Status {
     sql::Transaction tx(db_);
     std::int64_t case_id = case_to_change(id);
@@ -134,14 +139,16 @@ Status Store::set_advisory_field(std::int64_t id, AdvisoryField field, const std
       return Error{Errc::not_found, fmt::format("[{}#{}] has no advisory yet (casectl advisory {} init)",
                                                 options_.tag, case_id, case_id)};
     std::int64_t now = now_unix();
-    bool nullable = field == AdvisoryField::credit || field == AdvisoryField::fixed;
-    std::string sql = fmt::format("UPDATE advisories SET {} = ?, updated = ? WHERE case_id = ?", column(field));
-    auto st = db_.prepare(sql);
-    if (nullable) st.bind(1, value);
-    else st.bind(1, value.value_or(""));
-    st.bind(2, now).bind(3, case_id).run();
-    add_event(case_id, "advisory", actor,
-              fmt::format("advisory {} {}", column(field), value && !value->empty() ? "set" : "cleared"), now);
+    for (const auto& [field, value] : changes) {
+      bool nullable = field == AdvisoryField::credit || field == AdvisoryField::fixed;
+      std::string sql = fmt::format("UPDATE advisories SET {} = ?, updated = ? WHERE case_id = ?", column(field));
+      auto st = db_.prepare(sql);
+      if (nullable) st.bind(1, value);
+      else st.bind(1, value.value_or(""));
+      st.bind(2, now).bind(3, case_id).run();
+      add_event(case_id, "advisory", actor,
+                fmt::format("advisory {} {}", column(field), value && !value->empty() ? "set" : "cleared"), now);
+    }
     touch(case_id, now);
     tx.commit();
     return ok_status();

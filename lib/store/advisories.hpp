@@ -35,6 +35,12 @@ struct AdvisoryRecord {
 // The advisory's text fields as `advisory set` names them.
 enum class AdvisoryField { title, summary, details, remediation, credit, fixed };
 
+// A field's new value; nullopt clears credit or fixed.
+struct AdvisoryFieldValue {
+  AdvisoryField field;
+  std::optional<std::string> value;
+};
+
 // A vendor's status in a case (schema 17's vendor_status): cve "" for the
 // case as a whole.
 struct VendorStatusRow {

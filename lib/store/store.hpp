@@ -396,6 +396,9 @@ class Store {
   // announcement in the case's history and the outbox (kind 'announce').
   Result<AdvisoryRecord> advisory_init(std::int64_t id, const std::string& prefix, const std::string& actor);
   Result<AdvisoryRecord> get_advisory(std::int64_t id);
+  // Several fields in one transaction (advisory edit): all or none.
+  Status set_advisory_fields(std::int64_t id, const std::vector<AdvisoryFieldValue>& changes,
+                             const std::string& actor);
   Status set_advisory_field(std::int64_t id, AdvisoryField field, const std::optional<std::string>& value,
                             const std::string& actor);
   Status add_advisory_reference(std::int64_t id, const std::string& url, const std::string& actor);

@@ -265,6 +265,11 @@ def test_bad_input_is_refused_and_nothing_published():
         refused("not a CVE id")
         with sqlite3.connect(env.db) as db:
             db.execute("DELETE FROM case_cves")
+            # A product stored raw before it was checked at input.
+            db.execute("UPDATE cases SET product = 'Wid\x1b[31mget' WHERE id = 1")
+        refused("product: holds")
+        with sqlite3.connect(env.db) as db:
+            db.execute("UPDATE cases SET product = 'Widget Server' WHERE id = 1")
         env.casectl("set", "1", "--versions", "2.0 - 1.0")
         refused("inverted")
         env.casectl("set", "1", "--versions", "1.2 - 1.2")
