@@ -200,9 +200,17 @@ Status import_alias(gpgme_ctx_t ctx, const std::string& home, const SmimeConfig&
     gpgme_key_unref(have);
     return ok_status();
   }
-  auto p12 = pkcs12_of(*cert, *key);
-  if (!p12) return p12.error();
-  return gpgsm_import_key(home, *p12);
+  // gpgsm 2.2.40's PKCS#12 reader now and then refuses a bundle of the same
+  // certificate and key that it takes on the next try (only the random
+  // salt and IV differ; seen at daemon start in the S/MIME test, and for
+  // openssl-made bundles about 1 in 30): each try is a new bundle.
+  Status imported = Error{Errc::invalid, "not tried"};
+  for (int attempt = 0; attempt < 6 && !imported; ++attempt) {
+    auto p12 = pkcs12_of(*cert, *key);
+    if (!p12) return p12.error();
+    imported = gpgsm_import_key(home, *p12);
+  }
+  return imported;
 }
 
 }  // namespace
