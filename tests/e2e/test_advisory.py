@@ -277,6 +277,12 @@ def test_bad_input_is_refused_and_nothing_published():
         refused("cannot be expressed", 2, "set", "fixed", "1.0 - 0.9")
         refused("not an http(s) URL", 2, "set", "reference", "javascript:alert(1)")
         env.casectl("set", "1", "--versions", "1.0 - 1.4")
+        # An embargo date that does not parse (a hand-edited database) holds.
+        with sqlite3.connect(env.db) as db:
+            db.execute("UPDATE cases SET embargo = 'soon' WHERE id = 1")
+        refused("under embargo until soon", 1)
+        with sqlite3.connect(env.db) as db:
+            db.execute("UPDATE cases SET embargo = NULL WHERE id = 1")
         p = env.casectl("advisory", "1", "publish", "--dir", out)
         assert b"version 1 published" in p.stdout
         assert listing(out) != []
