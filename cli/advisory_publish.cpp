@@ -100,10 +100,13 @@ void archive_previous(const std::string& dir, const advisory::Input& in, const P
   std::string path = fmt::format("archive/{}/{}", year_folder(in), name);
   struct stat st {};
   if (::stat((dir + "/" + path).c_str(), &st) == 0) return;  // kept already
-  files.push_back({path, p.json});
-  files.push_back({path + ".sha256", advisory::checksum_line(sha256_hex(p.json), name)});
-  files.push_back({path + ".sha512", advisory::checksum_line(sha512_hex(p.json), name)});
-  if (!p.asc.empty()) files.push_back({path + ".asc", p.asc});
+  // First in the order of renames: the old version is kept before the new
+  // one takes its place.
+  std::vector<OutFile> kept{{path, p.json},
+                            {path + ".sha256", advisory::checksum_line(sha256_hex(p.json), name)},
+                            {path + ".sha512", advisory::checksum_line(sha512_hex(p.json), name)}};
+  if (!p.asc.empty()) kept.push_back({path + ".asc", p.asc});
+  files.insert(files.begin(), kept.begin(), kept.end());
 }
 
 struct Signed {

@@ -84,31 +84,58 @@ std::string read_optional(const std::string& path) {
   }
 }
 
+namespace {
+
+struct Staged {
+  std::string tmp, final_path;
+  std::string backup;  // a hard link to the file it replaces, if any
+  bool renamed = false;
+};
+
+// Puts the directory back as it was: each replaced file from its backup,
+// each new one removed, every temporary file gone.
+Error undo(const std::vector<Staged>& staged, Error error) {
+  for (const auto& s : staged) {
+    if (s.renamed && !s.backup.empty()) ::rename(s.backup.c_str(), s.final_path.c_str());
+    else if (s.renamed) ::unlink(s.final_path.c_str());
+    else ::unlink(s.tmp.c_str());
+    if (!s.renamed && !s.backup.empty()) ::unlink(s.backup.c_str());
+  }
+  return error;
+}
+
+// Renames each file into place, keeping a hard link to the file it
+// replaces until all are in place.
+Status rename_all(std::vector<Staged>& staged) {
+  for (auto& s : staged) {
+    std::string backup = s.tmp + ".old";
+    if (::link(s.final_path.c_str(), backup.c_str()) == 0) s.backup = backup;
+    else if (errno != ENOENT) return undo(staged, write_error("keep", s.final_path, errno));
+    if (::rename(s.tmp.c_str(), s.final_path.c_str()) != 0)
+      return undo(staged, write_error("rename into", s.final_path, errno));
+    s.renamed = true;
+  }
+  for (const auto& s : staged)
+    if (!s.backup.empty()) ::unlink(s.backup.c_str());
+  return ok_status();
+}
+
+}  // namespace
+
 Status place_files(const std::string& dir, const std::vector<OutFile>& files) {
-  std::vector<std::pair<std::string, std::string>> staged;  // temporary, final
-  auto written = [&]() -> Status {
-    for (const auto& f : files) {
-      if (auto made = make_dirs(dir, f.path); !made) return made;
-      std::string final_path = dir + "/" + f.path;
-      std::size_t slash = final_path.rfind('/');
-      std::string tmp = final_path.substr(0, slash + 1) + ".tmp-" + compose::random_hex(6) + "-" +
-                        final_path.substr(slash + 1);
-      staged.emplace_back(tmp, final_path);
-      if (auto w = write_synced(tmp, f.bytes); !w) return w;
-    }
-    return ok_status();
-  }();
-  if (!written) {
-    for (const auto& [tmp, final_path] : staged) ::unlink(tmp.c_str());
-    return written;
+  std::vector<Staged> staged;
+  for (const auto& f : files) {
+    if (auto made = make_dirs(dir, f.path); !made) return undo(staged, made.error());
+    std::string final_path = dir + "/" + f.path;
+    std::size_t slash = final_path.rfind('/');
+    std::string tmp =
+        final_path.substr(0, slash + 1) + ".tmp-" + compose::random_hex(6) + "-" + final_path.substr(slash + 1);
+    staged.push_back({tmp, final_path, "", false});
+    if (auto w = write_synced(tmp, f.bytes); !w) return undo(staged, w.error());
   }
+  if (auto renamed = rename_all(staged); !renamed) return renamed;
   std::set<std::string> parents;
-  for (const auto& [tmp, final_path] : staged) {
-    if (::rename(tmp.c_str(), final_path.c_str()) != 0)
-      return Error{Errc::temporary, fmt::format("cannot rename {} to {}: {} (the files before it are in place)", tmp,
-                                             final_path, std::strerror(errno))};
-    parents.insert(final_path.substr(0, final_path.rfind('/')));
-  }
+  for (const auto& s : staged) parents.insert(s.final_path.substr(0, s.final_path.rfind('/')));
   for (const auto& p : parents) sync_dir(p);
   return ok_status();
 }

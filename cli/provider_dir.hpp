@@ -34,8 +34,10 @@ class ProviderDirLock {
 std::string read_optional(const std::string& path);
 
 // Writes every file under a temporary name (mode 0644: the directory is
-// public), syncs it, then renames them all into place and syncs the
-// directories. On a failure before the renames nothing is left behind.
+// public), syncs it, then renames them all into place, in order, and syncs
+// the directories. A failure at any step puts back the files it replaced
+// (each kept as a hard link until all are in place) and removes the rest:
+// the directory is as it was.
 Status place_files(const std::string& dir, const std::vector<OutFile>& files);
 
 }  // namespace cased::cli

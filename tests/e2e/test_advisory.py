@@ -368,6 +368,21 @@ def test_the_provider_directory_stays_whole():
         assert p.returncode == 1 and b"is version 7, but the case recorded version 1" in p.stderr, p.stderr
         assert listing(out) == before and env.json("advisory", "1", "show")["version"] == 1
 
+        # A write that fails part way (a directory where the new text goes)
+        # puts back what it replaced: the directory and the case as they were.
+        three = os.path.join(out, paths[2])
+        blocker = three[:-5] + "-v2.txt"
+        os.mkdir(blocker)
+        before = listing(out)
+        p = env.casectl("advisory", "3", "publish", "--dir", out, check=False)
+        assert p.returncode == 75 and b"cannot" in p.stderr, (p.returncode, p.stderr)
+        assert listing(out) == before, "the directory changed"
+        assert not any(".tmp-" in name for name, _ in listing(out))
+        assert env.json("advisory", "3", "show")["version"] == 1
+        os.rmdir(blocker)
+        env.casectl("advisory", "3", "publish", "--dir", out)
+        assert os.path.exists(os.path.join(out, "archive", paths[2][:4], os.path.basename(three)[:-5] + "-v1.json"))
+
         # A clock stepped back: the history still goes forward.
         if need_test_hooks("the clock stepped back (CASED_NOW)"):
             later = env.json("advisory", "2", "show")["current_release"]
