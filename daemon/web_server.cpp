@@ -168,7 +168,7 @@ WebServer::Impl::Impl(const Config& c, IngestWriter& w, std::function<void(const
       stored(std::move(s)),
       csrf(web::CsrfKey::from_file(c.case_.database + ".web-secret")),
       rate(c.web->rate_per_hour),
-      attempts(attempts_per_hour(c.web->rate_per_hour)),
+      attempts(attempts_per_hour(c.web->rate_per_hour), web::RateLimiter::WhenFull::admit),
       secure_cookie(!c.web->tls_cert.empty() || c.web->public_url.starts_with("https://")) {}
 
 WebServer::WebServer(const Config& config, IngestWriter& writer, std::function<void(const IngestResult&)> stored)

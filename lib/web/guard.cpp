@@ -115,7 +115,7 @@ bool RateLimiter::take(const std::string& client, std::int64_t now) {
   prune(now);
   auto it = windows_.find(client);
   if (it == windows_.end()) {
-    if (windows_.size() >= kMaxClients) return false;  // pruned at most once a minute (above)
+    if (windows_.size() >= kMaxClients) return when_full_ == WhenFull::admit;  // pruned at most once a minute (above)
     it = windows_.emplace(client, Window{}).first;
   }
   Window& w = it->second;

@@ -53,16 +53,22 @@ std::string random_token(std::size_t bytes);
 // 1/I/L, in groups of five (about 100 bits).
 std::string receipt_code();
 
-// At most `per_hour` accepted submissions per client in any hour. A slot is
-// taken before the report is stored and given back when it was not. Only
-// clients holding a slot are remembered (a refused form leaves nothing),
-// and at most kMaxClients of them: beyond, a new client waits for the hour
-// to pass, so that many addresses cannot grow the map without bound.
+// At most `per_hour` uses per client in any hour: accepted reports (a slot
+// is taken before the report is stored and given back when it was not, so
+// only clients holding a slot are remembered), or submissions of any
+// outcome. At most kMaxClients clients are remembered, so that many
+// addresses cannot grow the map without bound. Beyond, what a new client
+// gets is the limiter's `when_full`: `refuse` waits for the hour to pass
+// (reports: filling the table takes 65536 stored reports), `admit` lets it
+// through uncounted (submissions: 65536 refused forms, cheap from one IPv6
+// /48, must not lock every new reporter out).
 class RateLimiter {
  public:
   static constexpr std::size_t kMaxClients = 65536;
+  enum class WhenFull { refuse, admit };
 
-  explicit RateLimiter(int per_hour) : per_hour_(per_hour) {}
+  explicit RateLimiter(int per_hour, WhenFull when_full = WhenFull::refuse)
+      : per_hour_(per_hour), when_full_(when_full) {}
   bool take(const std::string& client, std::int64_t now);
   void give_back(const std::string& client);
   std::size_t clients();
@@ -74,6 +80,7 @@ class RateLimiter {
   };
   void prune(std::int64_t now);
   int per_hour_;
+  WhenFull when_full_;
   std::mutex mu_;
   std::map<std::string, Window> windows_;
   std::int64_t last_prune_ = 0;

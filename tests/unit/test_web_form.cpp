@@ -145,6 +145,17 @@ TEST_CASE("web form: the rate limit keeps a bounded number of clients", "[web]")
   CHECK(rate.clients() == 1);
 }
 
+TEST_CASE("web form: a full table of submissions lets new clients through uncounted", "[web]") {
+  RateLimiter attempts(2, RateLimiter::WhenFull::admit);
+  for (std::size_t i = 0; i < RateLimiter::kMaxClients; ++i) REQUIRE(attempts.take("c" + std::to_string(i), 2000));
+  CHECK(attempts.take("a reporter", 2001));  // not locked out by 65536 refused forms
+  CHECK(attempts.take("a reporter", 2001));
+  CHECK(attempts.take("a reporter", 2001));  // uncounted while the table is full
+  CHECK(attempts.clients() == RateLimiter::kMaxClients);
+  CHECK(attempts.take("c0", 2001));
+  CHECK_FALSE(attempts.take("c0", 2001));  // the known ones are still limited
+}
+
 TEST_CASE("web form: the rate limit counts accepted reports per client", "[web]") {
   RateLimiter rate(2);
   CHECK(rate.take("a", 1000));
