@@ -3,11 +3,12 @@
 // not a whole request, so a client sending a byte every few seconds holds a
 // pool thread for hours, and sixteen such clients hold the form. httplib
 // does not hand the queue its socket either: this queue finds it (the one
-// new connected socket on the listening address, in /proc/self/fd, right
-// after accept) and keeps a duplicate of it, so that shutting it down can
-// never touch a descriptor number httplib closed and something reused.
-// A connection is shut down when it outlives its lifetime, or at once when
-// its client has `per_client` open already.
+// connected socket on the listening address, in /proc/self/fd right after
+// accept, that was not there at the last look) and keeps a duplicate of
+// it, so that shutting it down can never touch a descriptor number httplib
+// closed and something reused. A connection is shut down when it outlives
+// its lifetime, at once when its client has `per_client` open already, and
+// at a stop after a short grace.
 #pragma once
 
 #include <httplib.h>
@@ -48,7 +49,6 @@ class GuardedTaskQueue final : public httplib::TaskQueue {
  private:
   struct Accepted {
     UniqueFd socket;  // a duplicate: shutdown(2) through it reaches the connection
-    ino_t inode = 0;
     std::string client;
   };
   std::optional<Accepted> find_accepted();
@@ -62,7 +62,6 @@ class GuardedTaskQueue final : public httplib::TaskQueue {
   bool stopping_ = false;
   web::ConnectionTable table_;
   std::map<std::uint64_t, Accepted> open_;
-  std::set<ino_t> inodes_;
   std::uint64_t next_id_ = 1;
   std::thread watchdog_;
 };

@@ -6,10 +6,11 @@ most 8 connections at once."""
 
 import os
 import socket
+import subprocess
 import threading
 import time
 
-from harness import need_test_hooks, run_tests
+from harness import need_test_hooks, run_tests, wait_for
 from webform import WebWorld
 
 LIFETIME = 3  # seconds, through CASED_TEST_WEB_LIFETIME
@@ -38,6 +39,13 @@ def closed_by_server(s, within):
         except OSError:  # reset
             return True
     return False
+
+
+def trickling(port):
+    """A client that sent a request's first line and sends nothing more."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"POST /report HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    return s
 
 
 def test_slow_clients_are_cut_and_the_form_stays_up():
@@ -70,6 +78,86 @@ def test_slow_clients_are_cut_and_the_form_stays_up():
         t.join(5)
         assert all(closed_by_server(s, LIFETIME + 10) for s in slow)
         assert "cut after 3s" in w.env.log()
+    finally:
+        stop.set()
+        for s in slow:
+            s.close()
+        w.close()
+
+
+def trickling(port, family=socket.AF_INET, host="127.0.0.1"):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect((host, port))
+    s.sendall(b"POST /report HTTP/1.1\r\nHost: x\r\n")
+    return s
+
+
+def test_connections_served_unwatched_do_not_blind_the_watchdog():
+    """With the daemon out of file descriptors, connections are served
+    without a lifetime (nothing can be opened to look at them). They stayed
+    among the sockets, each later accept saw two new ones and gave up: the
+    watchdog was blind for good. Now it looks again: once descriptors are
+    back, a new slow client is cut after its lifetime."""
+    if not need_test_hooks("slow clients (CASED_TEST_WEB_LIFETIME)"):
+        return
+    w = started()
+    pid = w.env.daemon.pid
+    held = []
+    try:
+        limit = subprocess.run(["prlimit", "--pid", str(pid), "--nofile", "--noheadings", "--output=SOFT"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        in_use = len(os.listdir(f"/proc/{pid}/fd"))
+        # Room for accept() and nothing more: the socket is served unwatched.
+        subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={in_use + 1}:"], check=True)
+        held.append(trickling(w.web_port))
+        wait_for(lambda: "served without a lifetime" in w.env.log(), 30, "a connection served unwatched")
+        subprocess.run(["prlimit", "--pid", str(pid), f"--nofile={limit}:"], check=True)
+        first, later = trickling(w.web_port), trickling(w.web_port)
+        held += [first, later]
+        assert closed_by_server(later, LIFETIME + 10), "the watchdog is blind"
+    finally:
+        for s in held:
+            s.close()
+        w.close()
+
+
+def test_a_stop_does_not_wait_for_slow_clients():
+    """SIGTERM: the requests being served get a few seconds, then every
+    connection is cut; the daemon does not wait out their lifetime (here
+    ten minutes, past the harness's minute)."""
+    if not need_test_hooks("slow clients (CASED_TEST_WEB_LIFETIME)"):
+        return
+    os.environ["CASED_TEST_WEB_LIFETIME"] = "600"
+    try:
+        w = WebWorld()
+        w.start()
+    finally:
+        del os.environ["CASED_TEST_WEB_LIFETIME"]
+    slow, stop = [], threading.Event()
+    try:
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", w.web_port), timeout=5)
+            s.sendall(b"POST /report HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            slow.append(s)
+
+        def trickle():
+            while not stop.is_set():
+                for s in slow:
+                    try:
+                        s.send(b"X")
+                    except OSError:
+                        pass
+                stop.wait(1)
+        t = threading.Thread(target=trickle, daemon=True)
+        t.start()
+        # Served after them: by now all three were accepted (one accept loop).
+        assert w.curl("/").status == 200
+        began = time.monotonic()
+        assert w.env.stop() == 0
+        took = time.monotonic() - began
+        assert took < 20, took
+        assert all(closed_by_server(s, 5) for s in slow)
     finally:
         stop.set()
         for s in slow:
