@@ -13,6 +13,7 @@ import os
 import re
 import sqlite3
 import subprocess
+import tempfile
 import time
 
 from harness import run_tests, wait_for
@@ -271,8 +272,8 @@ def test_security_txt_signed_and_wkd_serves_the_alias_key():
 def test_https_when_tls_cert_and_key_are_set():
     from certs import CA
 
-    scratch = WebWorld(alias_key=False)
-    ca = CA(os.path.join(scratch.tmp, "ca"))
+    scratch = tempfile.mkdtemp(prefix="cased-web-ca-")
+    ca = CA(os.path.join(scratch, "ca"))
     cert, key = ca.server("web")
     w = WebWorld(tls=(cert, key, ca.cert))
     try:
@@ -291,7 +292,7 @@ def test_https_when_tls_cert_and_key_are_set():
         assert p.stdout.strip() in (b"000", b"400"), p.stdout
     finally:
         w.close()
-        scratch.close()
+        subprocess.run(["rm", "-rf", scratch])
 
 
 def test_one_address_gets_at_most_per_sender_per_day_acknowledgements():
@@ -314,7 +315,7 @@ def test_ack_encrypted_to_the_pasted_key_which_is_pinned_for_that_case_only():
     from certs import CA
     from test_outbound import SmtpServer
 
-    tmp = WebWorld().tmp  # a scratch directory for the CA
+    tmp = tempfile.mkdtemp(prefix="cased-web-ca-")  # a scratch directory for the CA
     ca = CA(os.path.join(tmp, "ca"))
     smtp = SmtpServer(tmp, "--starttls", ca.server("smtp"))
     w = WebWorld(extra_config=(f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "starttls"\n'
@@ -366,6 +367,7 @@ def test_ack_encrypted_to_the_pasted_key_which_is_pinned_for_that_case_only():
         w.close()
         rita.close()
         smtp.cleanup()
+        subprocess.run(["rm", "-rf", tmp])
 
 
 if __name__ == "__main__":

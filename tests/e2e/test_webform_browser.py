@@ -11,6 +11,7 @@ import email
 import email.policy
 import json
 import os
+import tempfile
 import shutil
 import subprocess
 import sys
@@ -95,7 +96,7 @@ class Browser:
 
 
 def test_chromium_fills_and_submits_the_form():
-    tmp = WebWorld().tmp
+    tmp = tempfile.mkdtemp(prefix="cased-web-ca-")
     ca = CA(os.path.join(tmp, "ca"))
     smtp = SmtpServer(tmp, "--starttls", ca.server("smtp"))
     w = WebWorld(max_upload=10485760, extra_config=(
@@ -153,6 +154,7 @@ def test_chromium_fills_and_submits_the_form():
         w.close()
         rita.close()
         smtp.cleanup()
+        subprocess.run(["rm", "-rf", tmp])
 
 
 if __name__ == "__main__":
