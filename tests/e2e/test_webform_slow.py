@@ -49,49 +49,54 @@ def trickling(port):
     return s
 
 
+class Trickle:
+    """`n` clients that send a request's first line, then a byte a second
+    each, from a thread, until stopped (slowloris)."""
+
+    def __init__(self, port, n):
+        self.sockets = [trickling(port) for _ in range(n)]
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.done.is_set():
+            for s in self.sockets:
+                try:
+                    s.send(b"X")
+                except OSError:
+                    pass
+            self.done.wait(1)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(5)
+
+    def close(self):
+        self.stop()
+        for s in self.sockets:
+            s.close()
+
+
 def test_slow_clients_are_cut_and_the_form_stays_up():
     if not need_test_hooks("slow clients (CASED_TEST_WEB_LIFETIME)"):
         return
     w = started()
-    slow, stop = [], threading.Event()
+    slow = None
     try:
-        for _ in range(20):  # more than the sixteen threads
-            s = socket.create_connection(("127.0.0.1", w.web_port), timeout=5)
-            s.sendall(b"POST /report HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-            slow.append(s)
-
-        def trickle():
-            while not stop.is_set():
-                for s in slow:
-                    try:
-                        s.send(b"X")
-                    except OSError:
-                        pass
-                stop.wait(1)
-        t = threading.Thread(target=trickle, daemon=True)
-        t.start()
+        slow = Trickle(w.web_port, 20)  # more than the sixteen threads
         began = time.monotonic()
         r = w.curl("/")
         waited = time.monotonic() - began
         assert r.status == 200, r.status
         assert waited < 30, waited  # without lifetimes: until 8 KiB of header at a byte a second
-        stop.set()
-        t.join(5)
-        assert all(closed_by_server(s, LIFETIME + 10) for s in slow)
+        slow.stop()
+        assert all(closed_by_server(s, LIFETIME + 10) for s in slow.sockets)
         assert "cut after 3s" in w.env.log()
     finally:
-        stop.set()
-        for s in slow:
-            s.close()
+        if slow:
+            slow.close()
         w.close()
-
-
-def trickling(port, family=socket.AF_INET, host="127.0.0.1"):
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect((host, port))
-    s.sendall(b"POST /report HTTP/1.1\r\nHost: x\r\n")
-    return s
 
 
 def test_connections_served_unwatched_do_not_blind_the_watchdog():
@@ -135,34 +140,20 @@ def test_a_stop_does_not_wait_for_slow_clients():
         w.start()
     finally:
         del os.environ["CASED_TEST_WEB_LIFETIME"]
-    slow, stop = [], threading.Event()
+    slow = None
     try:
-        for _ in range(3):
-            s = socket.create_connection(("127.0.0.1", w.web_port), timeout=5)
-            s.sendall(b"POST /report HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-            slow.append(s)
-
-        def trickle():
-            while not stop.is_set():
-                for s in slow:
-                    try:
-                        s.send(b"X")
-                    except OSError:
-                        pass
-                stop.wait(1)
-        t = threading.Thread(target=trickle, daemon=True)
-        t.start()
+        slow = Trickle(w.web_port, 3)
         # Served after them: by now all three were accepted (one accept loop).
         assert w.curl("/").status == 200
         began = time.monotonic()
         assert w.env.stop() == 0
         took = time.monotonic() - began
         assert took < 20, took
-        assert all(closed_by_server(s, 5) for s in slow)
+        slow.stop()
+        assert all(closed_by_server(s, 5) for s in slow.sockets)
     finally:
-        stop.set()
-        for s in slow:
-            s.close()
+        if slow:
+            slow.close()
         w.close()
 
 

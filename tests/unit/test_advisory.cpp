@@ -14,6 +14,7 @@
 #include "cvd/advisory_provider.hpp"
 #include "store/store.hpp"
 #include "store_ingest.hpp"
+#include "temp_db.hpp"
 
 using namespace cased;
 using nlohmann::json;
@@ -47,27 +48,6 @@ void collect_ids(const json& branches, std::vector<std::string>& ids) {
   }
 }
 
-struct TempDb {
-  std::filesystem::path dir;
-  TempDb() {
-    char tmpl[] = "/tmp/cased-advisory-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~TempDb() { std::filesystem::remove_all(dir); }
-  std::string path() const { return (dir / "cases.db").string(); }
-};
-
-PreparedMessage report(const std::string& id) {
-  PreparedMessage p;
-  p.raw = "Message-ID: <" + id + ">\r\nFrom: r@example.org\r\nSubject: secret subject\r\n\r\nbody\r\n";
-  p.sha256 = normalized_sha256(p.raw);
-  p.parsed.message_id = id;
-  p.parsed.from = "r@example.org";
-  p.parsed.subject = "secret subject";
-  p.parsed.body = "body";
-  p.parsed.to = {"security@example.com"};
-  return p;
-}
 
 }  // namespace
 
@@ -206,12 +186,12 @@ TEST_CASE("advisory: changes.csv keeps one row per document, newest first", "[ad
 }
 
 TEST_CASE("advisory: the store allocates tracking ids once and records revisions in order", "[advisory]") {
-  TempDb db;
+  test::TempDb db;
   auto opened = Store::open(db.path(), StoreOptions{});
   REQUIRE(opened.ok());
   Store& s = opened.value();
-  auto one = test::ingest(s, report("a@x")).case_id;
-  auto two = test::ingest(s, report("b@x")).case_id;
+  auto one = test::ingest(s, test::plain_report("a@x", "secret subject")).case_id;
+  auto two = test::ingest(s, test::plain_report("b@x", "secret subject")).case_id;
   auto a = s.advisory_init(one, "EX-SA", "ana");
   REQUIRE(a.ok());
   CHECK(a->tracking_id.ends_with("-0001"));
@@ -254,11 +234,11 @@ TEST_CASE("advisory: the store allocates tracking ids once and records revisions
 }
 
 TEST_CASE("advisory: vendor status rows are read for the documents", "[advisory]") {
-  TempDb db;
+  test::TempDb db;
   auto opened = Store::open(db.path(), StoreOptions{});
   REQUIRE(opened.ok());
   Store& s = opened.value();
-  auto id = test::ingest(s, report("c@x")).case_id;
+  auto id = test::ingest(s, test::plain_report("c@x", "secret subject")).case_id;
   StoreTestAccess::db(s)
       .prepare("INSERT INTO vendor_status(case_id, vendor, cve, state, statement, actor, updated) VALUES "
                "(?, 'acme', '', 'fixed', 'patched', 'ana', 5)")

@@ -9,28 +9,12 @@
 
 using namespace cased;
 
-namespace {
-
-PreparedMessage report(const std::string& id) {
-  PreparedMessage p;
-  p.raw = "Message-ID: <" + id + ">\r\nFrom: r@example.org\r\nSubject: s\r\n\r\nbody\r\n";
-  p.sha256 = normalized_sha256(p.raw);
-  p.parsed.message_id = id;
-  p.parsed.from = "r@example.org";
-  p.parsed.subject = "s";
-  p.parsed.body = "body";
-  p.parsed.to = {"security@example.com"};
-  return p;
-}
-
-}  // namespace
-
 TEST_CASE("store: a publication is recorded only when its files were placed", "[advisory][store]") {
   test::TempDb db;
   auto opened = Store::open(db.path(), StoreOptions{});
   REQUIRE(opened.ok());
   Store& s = opened.value();
-  auto id = test::ingest(s, report("p1@x")).case_id;
+  auto id = test::ingest(s, test::plain_report("p1@x")).case_id;
   REQUIRE(s.advisory_init(id, "EX-SA", "ana").ok());
 
   int calls = 0;
@@ -63,9 +47,9 @@ TEST_CASE("store: tracking ids are numbered across prefixes that differ only in 
   auto opened = Store::open(db.path(), StoreOptions{});
   REQUIRE(opened.ok());
   Store& s = opened.value();
-  auto one = test::ingest(s, report("n1@x")).case_id;
-  auto two = test::ingest(s, report("n2@x")).case_id;
-  auto three = test::ingest(s, report("n3@x")).case_id;
+  auto one = test::ingest(s, test::plain_report("n1@x")).case_id;
+  auto two = test::ingest(s, test::plain_report("n2@x")).case_id;
+  auto three = test::ingest(s, test::plain_report("n3@x")).case_id;
   auto a = s.advisory_init(one, "EXAMPLE-SA", "ana");
   auto b = s.advisory_init(two, "example-sa", "ana");
   auto c = s.advisory_init(three, "EXAMPLE-SA", "ana");
