@@ -32,24 +32,28 @@ std::string refused(std::string_view text) {
 }  // namespace
 
 TEST_CASE("an https URL is taken apart", "[https_get]") {
-  HttpsUrl a = url("https://Acme.Example/.well-known/security.txt");
-  CHECK(a.host == "acme.example");
-  CHECK(a.port == 443);
-  CHECK(a.target == "/.well-known/security.txt");
-  CHECK_FALSE(a.ip);
-  CHECK(a.text() == "https://acme.example/.well-known/security.txt");
-
-  HttpsUrl b = url("HTTPS://127.0.0.1:8443?x=1#frag");
-  CHECK(b.host == "127.0.0.1");
-  CHECK(b.port == 8443);
-  CHECK(b.target == "/?x=1");
-  CHECK(b.ip);
-  CHECK(b.text() == "https://127.0.0.1:8443/?x=1");
-
-  HttpsUrl c = url("https://[::1]:4443/key.asc");
-  CHECK(c.host == "::1");
-  CHECK(c.ip);
-  CHECK(c.text() == "https://[::1]:4443/key.asc");
+  struct Case {
+    const char* text;
+    const char* host;
+    int port;
+    const char* target;
+    bool ip;
+    const char* shown;
+  };
+  const Case cases[] = {
+      {"https://Acme.Example/.well-known/security.txt", "acme.example", 443, "/.well-known/security.txt", false,
+       "https://acme.example/.well-known/security.txt"},
+      {"HTTPS://127.0.0.1:8443?x=1#frag", "127.0.0.1", 8443, "/?x=1", true, "https://127.0.0.1:8443/?x=1"},
+      {"https://[::1]:4443/key.asc", "::1", 4443, "/key.asc", true, "https://[::1]:4443/key.asc"},
+  };
+  for (const auto& c : cases) {
+    HttpsUrl u = url(c.text);
+    CHECK(u.host == c.host);
+    CHECK(u.port == c.port);
+    CHECK(u.target == c.target);
+    CHECK(u.ip == c.ip);
+    CHECK(u.text() == c.shown);
+  }
   CHECK(url("https://acme.example").target == "/");
   CHECK(url("https://a-b.example/p/a%20b").target == "/p/a%20b");
 }
